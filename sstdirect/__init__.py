@@ -1,1 +1,29 @@
+"""sstdirect: SST-style API constructs for Python, deployed directly through boto3 (no CloudFormation).
 
+Everything public is importable from here; see API.md for the contract.
+"""
+
+from .app import App, DeployResult, RemoveResult, remove_from_state
+from .constructs.api import Api
+from .constructs.base import Output
+from .constructs.function import Function
+from .engine.plan import Action, Change, Plan
+from .errors import ConfigError, DeployError, SstDirectError, StateError, StateLockedError
+
+__all__ = [
+    "Action",
+    "Api",
+    "App",
+    "Change",
+    "ConfigError",
+    "DeployError",
+    "DeployResult",
+    "Function",
+    "Output",
+    "Plan",
+    "RemoveResult",
+    "SstDirectError",
+    "StateError",
+    "StateLockedError",
+    "remove_from_state",
+]

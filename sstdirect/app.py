@@ -1,0 +1,231 @@
+"""``App``: the constructs of one app and stage, and ``diff`` / ``deploy`` / ``remove`` / ``outputs``."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from .aws import Aws
+from .constructs.base import Construct, ExpandContext, check_options
+from .engine.executor import EventHook, Executor
+from .engine.plan import Change, Plan
+from .engine.planner import make_plan
+from .engine.refresh import Snapshot, refresh
+from .engine.resource import Resource
+from .engine.values import UNKNOWN
+from .errors import ConfigError
+from .state import State, StateFile
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
+
+# Set by the CLI before it runs an APP.py, so its flags override what the file says.
+CLI_OVERRIDES: dict[str, Any] = {}
+
+
+@dataclass
+class DeployResult:
+    outputs: dict[str, dict[str, Any]]
+    changes: list[Change]
+    api_calls: Counter[str]
+    duration_s: float
+    retries: Counter[str] = field(default_factory=Counter)
+    plan: Plan | None = None
+
+
+@dataclass
+class RemoveResult:
+    changes: list[Change]
+    api_calls: Counter[str]
+    duration_s: float
+    retries: Counter[str] = field(default_factory=Counter)
+
+
+class App:
+    """One app at one stage in one region, and the constructs declared in it."""
+
+    def __init__(
+        self,
+        name: str,
+        stage: str = "dev",
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        session: boto3.Session | None = None,
+        root: str | os.PathLike[str] = ".",
+        state: str | os.PathLike[str] | None = None,
+        **unknown: Any,
+    ):
+        check_options(f"App {name!r}", unknown, APP_OPTIONS)
+        stage = CLI_OVERRIDES.get("stage") or stage
+        region = CLI_OVERRIDES.get("region") or region
+        profile = CLI_OVERRIDES.get("profile") or profile
+        endpoint_url = CLI_OVERRIDES.get("endpoint_url") or endpoint_url
+        session = CLI_OVERRIDES.get("session") or session
+        for what, value in (("name", name), ("stage", stage)):
+            if not isinstance(value, str) or not _NAME.match(value):
+                raise ConfigError(f"App {what} {value!r} is not valid: use 1-32 letters, digits or '-', "
+                                  f"starting with a letter")
+        self.name = name
+        self.stage = stage
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.session = session
+        self.region = (region or (session.region_name if session else None) or os.environ.get("AWS_REGION")
+                       or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise ConfigError(f"App {name!r}: root {str(root)!r} is not a folder")
+        default_state = self.root / ".sstdirect" / f"{name}.{stage}.json"
+        self.state_path = Path(state).resolve() if state else default_state
+        self._constructs: dict[str, Construct] = {}
+        self._deployed_outputs: dict[str, dict[str, Any]] = {}
+        _APPS.append(self)
+
+    # -- constructs --------------------------------------------------------------------------
+
+    def _register(self, construct: Construct) -> None:
+        if construct.construct_id in self._constructs:
+            other = self._constructs[construct.construct_id]
+            raise ConfigError(f"{construct.kind} id {construct.construct_id!r} is already used by "
+                              f"{other.kind} {other.construct_id!r} in App {self.name!r}; ids must be unique")
+        self._constructs[construct.construct_id] = construct
+
+    @property
+    def constructs(self) -> list[Construct]:
+        return list(self._constructs.values())
+
+    def _context(self) -> ExpandContext:
+        return ExpandContext(self.name, self.stage, self.region, self.root, self.root / ".sstdirect" / "cache")
+
+    def resources(self) -> dict[str, Resource]:
+        """Every resource the app declares, by address (no AWS call)."""
+        ctx = self._context()
+        out: dict[str, Resource] = {}
+        for construct in self._constructs.values():
+            for res in construct._resources(ctx):
+                if res.address in out:
+                    raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
+                out[res.address] = res
+        return out
+
+    # -- AWS and state -----------------------------------------------------------------------
+
+    def _aws(self, on_retry: Callable[[str, str, int], None] | None = None) -> Aws:
+        return Aws(region=self.region, profile=self.profile, endpoint_url=self.endpoint_url,
+                   session=self.session, on_retry=on_retry)
+
+    def _state_file(self) -> StateFile:
+        return StateFile(self.state_path)
+
+    def _plan(self, aws: Aws, state: State, desired: dict[str, Resource], read: bool) -> tuple[Plan, Snapshot]:
+        snapshot = refresh(aws, state, read=read)
+        account = state.account or (aws.account_id if read else UNKNOWN)
+        if account is not UNKNOWN:
+            aws.account_id = account
+        pseudo = {"region": aws.region, "account_id": account}
+        plan = make_plan(desired, snapshot.records, snapshot.observed, pseudo, app=self.name, stage=self.stage)
+        return plan, snapshot
+
+    def diff(self, refresh: bool = True) -> Plan:
+        """What ``deploy`` would do. Reads the lockfile (and AWS unless ``refresh=False``); writes nothing."""
+        desired = self.resources()
+        state = self._state_file().load(app=self.name, stage=self.stage, region=self.region)
+        aws = self._aws()
+        plan, _ = self._plan(aws, state, desired, refresh)
+        return plan
+
+    def deploy(self, refresh: bool = True, *, on_event: EventHook | None = None,
+               on_retry: Callable[[str, str, int], None] | None = None) -> DeployResult:
+        """Reconcile AWS to the declared constructs; see API.md. Returns a DeployResult."""
+        started = time.monotonic()
+        desired = self.resources()  # every ConfigError is raised here, before any AWS call
+        aws = self._aws(on_retry)
+        state_file = self._state_file()
+        with state_file.lock("deploy"):
+            state = state_file.load(app=self.name, stage=self.stage, region=self.region)
+            plan, snapshot = self._plan(aws, state, desired, refresh)
+            if snapshot.adopted or snapshot.dropped:
+                with state.lock:
+                    state.resources.update(snapshot.adopted)
+                    for address in snapshot.dropped:
+                        state.resources.pop(address, None)
+                state_file.save(state)
+            if plan.changes:
+                Executor(aws, state_file, state, desired, plan, on_event=on_event).run()
+            if state.account is None and plan.changes:
+                state.account = aws.account_id
+            outputs = self._collect_outputs(state)
+            if outputs != state.outputs or plan.changes:
+                state.outputs = outputs
+                state_file.save(state)
+        self._deployed_outputs = outputs
+        return DeployResult(outputs=outputs, changes=plan.changes, api_calls=aws.calls,
+                            duration_s=time.monotonic() - started, retries=aws.retries, plan=plan)
+
+    def _collect_outputs(self, state: State) -> dict[str, dict[str, Any]]:
+        def attr(address: str, name: str) -> Any:
+            rec = state.resources.get(address)
+            return rec.attrs.get(name) if rec else None
+
+        outputs = {}
+        for construct in self._constructs.values():
+            values = construct._outputs(attr)
+            if values:
+                outputs[construct.construct_id] = values
+        return outputs
+
+    def remove(self, force: bool = False) -> RemoveResult:
+        """Delete everything the lockfile records for this app and stage (reverse dependency order)."""
+        return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region)
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        """The outputs recorded in the lockfile (never secrets)."""
+        state_file = self._state_file()
+        if not state_file.exists():
+            return {}
+        return state_file.load(app=self.name, stage=self.stage, region=self.region).outputs
+
+
+def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | None,
+            region: str | None, on_event: EventHook | None = None) -> RemoveResult:
+    started = time.monotonic()
+    with state_file.lock("remove"):
+        if not state_file.exists():
+            return RemoveResult([], aws.calls, time.monotonic() - started, aws.retries)
+        state = state_file.load(app=app, stage=stage, region=region)
+        if state.account:
+            aws.account_id = state.account
+        snapshot = refresh(aws, state, read=False)
+        with state.lock:
+            state.resources.update(snapshot.adopted)
+            for address in snapshot.dropped:
+                state.resources.pop(address, None)
+        plan = make_plan({}, state.resources, None, {"region": aws.region, "account_id": state.account},
+                         app=state.app, stage=state.stage)
+        if plan.changes:
+            Executor(aws, state_file, state, {}, plan, on_event=on_event).run()
+        state_file.delete()
+    return RemoveResult(plan.changes, aws.calls, time.monotonic() - started, aws.retries)
+
+
+def remove_from_state(path: str | os.PathLike[str], *, profile: str | None = None,
+                      endpoint_url: str | None = None, session: boto3.Session | None = None,
+                      on_event: EventHook | None = None) -> RemoveResult:
+    """Tear down everything a lockfile records, with no app code (the teardown-utility use)."""
+    state_file = StateFile(path)
+    state = state_file.load()
+    aws = Aws(region=state.region, profile=profile, endpoint_url=endpoint_url, session=session)
+    return _remove(state_file, aws, app=None, stage=None, region=None, on_event=on_event)
+
+
+_APPS: list[App] = []

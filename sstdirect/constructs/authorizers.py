@@ -1,0 +1,149 @@
+"""Authorizers of HTTP APIs: ``user_pool``, ``jwt`` and ``lambda`` (pure parsing + expansion)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..engine.resource import Resource
+from ..engine.values import Fmt, Ref
+from ..errors import ConfigError
+from ..naming import slug
+from .base import ExpandContext, check_options
+from .function import Function
+
+if TYPE_CHECKING:
+    from .api import Api
+
+AUTHORIZER_OPTIONS = {
+    "jwt": ("type", "jwt", "identity_source"),
+    "user_pool": ("type", "user_pool", "identity_source"),
+    "lambda": ("type", "function", "response_types", "results_cache_ttl", "identity_source"),
+}
+RESERVED = ("none", "iam")
+
+
+@dataclass
+class AuthorizerSpec:
+    name: str
+    address: str
+    authorizer_type: str  # JWT | REQUEST
+    route_authorization_type: str  # JWT | CUSTOM
+    identity_source: tuple[str, ...]
+    issuer: Any = None
+    audience: tuple[Any, ...] = ()
+    function: Function | None = None
+    simple_responses: bool = False
+    payload_format_version: str | None = None
+    ttl: int = 0
+
+    def resources(self, ctx: ExpandContext, api: Api) -> list[Resource]:
+        props: dict[str, Any] = {
+            "api_id": Ref(api.api_address, "id"),
+            "name": self.name,
+            "authorizer_type": self.authorizer_type,
+            "identity_source": self.identity_source,
+            "jwt_configuration": None,
+            "authorizer_uri": None,
+            "authorizer_payload_format_version": None,
+            "enable_simple_responses": None,
+            "result_ttl": None,
+        }
+        out = []
+        if self.authorizer_type == "JWT":
+            props["jwt_configuration"] = {"Issuer": self.issuer, "Audience": list(self.audience)}
+        else:
+            assert self.function is not None
+            props.update({
+                "authorizer_uri": Fmt.of(
+                    "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fn}/invocations",
+                    region=Ref("aws", "region"), fn=self.function.arn(ctx)),
+                "authorizer_payload_format_version": self.payload_format_version,
+                "enable_simple_responses": self.simple_responses,
+                "result_ttl": self.ttl,
+            })
+        authorizer = Resource.make("apigatewayv2.Authorizer", self.address, props)
+        out.append(authorizer)
+        if self.function is not None:
+            out.append(Resource.make("lambda.Permission", f"{api.construct_id}/permission/authorizer/{self.name}", {
+                "function_name": Ref(self.function.function_address, "name"),
+                "statement_id": f"sstdirect-authorizer-{slug(self.name)[:60]}",
+                "principal": "apigateway.amazonaws.com",
+                "action": "lambda:InvokeFunction",
+                "source_arn": Fmt.of("{arn}/authorizers/{id}", arn=Ref(api.api_address, "execution_arn"),
+                                     id=Ref(self.address, "id")),
+            }))
+        return out
+
+
+def _identity_source(label: str, value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value or not all(
+            isinstance(v, str) and v.startswith(("$request.", "$context.", "$stageVariables.", "route.request."))
+            for v in value):
+        raise ConfigError(f"{label}: identity_source must be a non-empty list like "
+                          f"['$request.header.Authorization']")
+    return tuple(value)
+
+
+def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, AuthorizerSpec]:
+    if not isinstance(authorizers, Mapping):
+        raise ConfigError(f"{api.label}: authorizers must be a dict of name → authorizer config")
+    out: dict[str, AuthorizerSpec] = {}
+    default_source = ("$request.header.Authorization",)
+    for name, conf in authorizers.items():
+        label = f"{api.label} authorizer {name!r}"
+        if name in RESERVED:
+            raise ConfigError(f"{label}: {name!r} is reserved (it means {'no auth' if name == 'none' else 'AWS_IAM'} "
+                              f"on a route); give the authorizer another name")
+        if not isinstance(name, str) or not name or len(name) > 128:
+            raise ConfigError(f"{label}: an authorizer name must be a non-empty string")
+        if not isinstance(conf, Mapping) or conf.get("type") not in AUTHORIZER_OPTIONS:
+            raise ConfigError(f"{label}: needs 'type' of 'user_pool', 'jwt' or 'lambda'")
+        kind = conf["type"]
+        check_options(label, conf, AUTHORIZER_OPTIONS[kind])
+        address = f"{api.construct_id}/authorizer/{name}"
+        source = _identity_source(label, conf.get("identity_source"), default_source)
+        if kind == "jwt":
+            jwt = conf.get("jwt")
+            if not isinstance(jwt, Mapping) or not jwt.get("issuer"):
+                raise ConfigError(f"{label}: a jwt authorizer needs jwt={{'issuer': 'https://...', "
+                                  f"'audience': [...]}}")
+            check_options(f"{label} jwt", jwt, ("issuer", "audience"))
+            audience = jwt.get("audience") or []
+            if isinstance(audience, str):
+                audience = [audience]
+            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=jwt["issuer"],
+                                       audience=tuple(audience))
+        elif kind == "user_pool":
+            pool = conf.get("user_pool")
+            if not isinstance(pool, Mapping) or not pool.get("id"):
+                raise ConfigError(f"{label}: a user_pool authorizer needs user_pool={{'id': ..., "
+                                  f"'client_ids': [...]}}")
+            check_options(f"{label} user_pool", pool, ("id", "client_ids", "region"))
+            client_ids = pool.get("client_ids")
+            if not client_ids:
+                raise ConfigError(f"{label}: user_pool needs client_ids (the app clients whose tokens "
+                                  f"are accepted)")
+            region = pool.get("region") or Ref("aws", "region")
+            issuer = Fmt.of("https://cognito-idp.{region}.amazonaws.com/{pool}", region=region, pool=pool["id"])
+            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=issuer,
+                                       audience=tuple(client_ids))
+        else:
+            response_types = conf.get("response_types", ["iam"])
+            if response_types not in (["iam"], ["simple"], ("iam",), ("simple",)):
+                raise ConfigError(f"{label}: response_types must be ['iam'] or ['simple'], not {response_types!r}")
+            simple = list(response_types) == ["simple"]
+            ttl = conf.get("results_cache_ttl", 0)
+            if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 3600:
+                raise ConfigError(f"{label}: results_cache_ttl must be seconds between 0 and 3600")
+            if "function" not in conf:
+                raise ConfigError(f"{label}: a lambda authorizer needs function= (a handler, props or Function)")
+            fn = Function.from_value(api.app, f"{api.construct_id}-authorizer-{slug(name)}", conf["function"],
+                                     None, label)
+            out[name] = AuthorizerSpec(name, address, "REQUEST", "CUSTOM", source, function=fn,
+                                       simple_responses=simple, payload_format_version="2.0" if simple else "1.0",
+                                       ttl=ttl)
+    return out

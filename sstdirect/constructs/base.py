@@ -1,0 +1,115 @@
+"""The construct base class, output handles and option validation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..engine.resource import Resource
+from ..engine.values import Fmt, Ref
+from ..errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from ..app import App
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ExpandContext:
+    """What constructs need to expand into resources (no AWS access)."""
+
+    app: str
+    stage: str
+    region: str
+    root: Path
+    cache_dir: Path
+
+    def tags(self, address: str) -> dict[str, str]:
+        return {"sstdirect:app": self.app, "sstdirect:stage": self.stage, "sstdirect:id": address}
+
+
+class Output:
+    """A value known after deploy (``api.url`` before ``deploy()``), to pass into other constructs.
+
+    It can be concatenated with strings (``api.url + "/notes"``). After ``deploy()``, constructs
+    return plain ``str`` values instead.
+    """
+
+    __slots__ = ("label", "value")
+
+    def __init__(self, value: Ref | Fmt, label: str):
+        self.value = value
+        self.label = label
+
+    def __sstdirect_ref__(self) -> Ref | Fmt:
+        return self.value
+
+    def __add__(self, other: str) -> Output:
+        return Output(Fmt.of("{a}" + other.replace("{", "{{").replace("}", "}}"), a=self.value),
+                      f"{self.label} + {other!r}")
+
+    def __radd__(self, other: str) -> Output:
+        return Output(Fmt.of(other.replace("{", "{{").replace("}", "}}") + "{a}", a=self.value),
+                      f"{other!r} + {self.label}")
+
+    def __repr__(self) -> str:
+        return f"<{self.label}: known after deploy>"
+
+    def __str__(self) -> str:
+        raise ConfigError(
+            f"{self.label} is known only after deploy; pass it as a value (e.g. environment={{'URL': "
+            f"{self.label}}}) or join it with + , not inside an f-string or str()"
+        )
+
+
+class Construct:
+    """Base of every construct: an id unique within its App, expansion into resources, outputs."""
+
+    kind = "Construct"
+
+    def __init__(self, app: App, construct_id: str, *, _internal: bool = False):
+        from ..app import App
+
+        if not isinstance(app, App):
+            raise ConfigError(f"{self.kind} {construct_id!r}: the first argument must be an App, "
+                              f"not {type(app).__name__}")
+        if not _internal and (not isinstance(construct_id, str) or not _ID.match(construct_id)):
+            raise ConfigError(
+                f"{self.kind} id {construct_id!r} is not valid: use 1-64 letters, digits, '-' or '_', "
+                f"starting with a letter"
+            )
+        self.app = app
+        self.construct_id = construct_id
+        app._register(self)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.construct_id!r}"
+
+    def _resources(self, ctx: ExpandContext) -> list[Resource]:
+        raise NotImplementedError
+
+    def _outputs(self, attr: Any) -> dict[str, Any]:
+        """Outputs from resolved attributes; ``attr(address, name)`` reads them."""
+        return {}
+
+    def _output(self, name: str, ref: Ref | Fmt) -> Any:
+        """The value of output ``name``: a plain value after deploy, else an :class:`Output`."""
+        deployed = self.app._deployed_outputs.get(self.construct_id)
+        if deployed is not None and name in deployed:
+            return deployed[name]
+        return Output(ref, f"{self.construct_id}.{name}")
+
+
+def check_options(label: str, given: Mapping[str, Any], valid: Iterable[str], what: str = "option") -> None:
+    """ConfigError for the first unknown key, naming its snake_case spelling or the closest option."""
+    valid = set(valid)
+    for key in given:
+        if key not in valid:
+            raise ConfigError(f"{label}: unknown {what} {key!r}; {did_you_mean(key, valid)}")
+
+

@@ -1,0 +1,260 @@
+"""The executor: the only code that changes AWS.
+
+It turns a Plan into a graph of steps and runs them with a bounded thread pool, each step as soon
+as the steps it needs are done:
+
+- a create/update/replacement-create waits for the steps of the resources its props refer to;
+- a delete (of a removed resource, or of the old object of a replacement) waits for every step of
+  the resources that referred to it, so users are updated or deleted first (a route stops using an
+  authorizer before the authorizer is deleted);
+- before each create an intent record is saved; after each step the lockfile is saved.
+
+On the first failure no new step starts; running ones finish and are recorded; then a DeployError
+naming the resource, operation and AWS error code is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..aws import Aws
+from ..errors import DeployError
+from ..state import Record, State, StateFile
+from .errors import wrap_aws_error
+from .plan import Action, Change, Plan
+from .planner import recorded_props
+from .resource import Resource, provider_for
+from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
+
+EventHook = Callable[[str, Change, str], None]
+
+
+@dataclass
+class Step:
+    key: str
+    kind: str  # create | update | replace_create | replace_delete | replace | delete | delete_deposed
+    change: Change
+    needs: set[str] = field(default_factory=set)
+    old: Record | None = None
+
+
+class Executor:
+    def __init__(
+        self,
+        aws: Aws,
+        state_file: StateFile,
+        state: State,
+        desired: Mapping[str, Resource],
+        plan: Plan,
+        *,
+        workers: int = 16,
+        on_event: EventHook | None = None,
+    ):
+        self.aws = aws
+        self.state_file = state_file
+        self.state = state
+        self.desired = desired
+        self.plan = plan
+        self.workers = workers
+        self.on_event = on_event or (lambda *_: None)
+        self.steps = self._build_steps()
+
+    # -- the graph ---------------------------------------------------------------------------
+
+    def _build_steps(self) -> dict[str, Step]:
+        steps: dict[str, Step] = {}
+        writer: dict[str, str] = {}  # address → the step that makes it usable (create-ish)
+        by_address: dict[str, list[str]] = {}
+
+        def add(step: Step) -> None:
+            steps[step.key] = step
+            by_address.setdefault(step.change.address, []).append(step.key)
+
+        for change in self.plan.changes:
+            address = change.address
+            rec = self.state.resources.get(address)
+            if change.deposed:
+                for i, old in enumerate(rec.deposed if rec else []):
+                    add(Step(f"deposed:{i}:{address}", "delete_deposed", change, old=old))
+            elif change.action is Action.CREATE:
+                add(Step(f"create:{address}", "create", change))
+                writer[address] = f"create:{address}"
+            elif change.action is Action.UPDATE:
+                add(Step(f"update:{address}", "update", change))
+                writer[address] = f"update:{address}"
+            elif change.action is Action.DELETE:
+                add(Step(f"delete:{address}", "delete", change, old=rec))
+            elif provider_for(change.type).replace_mode == "delete_first":
+                add(Step(f"replace:{address}", "replace", change, old=rec))
+                writer[address] = f"replace:{address}"
+            else:
+                add(Step(f"replace+:{address}", "replace_create", change))
+                add(Step(f"replace-:{address}", "replace_delete", change, old=rec,
+                         needs={f"replace+:{address}"}))
+                writer[address] = f"replace+:{address}"
+
+        # create-ish steps wait for what their props refer to
+        for step in steps.values():
+            if step.kind in ("create", "update", "replace_create", "replace"):
+                for dep in self.desired[step.change.address].depends_on:
+                    if dep in writer:
+                        step.needs.add(writer[dep])
+        # deletes wait for every step of the resources that referred to the deleted object
+        users: dict[str, set[str]] = {}
+        for address, rec in self.state.resources.items():
+            for obj in [rec, *rec.deposed]:
+                for dep in obj.depends_on:
+                    users.setdefault(dep, set()).add(address)
+        deleting = ("delete", "replace_delete", "delete_deposed")
+        for step in steps.values():
+            if step.kind not in (*deleting, "replace"):
+                continue
+            address = step.change.address
+            for user in users.get(address, set()) - {address}:
+                for key in by_address.get(user, []):
+                    # a delete-first replacement makes the object its users need: it can only wait
+                    # for the users' deletions, not for their updates (which wait for it)
+                    if step.kind != "replace" or steps[key].kind in deleting:
+                        step.needs.add(key)
+            if step.kind == "delete":  # old objects of this address go first
+                step.needs.update(k for k in by_address.get(address, []) if k.startswith("deposed:"))
+        for step in steps.values():
+            step.needs.discard(step.key)
+        return steps
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        pending = dict(self.steps)
+        done: set[str] = set()
+        running: dict[Future[None], Step] = {}
+        failures: list[tuple[Step, BaseException]] = []
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sstdirect") as pool:
+            while pending or running:
+                if not failures:
+                    ready = [s for s in pending.values() if s.needs <= done]
+                    for step in sorted(ready, key=lambda s: s.key):
+                        del pending[step.key]
+                        running[pool.submit(self._run_step, step)] = step
+                if not running:
+                    if pending and not failures:
+                        cycle = ", ".join(sorted(pending))
+                        raise RuntimeError(f"executor deadlock: steps waiting on each other: {cycle}")
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    step = running.pop(fut)
+                    exc = fut.exception()
+                    if exc is None:
+                        done.add(step.key)
+                    else:
+                        failures.append((step, exc))
+        if failures:
+            step, exc = failures[0]
+            if isinstance(exc, DeployError):
+                raise exc
+            raise DeployError(f"{step.kind} {step.change.address} failed: {exc!r}",
+                              address=step.change.address) from exc
+
+    def _run_step(self, step: Step) -> None:
+        change = step.change
+        self.on_event("start", change, step.kind)
+        try:
+            with wrap_aws_error(change.address, change.action.value):
+                getattr(self, f"_{step.kind}")(step)
+        except BaseException as exc:
+            self.on_event("error", change, str(exc))
+            raise
+        self.on_event("done", change, step.kind)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _lookup(self, ref: Ref) -> Any:
+        if ref.address == "aws":
+            return {"account_id": self.aws.account_id, "region": self.aws.region}.get(ref.attr, UNKNOWN)
+        with self.state.lock:
+            rec = self.state.resources.get(ref.address)
+            return rec.attrs.get(ref.attr, UNKNOWN) if rec and rec.status == "created" else UNKNOWN
+
+    def _props(self, address: str) -> Any:
+        props = resolve(self.desired[address].props, self._lookup)
+        if contains_unknown(props):
+            raise RuntimeError(f"{address}: a referenced value is still unknown at execution time")
+        return props
+
+    def _save(self) -> None:
+        self.state_file.save(self.state)
+
+    def _create(self, step: Step, *, depose: bool = False) -> None:
+        address = step.change.address
+        res = self.desired[address]
+        provider = provider_for(res.type)
+        props = self._props(address)
+        recorded = recorded_props(provider, props)
+        with self.state.lock:
+            old = self.state.resources.get(address)
+            deposed = list(old.deposed) if old else []
+            if depose and old is not None and old.physical_id is not None:
+                deposed.append(replace(old, deposed=[], status="created"))
+            rec = Record(res.type, address, "creating", None, {}, recorded, digest(recorded),
+                         sorted(res.depends_on), deposed)
+            self.state.resources[address] = rec
+        self._save()  # the intent record: an interrupted create is found again next time
+        created = provider.create(self.aws, props)
+        with self.state.lock:
+            rec.status, rec.physical_id, rec.attrs = "created", created.physical_id, dict(created.attrs)
+        self._save()
+
+    def _update(self, step: Step) -> None:
+        address = step.change.address
+        res = self.desired[address]
+        provider = provider_for(res.type)
+        props = self._props(address)
+        with self.state.lock:
+            rec = self.state.resources[address]
+        attrs = provider.update(self.aws, rec, props, frozenset(step.change.changed))
+        recorded = recorded_props(provider, props)
+        with self.state.lock:
+            rec.attrs.update(attrs or {})
+            rec.props, rec.props_hash = recorded, digest(recorded)
+            rec.depends_on = sorted(res.depends_on)
+        self._save()
+
+    def _replace_create(self, step: Step) -> None:
+        self._create(step, depose=True)
+
+    def _replace_delete(self, step: Step) -> None:
+        assert step.old is not None
+        self._delete_deposed(step)
+
+    def _replace(self, step: Step) -> None:  # delete_first: old and new cannot coexist
+        if step.old is not None and step.old.physical_id is not None:
+            provider_for(step.old.type).delete(self.aws, step.old)
+        with self.state.lock:
+            self.state.resources.pop(step.change.address, None)
+        self._save()
+        self._create(step)
+
+    def _delete(self, step: Step) -> None:
+        address = step.change.address
+        with self.state.lock:
+            rec = self.state.resources.get(address)
+        if rec is not None and rec.physical_id is not None:
+            provider_for(rec.type).delete(self.aws, rec)
+        with self.state.lock:
+            self.state.resources.pop(address, None)
+        self._save()
+
+    def _delete_deposed(self, step: Step) -> None:
+        old = step.old
+        assert old is not None
+        if old.physical_id is not None:
+            provider_for(old.type).delete(self.aws, old)
+        with self.state.lock:
+            rec = self.state.resources.get(step.change.address)
+            if rec is not None:
+                rec.deposed = [d for d in rec.deposed if d.physical_id != old.physical_id]
+        self._save()

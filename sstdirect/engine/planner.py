@@ -1,0 +1,146 @@
+"""The pure diff: desired resources + what is known of AWS → a Plan. No I/O, no AWS.
+
+Inputs:
+
+- ``desired``: address → :class:`Resource` (from the constructs);
+- ``records``: address → :class:`Record` (the lockfile, with interrupted creates already resolved);
+- ``observed``: address → observed props or ``None`` (gone), for a refreshed plan; ``None`` for a
+  plan that trusts the lockfile;
+- ``pseudo``: values of ``Ref("aws", ...)`` (``account_id``, ``region``).
+
+Rules: a desired resource with no record, or whose record AWS no longer has, is created; one whose
+resolved props differ from what AWS holds (fields AWS does not report: from the lockfile) is updated,
+or replaced when a changed field is in its provider's ``replace_on``; a ref to a resource being
+created or replaced is unknown, which counts as a change. A record the app no longer declares is
+deleted, and so is every deposed object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ..state import Record
+from .plan import Action, Change, Plan
+from .resource import Provider, Resource, provider_for
+from .values import UNKNOWN, Ref, contains_unknown, digest, resolve, to_json_data
+
+SECRET_MASK = "(sensitive)"
+
+
+def topological_order(desired: Mapping[str, Resource]) -> list[str]:
+    """Addresses in dependency order (stable); a cycle or a dangling ref is a ConfigError."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(address: str, path: list[str]) -> None:
+        mark = state.get(address)
+        if mark == 2:
+            return
+        if mark == 1:
+            cycle = " → ".join([*path[path.index(address):], address])
+            raise ConfigError(f"resources depend on each other in a cycle: {cycle}; break the cycle")
+        state[address] = 1
+        for dep in sorted(desired[address].depends_on):
+            if dep not in desired:
+                raise ConfigError(
+                    f"{address} refers to {dep!r}, which this app does not declare; "
+                    f"pass a value of a construct registered with this App"
+                )
+            visit(dep, [*path, address])
+        state[address] = 2
+        order.append(address)
+
+    for address in sorted(desired):
+        visit(address, [])
+    return order
+
+
+def recorded_props(provider: Provider, props: Mapping[str, Any]) -> dict[str, Any]:
+    """The lockfile form of resolved props: JSON data with secret fields replaced by their hash."""
+    out = {}
+    for key, value in props.items():
+        if key in provider.transient_fields:
+            continue
+        out[key] = digest(value) if key in provider.secret_fields else to_json_data(value)
+    return out
+
+
+def _masked(provider: Provider, key: str, value: Any) -> Any:
+    return SECRET_MASK if key in provider.secret_fields else value
+
+
+def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The fields whose desired value differs from the current one (unknown values count)."""
+    want = recorded_props(provider, desired)
+    changed = []
+    for key in sorted(want):
+        if contains_unknown(desired[key]) or want[key] != current.get(key):
+            changed.append(key)
+    return changed
+
+
+def current_props(provider: Provider, record: Record, observed: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What AWS holds: the lockfile's props overlaid with the observed ones (secrets hashed)."""
+    current = dict(record.props)
+    for key, value in (observed or {}).items():
+        current[key] = digest(value) if key in provider.secret_fields else to_json_data(value)
+    return current
+
+
+def make_plan(
+    desired: Mapping[str, Resource],
+    records: Mapping[str, Record],
+    observed: Mapping[str, Mapping[str, Any] | None] | None,
+    pseudo: Mapping[str, Any],
+    *,
+    app: str = "",
+    stage: str = "",
+) -> Plan:
+    changes: list[Change] = []
+    actions: dict[str, Action] = {}
+
+    def lookup(ref: Ref) -> Any:
+        if ref.address == "aws":
+            return pseudo.get(ref.attr, UNKNOWN)
+        if actions.get(ref.address) in (Action.CREATE, Action.REPLACE):
+            return UNKNOWN
+        rec = records.get(ref.address)
+        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+
+    for address in topological_order(desired):
+        res = desired[address]
+        provider = provider_for(res.type)
+        props = resolve(res.props, lookup)
+        rec = records.get(address)
+        gone = rec is not None and observed is not None and observed.get(address, {}) is None
+        if rec is None or gone:
+            actions[address] = Action.CREATE
+            after = {k: _masked(provider, k, to_json_data(v)) for k, v in props.items()
+                     if k not in provider.transient_fields}
+            changes.append(Change(Action.CREATE, res.type, address, tuple(sorted(after)), {}, after,
+                                  "deleted outside sstdirect" if gone else ""))
+            continue
+        if rec.type != res.type:
+            actions[address] = Action.REPLACE
+            changes.append(Change(Action.REPLACE, res.type, address, ("type",), {"type": rec.type},
+                                  {"type": res.type}))
+            continue
+        current = current_props(provider, rec, observed.get(address) if observed is not None else None)
+        changed = diff_props(provider, props, current)
+        if not changed:
+            continue
+        before = {k: _masked(provider, k, current.get(k)) for k in changed}
+        after = {k: _masked(provider, k, to_json_data(props[k])) for k in changed}
+        action = Action.REPLACE if provider.needs_replace(frozenset(changed), current, props) else Action.UPDATE
+        actions[address] = action
+        changes.append(Change(action, res.type, address, tuple(changed), before, after))
+
+    for address in sorted(records):
+        rec = records[address]
+        for old in rec.deposed:
+            changes.append(Change(Action.DELETE, old.type, address, (), {}, {}, "replaced", deposed=True))
+        if address not in desired:
+            changes.append(Change(Action.DELETE, rec.type, address))
+    return Plan(changes, app=app, stage=stage)

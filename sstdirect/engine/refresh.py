@@ -1,0 +1,83 @@
+"""Refresh: read what the lockfile names from AWS, in batches, and resolve interrupted creates.
+
+Reads only: this module never changes AWS or the lockfile. The result, a :class:`Snapshot`, is what
+the planner diffs against; ``deploy`` then persists the adoptions it found.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..aws import Aws
+from ..state import Record, State
+from .errors import wrap_aws_error
+from .resource import provider_for
+from .values import freeze
+
+
+@dataclass
+class Snapshot:
+    """The lockfile's records as AWS has them now.
+
+    ``records``: a copy of the state's records, interrupted creates resolved (adopted ones now
+    ``created``; ones not found dropped, since nothing was made). ``observed``: props read from AWS
+    (``None`` = gone), or ``None`` for the whole map when AWS was not read.
+    """
+
+    records: dict[str, Record]
+    observed: dict[str, dict[str, Any] | None] | None
+    adopted: dict[str, Record] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)
+
+
+def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> Snapshot:
+    """Resolve intent records (always: it needs a few reads) and, if ``read``, observe every record."""
+    with state.lock:
+        records = dict(state.resources)
+    snapshot = Snapshot(records=records, observed=None)
+    for address, rec in list(records.items()):
+        if rec.status != "creating":
+            continue
+        provider = provider_for(rec.type)
+        with wrap_aws_error(address, "find"):
+            found = provider.find(aws, freeze(rec.props))
+        if found is None:
+            if rec.deposed:  # the replaced object is still there and must still be deleted
+                records[address] = replace(rec, status="creating", physical_id=None)
+            else:
+                snapshot.dropped.add(address)
+                del records[address]
+            continue
+        adopted = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs))
+        records[address] = adopted
+        snapshot.adopted[address] = adopted
+    if read:
+        snapshot.observed = observe(aws, {a: r for a, r in records.items() if r.status == "created"},
+                                    workers=workers)
+        for address, rec in records.items():
+            if rec.status != "created":
+                snapshot.observed[address] = None
+    return snapshot
+
+
+def observe(aws: Aws, records: Mapping[str, Record], *, workers: int = 8) -> dict[str, dict[str, Any] | None]:
+    """Observed props per address, one batched ``read_many`` per resource type, types in parallel."""
+    by_type: dict[str, dict[str, Record]] = defaultdict(dict)
+    for address, rec in records.items():
+        by_type[rec.type][address] = rec
+
+    def read(type_: str) -> dict[str, dict[str, Any] | None]:
+        with wrap_aws_error(f"{len(by_type[type_])} {type_} resource(s)", "read"):
+            return provider_for(type_).read_many(aws, by_type[type_])
+
+    observed: dict[str, dict[str, Any] | None] = {}
+    if not by_type:
+        return observed
+    with ThreadPoolExecutor(max_workers=min(workers, len(by_type))) as pool:
+        for result in pool.map(read, sorted(by_type)):
+            observed.update(result)
+    return observed

@@ -1,0 +1,115 @@
+"""Resource specs, the provider protocol and the provider registry.
+
+A :class:`Resource` is the frozen desired state of one AWS resource: its ``type`` (a provider key
+such as ``"lambda.Function"``), its stable logical ``address`` and its ``props``. Its dependencies
+are the refs its props hold, plus ``after`` (ordering-only dependencies).
+
+A :class:`Provider` knows one resource type. Its contract:
+
+- ``create(aws, props) -> Created``: if it raises, nothing was made (or ``find`` will find it).
+- ``read_many(aws, records) -> {address: observed props | None}``: batched refresh; ``None`` = gone.
+  Observed props use the same (JSON) shape as the resolved desired props, for the fields AWS
+  reports; fields AWS does not report are compared against the lockfile.
+- ``update(aws, record, props, changed) -> attrs``: in place, through AWS's update calls.
+- ``delete(aws, record)``: idempotent; a resource already gone is fine.
+- ``find(aws, props) -> Created | None``: find a half-made resource again after an interrupted
+  create (by name, tags or description).
+- ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
+  a hash in the lockfile and never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .values import FrozenDict, freeze, refs_in
+
+if TYPE_CHECKING:
+    from ..aws import Aws
+    from ..state import Record
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    address: str
+    props: FrozenDict
+    after: tuple[str, ...] = ()
+
+    @classmethod
+    def make(cls, type: str, address: str, props: Mapping[str, Any], after: tuple[str, ...] = ()) -> Resource:
+        return cls(type, address, freeze(dict(props)), tuple(sorted(set(after))))
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        return frozenset(refs_in(self.props) | set(self.after))
+
+
+@dataclass
+class Created:
+    """What a create (or a find) returns: the physical id and the outputs refs can name."""
+
+    physical_id: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider:
+    """Base class of providers; subclasses set ``type`` and implement the operations."""
+
+    type: ClassVar[str] = ""
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    # Inputs passed to create/update but neither recorded nor diffed (e.g. a local file path).
+    transient_fields: ClassVar[frozenset[str]] = frozenset()
+    # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).
+    replace_mode: ClassVar[str] = "create_first"
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        raise NotImplementedError
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        return {address: self.read(aws, rec) for address, rec in records.items()}
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        raise NotImplementedError
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        return None
+
+    def needs_replace(self, changed: frozenset[str], before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+        return bool(changed & self.replace_on)
+
+
+_REGISTRY: dict[str, Provider] = {}
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    """Class decorator: register one provider instance under its ``type``."""
+    if not cls.type or cls.type in _REGISTRY:
+        raise RuntimeError(f"provider type {cls.type!r} is empty or registered twice")
+    _REGISTRY[cls.type] = cls()
+    return cls
+
+
+def provider_for(type: str) -> Provider:
+    """The provider of ``type``; a missing type is a programming error and fails loudly."""
+    from .. import resources  # noqa: F401  (importing the package registers every provider)
+
+    try:
+        return _REGISTRY[type]
+    except KeyError:
+        raise KeyError(f"no provider registered for resource type {type!r}") from None
+
+
+def registered_types() -> list[str]:
+    from .. import resources  # noqa: F401
+
+    return sorted(_REGISTRY)

@@ -1,0 +1,192 @@
+"""Lambda functions (``lambda.Function``) and their resource-policy statements (``lambda.Permission``)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..aws import Aws, is_not_found
+from ..engine.resource import Created, Provider, register
+from ..engine.values import FrozenDict
+from ..state import Record
+from .common import gone_is_fine, plain
+
+CONFIG_FIELDS = {
+    "role_arn": "Role",
+    "handler": "Handler",
+    "runtime": "Runtime",
+    "memory_size": "MemorySize",
+    "timeout": "Timeout",
+}
+
+
+def _config_params(props: FrozenDict) -> dict[str, Any]:
+    params = {api: props[field] for field, api in CONFIG_FIELDS.items()}
+    params["Environment"] = {"Variables": plain(props["environment"])}
+    return params
+
+
+@register
+class FunctionProvider(Provider):
+    """props: ``name``, ``role_arn``, ``handler``, ``runtime``, ``memory_size``, ``timeout``,
+    ``environment`` (secret: only its hash is recorded), ``architecture``, ``code_sha256`` (base64, as
+    Lambda reports it), ``code_path`` (transient: the zip to upload), ``tags``.
+    attrs: ``arn``, ``name``.
+
+    Code is uploaded only when ``code_sha256`` changes; every create/update waits for the function
+    to be ready with botocore's waiters.
+    """
+
+    type = "lambda.Function"
+    replace_on = frozenset({"name"})
+    secret_fields = frozenset({"environment"})
+    transient_fields = frozenset({"code_path"})
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        fn = aws.call(
+            "lambda", "create_function",
+            FunctionName=props["name"],
+            Code={"ZipFile": Path(props["code_path"]).read_bytes()},
+            Architectures=[props["architecture"]],
+            PackageType="Zip",
+            Tags=plain(props["tags"]),
+            **_config_params(props),
+        )
+        aws.wait("lambda", "function_active_v2", FunctionName=props["name"], delay=1, max_attempts=300)
+        return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        """One paginated ListFunctions for the lot (a few calls, whatever the number of functions)."""
+        if len(records) == 1:
+            return super().read_many(aws, records)
+        wanted = {rec.physical_id: address for address, rec in records.items()}
+        out: dict[str, dict[str, Any] | None] = dict.fromkeys(records)
+        for fn in aws.paginate("lambda", "list_functions", "Functions"):
+            address = wanted.get(fn["FunctionName"])
+            if address is not None:
+                out[address] = _observed(fn)
+        return out
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        try:
+            fn = aws.call("lambda", "get_function_configuration", FunctionName=record.physical_id)
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return _observed(fn)
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        name = record.physical_id
+        if changed & {"code_sha256", "architecture"}:
+            aws.call("lambda", "update_function_code", FunctionName=name,
+                     ZipFile=Path(props["code_path"]).read_bytes(), Architectures=[props["architecture"]])
+            aws.wait("lambda", "function_updated_v2", FunctionName=name, delay=1, max_attempts=300)
+        if changed & {*CONFIG_FIELDS, "environment"}:
+            aws.call("lambda", "update_function_configuration", FunctionName=name, **_config_params(props))
+            aws.wait("lambda", "function_updated_v2", FunctionName=name, delay=1, max_attempts=300)
+        if "tags" in changed:
+            arn = record.attrs.get("arn")
+            aws.call("lambda", "tag_resource", Resource=arn, Tags=plain(props["tags"]))
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        with gone_is_fine():
+            aws.call("lambda", "delete_function", FunctionName=record.physical_id)
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        rec = Record(self.type, "", physical_id=props["name"])
+        try:
+            fn = aws.call("lambda", "get_function_configuration", FunctionName=rec.physical_id)
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
+
+
+def _observed(fn: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": fn["FunctionName"],
+        "role_arn": fn.get("Role"),
+        "handler": fn.get("Handler"),
+        "runtime": fn.get("Runtime"),
+        "memory_size": fn.get("MemorySize"),
+        "timeout": fn.get("Timeout"),
+        "environment": (fn.get("Environment") or {}).get("Variables") or {},
+        "architecture": (fn.get("Architectures") or ["x86_64"])[0],
+        "code_sha256": fn.get("CodeSha256"),
+    }
+
+
+@register
+class PermissionProvider(Provider):
+    """props: ``function_name``, ``statement_id``, ``principal``, ``source_arn``, ``action``.
+
+    Lambda has no update for a statement: any change replaces it (delete first: the id is unique).
+    """
+
+    type = "lambda.Permission"
+    replace_on = frozenset({"function_name", "statement_id", "principal", "source_arn", "action"})
+    replace_mode = "delete_first"
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        aws.call("lambda", "add_permission", FunctionName=props["function_name"],
+                 StatementId=props["statement_id"], Action=props["action"],
+                 Principal=props["principal"], SourceArn=props["source_arn"])
+        return Created(f"{props['function_name']}:{props['statement_id']}",
+                       {"statement_id": props["statement_id"]})
+
+    def _statements(self, aws: Aws, function: str) -> dict[str, dict[str, Any]] | None:
+        try:
+            policy = aws.call("lambda", "get_policy", FunctionName=function)["Policy"]
+        except Exception as exc:
+            if is_not_found(exc):
+                return {}
+            raise
+        return {s.get("Sid"): s for s in json.loads(policy).get("Statement", [])}
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        """One GetPolicy per function, however many statements it has."""
+        by_function: dict[str, dict[str, Record]] = defaultdict(dict)
+        for address, rec in records.items():
+            by_function[rec.props.get("function_name", "")][address] = rec
+        out: dict[str, dict[str, Any] | None] = {}
+        for function, recs in by_function.items():
+            statements = self._statements(aws, function) or {}
+            for address, rec in recs.items():
+                st = statements.get(rec.props.get("statement_id"))
+                out[address] = None if st is None else _observed_statement(function, st)
+        return out
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        return self.read_many(aws, {record.address: record})[record.address]
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        raise AssertionError("lambda.Permission is replaced, never updated")
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        with gone_is_fine():
+            aws.call("lambda", "remove_permission", FunctionName=record.props["function_name"],
+                     StatementId=record.props["statement_id"])
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        statements = self._statements(aws, props["function_name"]) or {}
+        if props["statement_id"] not in statements:
+            return None
+        return Created(f"{props['function_name']}:{props['statement_id']}",
+                       {"statement_id": props["statement_id"]})
+
+
+def _observed_statement(function: str, st: Mapping[str, Any]) -> dict[str, Any]:
+    principal = st.get("Principal")
+    if isinstance(principal, Mapping):
+        principal = principal.get("Service", principal)
+    action = st.get("Action")
+    condition = st.get("Condition") or {}
+    source_arn = (condition.get("ArnLike") or {}).get("AWS:SourceArn")
+    return {"function_name": function, "statement_id": st.get("Sid"), "principal": principal,
+            "action": action, "source_arn": source_arn}

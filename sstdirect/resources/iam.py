@@ -1,0 +1,111 @@
+"""IAM roles with one inline policy (``iam.Role``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..aws import Aws, is_not_found
+from ..engine.resource import Created, Provider, register
+from ..engine.values import FrozenDict
+from ..state import Record
+from .common import gone_is_fine, plain, tag_list
+
+POLICY_NAME = "sstdirect"
+
+
+@register
+class RoleProvider(Provider):
+    """props: ``name``, ``assume_role_policy`` (dict), ``policy`` (dict or None: the inline
+    policy ``sstdirect``), ``tags``. attrs: ``arn``, ``name``."""
+
+    type = "iam.Role"
+    replace_on = frozenset({"name"})
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        try:
+            role = aws.call("iam", "create_role", RoleName=props["name"],
+                            AssumeRolePolicyDocument=json.dumps(plain(props["assume_role_policy"])),
+                            Tags=tag_list(props["tags"]))["Role"]
+        except Exception as exc:
+            if "EntityAlreadyExists" not in str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")):
+                raise
+            role = aws.call("iam", "get_role", RoleName=props["name"])["Role"]
+            aws.call("iam", "update_assume_role_policy", RoleName=props["name"],
+                     PolicyDocument=json.dumps(plain(props["assume_role_policy"])))
+        self._put_policy(aws, props["name"], props.get("policy"))
+        return Created(props["name"], {"arn": role["Arn"], "name": props["name"]})
+
+    def _put_policy(self, aws: Aws, name: str, policy: Any) -> None:
+        if policy:
+            aws.call("iam", "put_role_policy", RoleName=name, PolicyName=POLICY_NAME,
+                     PolicyDocument=json.dumps(plain(policy)))
+        else:
+            with gone_is_fine():
+                aws.call("iam", "delete_role_policy", RoleName=name, PolicyName=POLICY_NAME)
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        name = record.physical_id
+        try:
+            role = aws.call("iam", "get_role", RoleName=name)["Role"]
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        try:
+            policy = aws.call("iam", "get_role_policy", RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+            policy = None
+        return {"name": name, "assume_role_policy": _doc(role["AssumeRolePolicyDocument"]),
+                "policy": _doc(policy) if policy else None}
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        if len(records) <= 1:
+            return super().read_many(aws, records)
+        with ThreadPoolExecutor(max_workers=min(16, len(records))) as pool:
+            results = pool.map(lambda item: (item[0], self.read(aws, item[1])), records.items())
+            return dict(results)
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        name = record.physical_id
+        if "assume_role_policy" in changed:
+            aws.call("iam", "update_assume_role_policy", RoleName=name,
+                     PolicyDocument=json.dumps(plain(props["assume_role_policy"])))
+        if "policy" in changed:
+            self._put_policy(aws, name, props.get("policy"))
+        if "tags" in changed:
+            aws.call("iam", "tag_role", RoleName=name, Tags=tag_list(props["tags"]))
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        name = record.physical_id
+        with gone_is_fine():
+            for policy in aws.paginate("iam", "list_role_policies", "PolicyNames", RoleName=name):
+                with gone_is_fine():
+                    aws.call("iam", "delete_role_policy", RoleName=name, PolicyName=policy)
+            for attached in aws.paginate("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name):
+                with gone_is_fine():
+                    aws.call("iam", "detach_role_policy", RoleName=name, PolicyArn=attached["PolicyArn"])
+            aws.call("iam", "delete_role", RoleName=name)
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        try:
+            role = aws.call("iam", "get_role", RoleName=props["name"])["Role"]
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return Created(props["name"], {"arn": role["Arn"], "name": props["name"]})
+
+
+def _doc(doc: Any) -> Any:
+    """A policy document as a dict (boto3 decodes most, but not every, IAM response)."""
+    if isinstance(doc, str):
+        from urllib.parse import unquote
+
+        return json.loads(unquote(doc))
+    return doc

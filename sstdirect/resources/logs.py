@@ -1,0 +1,91 @@
+"""CloudWatch Logs log groups (``logs.LogGroup``)."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from ..aws import Aws, error_code
+from ..engine.resource import Created, Provider, register
+from ..engine.values import FrozenDict
+from ..state import Record
+from .common import gone_is_fine, plain
+
+
+def log_group_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{name}"
+
+
+@register
+class LogGroupProvider(Provider):
+    """props: ``name``, ``retention_days`` (int or None = never expire), ``tags``.
+    attrs: ``arn`` (without the trailing ``:*``), ``name``.
+
+    A group that already exists under the name (e.g. made by Lambda on a first invoke) is adopted.
+    """
+
+    type = "logs.LogGroup"
+    replace_on = frozenset({"name"})
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        name = props["name"]
+        try:
+            aws.call("logs", "create_log_group", logGroupName=name, tags=plain(props["tags"]))
+        except Exception as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+            aws.call("logs", "tag_log_group", logGroupName=name, tags=plain(props["tags"]))
+            self._retention(aws, name, props.get("retention_days"))
+        else:
+            if props.get("retention_days"):
+                self._retention(aws, name, props["retention_days"])
+        return Created(name, self._attrs(aws, name))
+
+    def _attrs(self, aws: Aws, name: str) -> dict[str, Any]:
+        return {"arn": log_group_arn(aws.region, aws.account_id, name), "name": name}
+
+    def _retention(self, aws: Aws, name: str, days: int | None) -> None:
+        if days:
+            aws.call("logs", "put_retention_policy", logGroupName=name, retentionInDays=days)
+        else:
+            with gone_is_fine():
+                aws.call("logs", "delete_retention_policy", logGroupName=name)
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        """One paginated DescribeLogGroups per folder of names (their longest common prefix)."""
+        by_folder: dict[str, dict[str, str]] = defaultdict(dict)
+        for address, rec in records.items():
+            name = rec.physical_id or ""
+            by_folder[name.rsplit("/", 1)[0]][address] = name
+        out: dict[str, dict[str, Any] | None] = {}
+        for names in by_folder.values():
+            prefix = os.path.commonprefix(list(names.values()))
+            found = {g["logGroupName"]: g for g in
+                     aws.paginate("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=prefix)}
+            for address, name in names.items():
+                group = found.get(name)
+                out[address] = None if group is None else {
+                    "name": name, "retention_days": group.get("retentionInDays")}
+        return out
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        return self.read_many(aws, {record.address: record})[record.address]
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        if "retention_days" in changed:
+            self._retention(aws, record.physical_id or "", props.get("retention_days"))
+        if "tags" in changed:
+            aws.call("logs", "tag_log_group", logGroupName=record.physical_id, tags=plain(props["tags"]))
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        with gone_is_fine():
+            aws.call("logs", "delete_log_group", logGroupName=record.physical_id)
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        rec = Record(self.type, "", physical_id=props["name"])
+        if self.read(aws, rec) is None:
+            return None
+        return Created(props["name"], self._attrs(aws, props["name"]))

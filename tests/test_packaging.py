@@ -1,0 +1,640 @@
+"""Tests of sstdirect.packaging: handler resolution and deterministic, cached Lambda bundles."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sstdirect import packaging
+from sstdirect.errors import ConfigError
+from sstdirect.packaging import Bundle, HandlerLocation, build_bundle, resolve_handler
+
+CONSTRUCT = "Api 'Api' route 'GET /notes'"
+OLD_NS = 1_500_000_000 * 10**9  # 2017: far outside the racy window
+
+
+@pytest.fixture(autouse=True)
+def _clean_stats():
+    packaging.stats.clear()
+    yield
+    packaging.stats.clear()
+
+
+def write(path: Path, text: str = "", mode: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if mode is not None:
+        path.chmod(mode)
+    return path
+
+
+def age(tree: Path) -> None:
+    """Give every file under ``tree`` an old mtime."""
+    for dirpath, _dirs, files in os.walk(tree):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.utime(p, ns=(OLD_NS, OLD_NS))
+
+
+def names(bundle: Bundle) -> list[str]:
+    with zipfile.ZipFile(bundle.path) as zf:
+        return zf.namelist()
+
+
+# ---------------------------------------------------------------------------------------------
+# resolve_handler
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    write(root / "src" / "list.py", "import json\n\n\ndef main(event, context):\n    return {}\n")
+    write(root / "src" / "notes.py", "NOTES = {}\n")
+    write(root / "src" / "annot.py", "from typing import Callable\nmain: Callable\n")
+    write(root / "src" / "broken.py", "def main(event, context):\n    return 1\nif True\n    pass\n")
+    write(root / "src" / "api" / "get.py", "def main(event, context):\n    return {}\n")
+    write(root / "src" / "my-pkg" / "h.py", "def main(event, context):\n    return {}\n")
+    write(root / "services" / "notes" / "create.py", "async def main(event, context):\n    return {}\n")
+    write(root / "lib" / "other.py", "def main(event, context):\n    return {}\n")
+    write(tmp_path / "outside" / "evil.py", "def main(event, context):\n    return {}\n")
+    (root / "src" / "evil.py").symlink_to(tmp_path / "outside" / "evil.py")
+    (root / "src" / "linked.py").symlink_to(root / "lib" / "other.py")
+    (root / "elsewhere").mkdir()
+    return root
+
+
+def test_resolve_without_src_zips_the_handlers_folder(project: Path):
+    loc = resolve_handler(project, "src/list.main", construct=CONSTRUCT)
+    assert loc == HandlerLocation(
+        code_dir=project.resolve() / "src",
+        file=project.resolve() / "src" / "list.py",
+        lambda_handler="list.main",
+    )
+    assert loc.code_dir.is_absolute() and loc.file.is_absolute()
+
+
+def test_resolve_nested_folder_and_str_root(project: Path):
+    loc = resolve_handler(str(project), "./services/notes/create.main")
+    assert loc.code_dir == project.resolve() / "services" / "notes"
+    assert loc.lambda_handler == "create.main"
+
+
+def test_resolve_with_src_uses_dotted_module_path(project: Path):
+    loc = resolve_handler(project, "api/get.main", src="src", construct=CONSTRUCT)
+    assert loc.code_dir == project.resolve() / "src"
+    assert loc.file == project.resolve() / "src" / "api" / "get.py"
+    assert loc.lambda_handler == "api.get.main"
+    assert resolve_handler(project, "list.main", src="src").lambda_handler == "list.main"
+    assert resolve_handler(project, "src/list.main", src=".").lambda_handler == "src.list.main"
+    assert resolve_handler(project, "list.main", src=project / "src").code_dir == project.resolve() / "src"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def main(event, context):\n    pass\n",
+        "async def main(event, context):\n    pass\n",
+        "import functools\n\n@functools.lru_cache\ndef main(event, context):\n    pass\n",
+        "from mangum import Mangum\nfrom app import app\nmain = Mangum(app)\n",
+        "from typing import Any\nmain: Any = object()\n",
+        "a, (b, main) = 1, (2, 3)\n",
+        "first, *main = [1, 2, 3]\n",
+        "x = main = None\n",
+        "import handlers as main\n",
+        "import main.sub\n",
+        "from handlers import main\n",
+        "from handlers import handle as main\n",
+        "class main:\n    def __init__(self, event, context):\n        pass\n",
+        "try:\n    from fast import main\nexcept ImportError:\n    def main(event, context):\n        pass\n",
+        "import os\nif os.environ.get('X'):\n    main = 1\nelse:\n    main = 2\n",
+        "with open(__file__) as main:\n    pass\n",
+        "from handlers import *\n",  # cannot be ruled out without importing
+    ],
+    ids=[
+        "def", "async-def", "decorated", "mangum-assignment", "annotated-assignment", "tuple-target",
+        "starred-target", "chained-assignment", "import-as", "import-dotted", "from-import",
+        "from-import-as", "class", "try-except", "if-else", "with-as", "star-import",
+    ],
+)
+def test_defined_names_found_without_importing(tmp_path: Path, source: str):
+    # Importing any of these would fail (missing modules): proof that the file is parsed, not run.
+    write(tmp_path / "h.py", source)
+    assert resolve_handler(tmp_path, "h.main").lambda_handler == "h.main"
+
+
+def test_nested_function_or_method_does_not_count(tmp_path: Path):
+    write(tmp_path / "h.py", "def outer():\n    def main():\n        pass\n\nclass C:\n    def main(self):\n"
+                             "        pass\n")
+    with pytest.raises(ConfigError, match="does not define"):
+        resolve_handler(tmp_path, "h.main", construct=CONSTRUCT)
+
+
+# (handler, src, what the message says, the fix it suggests, the key it names)
+BAD_HANDLERS = [
+    ("", None, "is empty", "'path/to/file.function'", "handler"),
+    ("   ", None, "is empty", "'src/list.main'", "handler"),
+    ("src/list", None, "no '.' separating", "'src/list.main'", "handler"),
+    ("src/list.", None, "empty function name", "'path/to/file.function'", "handler"),
+    (".main", None, "empty file path", "'path/to/file.function'", "handler"),
+    ("src/.main", None, "empty file path", "'path/to/file.function'", "handler"),
+    ("src/list.1main", None, "not a Python identifier", "'path/to/file.function'", "handler"),
+    ("src/list.class", None, "not a Python identifier", "'path/to/file.function'", "handler"),
+    ("src/my-list.main", None, "not a valid Python module name", "rename the file", "handler"),
+    ("src/list.py.main", None, "'.py' extension", "'src/list.main'", "handler"),
+    ("src\\list.main", None, "backslashes", "'/'", "handler"),
+    ("src/ list.main", None, "whitespace", "remove the spaces", "handler"),
+    ("../outside/evil.main", None, "leaves the root", "without '..'", "handler"),
+    ("src/../../outside/evil.main", None, "leaves the root", "without '..'", "handler"),
+    ("/etc/list.main", None, "absolute path", "relative to the app's root", "handler"),
+    ("~/list.main", None, "absolute path", "relative to the app's root", "handler"),
+    ("src/evil.main", None, "leaves the root", "inside the app's root", "handler"),
+    ("src/linked.main", None, "outside the folder", "instead of linking", "handler"),
+    ("src/missing.main", None, "does not exist: looked for {root}/src/missing.py", "create src/missing.py",
+     "handler"),
+    ("src/list.nothere", None, "does not define", "def nothere(event, context)", "handler"),
+    ("src/list.py", None, "does not define", "write src/list.main", "handler"),
+    ("src/annot.main", None, "does not define", "def main(event, context)", "handler"),
+    ("src/broken.main", None, "{root}/src/broken.py, which has a syntax error at line 3",
+     "fix the syntax error", "handler"),
+    ("src/api.main", None, "does not exist", "src/api is a folder; name a .py file inside it", "handler"),
+    ("list.main", "../elsewhere", "leaves the root", "inside the app's root", "src"),
+    ("list.main", "/tmp", "leaves the root", "inside the app's root", "src"),
+    ("list.main", "nope", "is not a folder", "create it", "src"),
+    ("list.main", "", "is empty", "leave src unset", "src"),
+    ("src/list.main", "src", "does not exist", "relative to {root}/src", "handler"),
+    ("../lib/other.main", "src", "leaves the src folder", "point src at a folder", "handler"),
+    ("my-pkg/h.main", "src", "not a valid Python package name", "rename the folder", "handler"),
+    (123, None, "not a string", "'path/to/file.function'", "handler"),
+]
+
+
+@pytest.mark.parametrize(("handler", "src", "problem", "fix", "key"), BAD_HANDLERS,
+                         ids=[f"{h!r}|src={s!r}" for h, s, *_ in BAD_HANDLERS])
+def test_bad_handlers_are_config_errors(project: Path, handler, src, problem, fix, key):
+    root = str(project.resolve())
+    with pytest.raises(ConfigError) as info:
+        resolve_handler(project, handler, src=src, construct=CONSTRUCT)
+    msg = str(info.value)
+    assert msg.startswith(CONSTRUCT + ": "), msg
+    value = src if key == "src" else handler
+    assert f"{key} {value!r}" in msg, msg
+    assert problem.format(root=root) in msg, msg
+    assert "Fix: " in msg and fix.format(root=root) in msg.split("Fix: ", 1)[1], msg
+
+
+def test_missing_root_is_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"root folder .* does not exist"):
+        resolve_handler(tmp_path / "nope", "src/list.main", construct="Function 'Fn'")
+
+
+def test_error_without_construct_has_no_prefix(tmp_path: Path):
+    with pytest.raises(ConfigError) as info:
+        resolve_handler(tmp_path, "x.main")
+    assert str(info.value).startswith("handler 'x.main'")
+
+
+def test_syntax_error_is_not_imported_and_not_executed(tmp_path: Path):
+    marker = tmp_path / "ran"
+    write(tmp_path / "h.py", f"open({str(marker)!r}, 'w').close()\ndef main(event, context):\n    pass\n")
+    resolve_handler(tmp_path, "h.main")
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# build_bundle: determinism and contents
+# ---------------------------------------------------------------------------------------------
+
+
+def make_tree(root: Path, *, file_mode: int = 0o644, reverse: bool = False) -> Path:
+    files = {
+        "list.py": "import notes\n\ndef main(event, context):\n    return notes.NOTES\n",
+        "notes.py": "NOTES = {'id1': 1}\n",
+        "pkg/__init__.py": "",
+        "pkg/deep/data.json": '{"a": 1}\n',
+        "Zeta.txt": "upper case sorts first\n",
+        "ünïcode.txt": "non-ascii name\n",
+    }
+    items = sorted(files.items(), reverse=reverse)
+    for rel, text in items:
+        write(root / rel, text, mode=file_mode)
+    write(root / "bin" / "tool.sh", "#!/bin/sh\necho hi\n", mode=0o755)
+    return root
+
+
+def test_zip_is_byte_identical_across_folders_mtimes_and_permissions(tmp_path: Path):
+    a = make_tree(tmp_path / "one" / "code")
+    b = make_tree(tmp_path / "two" / "elsewhere" / "code", file_mode=0o600, reverse=True)
+    os.utime(b / "list.py", ns=(OLD_NS, OLD_NS))
+    os.utime(a / "notes.py", ns=(OLD_NS * 2 // 3, OLD_NS * 2 // 3))
+
+    bundle_a = build_bundle(a, cache_dir=tmp_path / "cache-a")
+    bundle_b = build_bundle(b, cache_dir=tmp_path / "cache-b")
+    assert packaging.stats["zip_built"] == 2  # really built twice, not shared through a cache
+    data = bundle_a.read_bytes()
+    assert data == bundle_b.read_bytes()
+    assert bundle_a.sha256_b64 == bundle_b.sha256_b64
+    assert bundle_a.sha256_b64 == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert bundle_a.size == len(data)
+    assert bundle_a.path.parent == (tmp_path / "cache-a" / "zips").resolve()
+
+
+def test_zip_entries_are_normalised(tmp_path: Path):
+    code = make_tree(tmp_path / "code", file_mode=0o600)
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache")
+    with zipfile.ZipFile(io.BytesIO(bundle.read_bytes())) as zf:
+        infos = zf.infolist()
+        assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+        assert [i.filename for i in infos] == [
+            "Zeta.txt", "bin/tool.sh", "list.py", "notes.py", "pkg/__init__.py", "pkg/deep/data.json",
+            "ünïcode.txt",
+        ]
+        for info in infos:
+            assert not info.is_dir()
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.extra == b""
+            assert info.create_system == 3
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            expected = 0o100755 if info.filename == "bin/tool.sh" else 0o100644
+            assert info.external_attr >> 16 == expected, info.filename
+        assert zf.read("list.py") == (code / "list.py").read_bytes()
+        assert zf.testzip() is None
+
+
+def test_excludes(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "handler.py", "def main(e, c):\n    pass\n")
+    write(code / "env.py", "# a module named env is code\n")
+    write(code / ".envrc", "not a .env file\n")
+    write(code / "sub" / "keep.py", "")
+    excluded = [
+        ".env", ".env.local", ".env.production", "sub/.env",
+        ".git/config", ".git/objects/ab/cdef", "sub/.git",  # a worktree's .git is a file
+        ".sstdirect/notes.dev.json", "__pycache__/handler.cpython-312.pyc", "sub/__pycache__/x.pyc",
+        "stray.pyc", ".venv/lib/site.py", "venv/bin/python", "myenv/pyvenv.cfg", "myenv/lib/thing.py",
+        "node_modules/left-pad/index.js", ".pytest_cache/v/cache", ".mypy_cache/x.json",
+        ".ruff_cache/x", "sub/node_modules/a.js",
+    ]
+    for rel in excluded:
+        write(code / rel, "secret\n")
+    write(tmp_path / "outside.py", "SECRET = 1\n")
+    (code / "out_link.py").symlink_to(tmp_path / "outside.py")
+    (code / "out_dir").symlink_to(tmp_path, target_is_directory=True)
+    (code / "in_link.py").symlink_to(code / "sub" / "keep.py")
+    (code / "loop").symlink_to(code, target_is_directory=True)  # a cycle must not hang the walk
+    (code / "dangling.py").symlink_to(code / "does-not-exist.py")
+
+    got = names(build_bundle(code, cache_dir=code / ".sstdirect" / "cache"))
+    assert got == [".envrc", "env.py", "handler.py", "in_link.py", "sub/keep.py"]
+
+
+def test_cache_dir_inside_code_dir_is_not_bundled(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "x = 1\n")
+    first = build_bundle(code, cache_dir=code / "build-cache")
+    write(code / "h.py", "x = 22\n")
+    assert names(build_bundle(code, cache_dir=code / "build-cache")) == ["h.py"]
+    assert names(first) == ["h.py"]
+
+
+def test_large_file_is_streamed(tmp_path: Path):
+    code = tmp_path / "code"
+    code.mkdir()
+    blob = os.urandom(3 * 1024 * 1024 + 17)
+    (code / "blob.bin").write_bytes(blob)
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache")
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("blob.bin") == blob
+
+
+# ---------------------------------------------------------------------------------------------
+# build_bundle: caching
+# ---------------------------------------------------------------------------------------------
+
+
+def test_fingerprint_hit_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = make_tree(tmp_path / "code")
+    age(code)
+    cache = tmp_path / "cache"
+    first = build_bundle(code, cache_dir=cache)
+    assert packaging.stats["zip_built"] == 1
+    hashed = packaging.stats["files_hashed"]
+
+    def no_reads(path):  # pragma: no cover - only runs if the cache is broken
+        raise AssertionError(f"read {path} on a fingerprint hit")
+
+    monkeypatch.setattr(packaging, "_hash_file", no_reads)
+    second = build_bundle(code, cache_dir=cache)
+    assert second == first
+    assert packaging.stats["fingerprint_hit"] == 1
+    assert packaging.stats["files_hashed"] == hashed
+    assert (cache / "index.json").is_file()
+
+
+def test_edit_changes_sha_and_touch_does_not(tmp_path: Path):
+    code = make_tree(tmp_path / "code")
+    cache = tmp_path / "cache"
+    first = build_bundle(code, cache_dir=cache)
+
+    # touch without change: same zip, reused from the content cache, not rebuilt
+    os.utime(code / "notes.py", ns=(OLD_NS, OLD_NS))
+    touched = build_bundle(code, cache_dir=cache)
+    assert touched.sha256_b64 == first.sha256_b64
+    assert packaging.stats["zip_built"] == 1
+
+    # same-size edit right after a build (possibly within one timestamp tick): still noticed
+    (code / "notes.py").write_text("NOTES = {'id1': 2}\n")
+    edited = build_bundle(code, cache_dir=cache)
+    assert edited.sha256_b64 != first.sha256_b64
+    assert packaging.stats["zip_built"] == 2
+    with zipfile.ZipFile(edited.path) as zf:
+        assert zf.read("notes.py") == b"NOTES = {'id1': 2}\n"
+
+    # back to the first contents: the first zip is reused by content hash
+    (code / "notes.py").write_text("NOTES = {'id1': 1}\n")
+    again = build_bundle(code, cache_dir=cache)
+    assert again == first
+    assert packaging.stats["zip_built"] == 2
+
+
+def test_recently_modified_files_are_rehashed(tmp_path: Path):
+    code = make_tree(tmp_path / "code")  # written just now: inside the racy window
+    cache = tmp_path / "cache"
+    build_bundle(code, cache_dir=cache)
+    build_bundle(code, cache_dir=cache)
+    assert packaging.stats["fingerprint_hit"] == 0
+    assert packaging.stats["zip_reused"] == 1
+
+
+def test_new_and_deleted_files_change_the_sha(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = make_tree(tmp_path / "code")
+    age(code)
+    cache = tmp_path / "cache"
+    base = build_bundle(code, cache_dir=cache)
+    write(code / "new.py", "")
+    age(code)
+    added = build_bundle(code, cache_dir=cache)
+    assert added.sha256_b64 != base.sha256_b64 and "new.py" in names(added)
+    (code / "new.py").unlink()
+    assert build_bundle(code, cache_dir=cache) == base
+    (code / "bin" / "tool.sh").chmod(0o644)  # losing the executable bit is a change too
+    assert build_bundle(code, cache_dir=cache).sha256_b64 != base.sha256_b64
+
+
+def test_deleted_zip_or_broken_index_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = make_tree(tmp_path / "code")
+    age(code)
+    cache = tmp_path / "cache"
+    first = build_bundle(code, cache_dir=cache)
+    first.path.unlink()
+    second = build_bundle(code, cache_dir=cache)
+    assert second == first and second.path.is_file()
+    assert packaging.stats["fingerprint_hit"] == 0 and packaging.stats["zip_built"] == 2
+    (cache / "index.json").write_text("{not json")
+    assert build_bundle(code, cache_dir=cache) == first
+    assert packaging.stats["zip_reused"] == 1
+    shutil.rmtree(cache)
+    assert build_bundle(code, cache_dir=cache).sha256_b64 == first.sha256_b64
+
+
+def test_concurrent_builds_agree(tmp_path: Path):
+    code = make_tree(tmp_path / "code")
+    cache = tmp_path / "cache"
+    results: list[Bundle] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            results.append(build_bundle(code, cache_dir=cache))
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({r.sha256_b64 for r in results}) == 1
+    assert packaging.stats["zip_built"] == 1
+    leftovers = [p.name for p in (cache / "zips").iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"runtime": "nodejs18.x"}, "runtime 'nodejs18.x'.*python3.12"),
+        ({"architecture": "aarch64"}, "architecture 'aarch64'.*'arm64'"),
+    ],
+)
+def test_bad_runtime_or_architecture(tmp_path: Path, kwargs, match):
+    write(tmp_path / "code" / "h.py", "")
+    with pytest.raises(ConfigError, match=match):
+        build_bundle(tmp_path / "code", cache_dir=tmp_path / "cache", **kwargs)
+
+
+def test_missing_code_dir(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_bundle(tmp_path / "nope", cache_dir=tmp_path / "cache")
+
+
+# ---------------------------------------------------------------------------------------------
+# requirements.txt
+# ---------------------------------------------------------------------------------------------
+
+
+class FakePip:
+    """Stands in for ``packaging.run_pip``: records the arguments and 'installs' a package."""
+
+    def __init__(self, returncode: int = 0, stderr: str = ""):
+        self.calls: list[list[str]] = []
+        self.returncode = returncode
+        self.stderr = stderr
+
+    def __call__(self, args: list[str], *, cwd: Path) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(args))
+        if self.returncode == 0:
+            target = Path(args[args.index("--target") + 1])
+            write(target / "fakepkg" / "__init__.py", "VERSION = 1\n")
+            write(target / "fakepkg" / "__pycache__" / "__init__.cpython-312.pyc", "bytecode")
+            write(target / "fakepkg-1.0.dist-info" / "METADATA", "Name: fakepkg\n")
+            write(target / "bin" / "fake-cli", "#!/usr/bin/env python\n", mode=0o755)
+            write(target / "notes.py", "FROM_DEPS = True\n")  # clashes with a code file
+        return subprocess.CompletedProcess(args, self.returncode, "", self.stderr)
+
+
+@pytest.fixture
+def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
+    fake = FakePip()
+    monkeypatch.setattr(packaging, "run_pip", fake)
+    return fake
+
+
+def test_requirements_installed_once_and_bundled(tmp_path: Path, fake_pip: FakePip):
+    code = make_tree(tmp_path / "code")
+    write(code / "requirements.txt", "fakepkg==1.0\n")
+    cache = tmp_path / "cache"
+    bundle = build_bundle(code, cache_dir=cache)
+    assert len(fake_pip.calls) == 1 and packaging.stats["deps_installed"] == 1
+    got = names(bundle)
+    assert {"fakepkg/__init__.py", "fakepkg-1.0.dist-info/METADATA", "bin/fake-cli", "list.py",
+            "requirements.txt"} <= set(got)
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in got)
+    assert got == sorted(got)
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("notes.py") == (code / "notes.py").read_bytes()  # the code's file wins
+        assert zf.getinfo("bin/fake-cli").external_attr >> 16 == 0o100755
+    deps_dirs = [p for p in (cache / "deps").iterdir() if not p.name.startswith(".")]
+    assert len(deps_dirs) == 1 and (deps_dirs[0] / "site" / "fakepkg" / "__init__.py").is_file()
+
+    # a code edit rebuilds the zip but does not run pip again
+    write(code / "list.py", "def main(event, context):\n    return 'v2'\n")
+    second = build_bundle(code, cache_dir=cache)
+    assert second.sha256_b64 != bundle.sha256_b64
+    assert "fakepkg/__init__.py" in names(second)
+    assert len(fake_pip.calls) == 1 and packaging.stats["deps_reused"] == 1
+
+    # another code folder with the same requirements shares the install
+    other = make_tree(tmp_path / "other")
+    write(other / "requirements.txt", "fakepkg==1.0\n")
+    build_bundle(other, cache_dir=cache)
+    assert len(fake_pip.calls) == 1
+
+    # new requirements contents: installed again
+    write(code / "requirements.txt", "fakepkg==1.0\nsix\n")
+    build_bundle(code, cache_dir=cache)
+    assert len(fake_pip.calls) == 2
+
+
+def test_pip_arguments_x86_64(tmp_path: Path, fake_pip: FakePip):
+    code = tmp_path / "code"
+    write(code / "requirements.txt", "fakepkg==1.0\n")
+    build_bundle(code, cache_dir=tmp_path / "cache")
+    (args,) = fake_pip.calls
+    assert args[:3] == ["install", "-r", str((code / "requirements.txt").resolve())]
+    assert args[args.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert args[args.index("--implementation") + 1] == "cp"
+    assert args[args.index("--python-version") + 1] == "3.12"
+    for flag in ("--only-binary=:all:", "--upgrade", "--no-compile", "--quiet", "--target"):
+        assert flag in args
+
+
+def test_arm64_platform_tag_and_runtime_version(tmp_path: Path, fake_pip: FakePip):
+    code = tmp_path / "code"
+    write(code / "requirements.txt", "fakepkg==1.0\n")
+    cache = tmp_path / "cache"
+    build_bundle(code, cache_dir=cache, runtime="python3.11", architecture="arm64")
+    args = fake_pip.calls[-1]
+    assert args[args.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert args[args.index("--python-version") + 1] == "3.11"
+    # each (runtime, architecture) is its own install
+    build_bundle(code, cache_dir=cache, runtime="python3.11", architecture="x86_64")
+    build_bundle(code, cache_dir=cache, runtime="python3.13", architecture="arm64")
+    assert [a[a.index("--platform") + 1] for a in fake_pip.calls] == [
+        "manylinux2014_aarch64", "manylinux2014_x86_64", "manylinux2014_aarch64"]
+    assert len(list((cache / "deps").iterdir())) == 3
+
+
+def test_real_pip_is_run_with_current_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"], seen["kwargs"] = cmd, kwargs
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(packaging.subprocess, "run", fake_run)
+    packaging.run_pip(["--version"], cwd=tmp_path)
+    assert seen["cmd"][:3] == [packaging.sys.executable, "-m", "pip"]
+    assert seen["kwargs"]["cwd"] == tmp_path
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n"])
+def test_empty_requirements_install_nothing(tmp_path: Path, fake_pip: FakePip, text: str):
+    code = tmp_path / "code"
+    write(code / "h.py", "")
+    write(code / "requirements.txt", text)
+    assert names(build_bundle(code, cache_dir=tmp_path / "cache")) == ["h.py", "requirements.txt"]
+    assert fake_pip.calls == []
+
+
+def test_failed_install_is_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    stderr = "\n".join(f"noise {i}" for i in range(100))
+    stderr += "\nERROR: No matching distribution found for nope==9"
+    fake = FakePip(returncode=1, stderr=stderr)
+    monkeypatch.setattr(packaging, "run_pip", fake)
+    code = tmp_path / "code"
+    write(code / "requirements.txt", "nope==9\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError) as info:
+        build_bundle(code, cache_dir=cache)
+    msg = str(info.value)
+    assert str((code / "requirements.txt").resolve()) in msg
+    assert "No matching distribution found for nope==9" in msg
+    assert "noise 0\n" not in msg  # only the tail
+    assert "Fix:" in msg
+    assert list((cache / "deps").iterdir()) == []  # nothing half-installed is left behind
+    with pytest.raises(ConfigError):
+        build_bundle(code, cache_dir=cache)
+    assert len(fake.calls) == 2  # a failure is not cached
+
+
+def _pypi_unreachable(message: str) -> bool:
+    signs = ("NewConnectionError", "Max retries", "Temporary failure in name resolution",
+             "Network is unreachable", "Connection refused", "No matching distribution",
+             "Could not find a version", "ProxyError", "timed out", "SSLError")
+    return any(s in message for s in signs)
+
+
+@pytest.mark.network
+def test_real_pip_install_of_six(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import six\n\ndef main(event, context):\n    return six.PY3\n")
+    write(code / "requirements.txt", "six==1.16.0\n")
+    cache = tmp_path / "cache"
+    try:
+        bundle = build_bundle(code, cache_dir=cache, architecture="arm64")
+    except ConfigError as exc:
+        if _pypi_unreachable(str(exc)):
+            pytest.skip(f"PyPI is not reachable from here: {str(exc)[-300:]}")
+        raise
+    got = names(bundle)
+    assert "six.py" in got and "h.py" in got
+    assert any(n.startswith("six-1.16.0.dist-info/") for n in got)
+    assert packaging.stats["deps_installed"] == 1
+    build_bundle(code, cache_dir=cache, architecture="arm64")
+    assert packaging.stats["deps_installed"] == 1
+
+
+def test_file_changed_while_bundling_is_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    code = make_tree(tmp_path / "code")
+    real_hash = packaging._hash_file
+    edits = []
+
+    def hash_then_edit(path):
+        digest = real_hash(path)
+        if path.endswith("notes.py") and not edits:  # someone saves the file right after it was hashed
+            edits.append(path)
+            Path(path).write_text("NOTES = {'edited': True}\n")
+        return digest
+
+    monkeypatch.setattr(packaging, "_hash_file", hash_then_edit)
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache")
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("notes.py") == b"NOTES = {'edited': True}\n"
+    monkeypatch.setattr(packaging, "_hash_file", real_hash)
+    fresh = build_bundle(code, cache_dir=tmp_path / "fresh-cache")
+    assert fresh.read_bytes() == bundle.read_bytes()
