@@ -84,7 +84,8 @@ class App:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise ConfigError(f"App {name!r}: root {str(root)!r} is not a folder")
-        default_state = self.root / ".sstdirect" / f"{name}.{stage}.json"
+        state_dir = Path(CLI_OVERRIDES["state_dir"]) if CLI_OVERRIDES.get("state_dir") else self.root / ".sstdirect"
+        default_state = state_dir / f"{name}.{stage}.json"
         self.state_path = Path(state).resolve() if state else default_state
         self._constructs: dict[str, Construct] = {}
         self._deployed_outputs: dict[str, dict[str, Any]] = {}
@@ -163,11 +164,13 @@ class App:
                 Executor(aws, state_file, state, desired, plan, on_event=on_event).run()
             if state.account is None and plan.changes:
                 state.account = aws.account_id
-            outputs = self._collect_outputs(state)
+            all_outputs = self._collect_outputs(state)
+            # a route's own function is reached through its Api (get_function), not listed itself
+            outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
             if outputs != state.outputs or plan.changes:
                 state.outputs = outputs
                 state_file.save(state)
-        self._deployed_outputs = outputs
+        self._deployed_outputs = all_outputs
         return DeployResult(outputs=outputs, changes=plan.changes, api_calls=aws.calls,
                             duration_s=time.monotonic() - started, retries=aws.retries, plan=plan)
 

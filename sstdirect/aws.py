@@ -22,7 +22,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
 
 RetryHook = Callable[[str, str, int], None]
 
@@ -157,7 +164,7 @@ class Aws:
 
         retrying = Retrying(
             retry=retry_if_exception(lambda e: is_transient(service, op_name, e)),
-            wait=wait_exponential_jitter(initial=0.25, max=3.0, jitter=0.25),
+            wait=wait_exponential(multiplier=0.25, max=3.0) + wait_random(0, 0.25),
             stop=stop_after_delay(self.retry_budget_s),
             before_sleep=before_sleep,
             reraise=True,

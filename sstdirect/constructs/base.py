@@ -84,6 +84,7 @@ class Construct:
             )
         self.app = app
         self.construct_id = construct_id
+        self._internal = _internal  # made by another construct (a route's function): no outputs of its own
         app._register(self)
 
     @property

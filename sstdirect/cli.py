@@ -1,0 +1,209 @@
+"""The ``sstdirect`` command line: deploy, diff, remove, outputs (see API.md "Command line").
+
+Exit codes: 0 ok, 1 AWS or deploy failure, 2 bad input or config, 3 state locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import runpy
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from . import app as app_module
+from .errors import ConfigError, SstDirectError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sstdirect", description="Deploy SST-style APIs to AWS with boto3.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help: str, *, app_required: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("app_file", metavar="APP.py", nargs=None if app_required else "?",
+                       help="a Python file that declares an App")
+        p.add_argument("--stage")
+        p.add_argument("--region")
+        p.add_argument("--profile")
+        p.add_argument("--endpoint-url", dest="endpoint_url")
+        p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+        return p
+
+    d = add("deploy", "create, update and delete resources so AWS matches the app")
+    d.add_argument("--local", action="store_true",
+                   help="deploy into a fresh embedded local AWS (no account needed)")
+    d.add_argument("--no-refresh", dest="refresh", action="store_false", help="trust the lockfile; read nothing")
+    df = add("diff", "show what deploy would do")
+    df.add_argument("--no-refresh", dest="refresh", action="store_false")
+    r = add("remove", "delete everything the lockfile records", app_required=False)
+    r.add_argument("--state", help="tear down from this lockfile alone (no APP.py)")
+    r.add_argument("--force", action="store_true", help="also delete Cognito user pools that have users")
+    add("outputs", "print the outputs recorded in the lockfile")
+    return parser
+
+
+def _load_apps(path: str) -> list[app_module.App]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{path}: no such file; pass the Python file that declares your App")
+    before = len(app_module._APPS)
+    sys.path.insert(0, str(file.resolve().parent))
+    try:
+        runpy.run_path(str(file), run_name="__sstdirect__")
+    finally:
+        sys.path.remove(str(file.resolve().parent))
+    apps = app_module._APPS[before:]
+    if not apps:
+        raise ConfigError(f"{path} declares no App; add e.g. app = App('notes', stage='dev')")
+    return apps
+
+
+@contextlib.contextmanager
+def _overrides(args: argparse.Namespace) -> Iterator[None]:
+    saved = dict(app_module.CLI_OVERRIDES)
+    for key in ("stage", "region", "profile", "endpoint_url"):
+        value = getattr(args, key, None)
+        if value:
+            app_module.CLI_OVERRIDES[key] = value
+    try:
+        yield
+    finally:
+        app_module.CLI_OVERRIDES.clear()
+        app_module.CLI_OVERRIDES.update(saved)
+
+
+@contextlib.contextmanager
+def _local_cloud(console: Console) -> Iterator[None]:
+    from .local import LocalCloud
+
+    with LocalCloud() as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-local-") as tmp:
+        console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used)")
+        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        app_module.CLI_OVERRIDES["endpoint_url"] = cloud.endpoint_url
+        app_module.CLI_OVERRIDES["region"] = cloud.region
+        app_module.CLI_OVERRIDES["state_dir"] = tmp
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def outputs_table(outputs: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="Outputs")
+    table.add_column("construct")
+    table.add_column("output")
+    table.add_column("value")
+    for construct, values in outputs.items():
+        for key, value in values.items():
+            table.add_row(construct, key, ", ".join(value) if isinstance(value, list) else str(value))
+    return table
+
+
+def _deploy(args: argparse.Namespace, out: Console, err: Console) -> None:
+    from .progress import Progress
+
+    for app in _load_apps(args.app_file):
+        plan = app.diff(refresh=args.refresh) if not args.json else None
+        if plan is not None:
+            out.print(plan)
+        total = len(plan.changes) if plan is not None else 0
+        with Progress(err, f"Deploying {app.name} · {app.stage}", total) as progress:
+            result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry)
+        if args.json:
+            print(json.dumps({"app": app.name, "stage": app.stage, "outputs": result.outputs,
+                              "changes": [c.to_json() for c in result.changes],
+                              "api_calls": dict(result.api_calls), "retries": dict(result.retries),
+                              "duration_s": round(result.duration_s, 3)}, indent=2, default=str))
+        else:
+            writes = sum(v for k, v in result.api_calls.items() if _mutating(k))
+            out.print(f"[green]Deployed[/green] {app.name} · {app.stage}: {len(result.changes)} change(s), "
+                      f"{sum(result.api_calls.values())} AWS requests ({writes} writes), "
+                      f"{result.duration_s:.1f}s")
+            out.print(outputs_table(result.outputs))
+
+
+def _mutating(key: str) -> bool:
+    from .aws import is_mutating
+
+    return is_mutating(key)
+
+
+def _diff(args: argparse.Namespace, out: Console) -> None:
+    for app in _load_apps(args.app_file):
+        plan = app.diff(refresh=args.refresh)
+        if args.json:
+            print(plan.to_json_str())
+        else:
+            out.print(plan)
+
+
+def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
+    from .progress import Progress
+
+    if args.state:
+        with Progress(err, f"Removing {args.state}", 0) as progress:
+            result = app_module.remove_from_state(args.state, profile=args.profile, endpoint_url=args.endpoint_url,
+                                                  on_event=progress.on_event)
+        results = [("state", result)]
+    elif args.app_file:
+        results = [(app.name, app.remove(force=args.force)) for app in _load_apps(args.app_file)]
+    else:
+        raise ConfigError("remove needs APP.py or --state PATH")
+    for name, result in results:
+        if args.json:
+            print(json.dumps({"removed": name, "changes": [c.to_json() for c in result.changes],
+                              "api_calls": dict(result.api_calls), "duration_s": round(result.duration_s, 3)}))
+        else:
+            out.print(f"[red]Removed[/red] {name}: {len(result.changes)} resource(s) deleted "
+                      f"in {result.duration_s:.1f}s")
+
+
+def _outputs(args: argparse.Namespace, out: Console) -> None:
+    for app in _load_apps(args.app_file):
+        if args.json:
+            print(json.dumps(app.outputs, indent=2, default=str))
+        else:
+            out.print(outputs_table(app.outputs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = Console(stderr=bool(getattr(args, "json", False)))
+    err = Console(stderr=True)
+    try:
+        with _overrides(args), (_local_cloud(out) if getattr(args, "local", False) else contextlib.nullcontext()):
+            if args.command == "deploy":
+                _deploy(args, out, err)
+            elif args.command == "diff":
+                _diff(args, out)
+            elif args.command == "remove":
+                _remove(args, out, err)
+            elif args.command == "outputs":
+                _outputs(args, out)
+    except SstDirectError as exc:
+        err.print(f"[bold red]{type(exc).__name__}:[/bold red] {exc}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]: the next deploy finishes what was started")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

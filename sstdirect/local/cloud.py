@@ -1,0 +1,289 @@
+"""``LocalCloud``: moto's server, with sstdirect's extensions, running in this process.
+
+What is shared: moto keeps its backends (every API, function, role, log group, ...) in
+process-global state. Two ``LocalCloud`` objects in one process listen on different ports but
+serve the **same** resources, and ``reset()`` on either empties both (and any ``moto.mock_aws``
+in the same process). Two moto settings are process-global too and are set while any
+``LocalCloud`` runs, then restored when the last one stops: ACM's validation wait (the most
+recently started cloud's ``acm_validation_wait`` wins) and Lambda's ``use_docker: false``.
+No environment variable is read or set, and no real AWS credentials are needed.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+HOST = "127.0.0.1"
+_log = logging.getLogger("sstdirect.local")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The key pair the embedded AWS accepts (it accepts any, these are what clients get)."""
+
+    access_key_id: str = "testing"
+    secret_access_key: str = "testing"
+
+
+class LocalCloud:
+    """The embedded local AWS: moto's ``ThreadedMotoServer`` plus :func:`sstdirect.local.install`.
+
+    ``with LocalCloud() as cloud:`` starts it on ``127.0.0.1`` (a free port unless ``port`` is
+    given) and stops it on exit; ``start()``/``stop()`` do the same by hand. While it runs:
+
+    * ``endpoint_url`` is ``"http://127.0.0.1:PORT"``; ``credentials`` and ``region`` are what
+      clients should use; ``session()`` and ``client(service)`` build them.
+    * ACM certificates become ``ISSUED`` once ``acm_validation_wait`` seconds have passed since
+      they were requested (DNS validation records are not checked).
+    * Lambda functions never need Docker; ``invoke`` echoes its payload and runs no code.
+    * An operation the embedded AWS does not implement fails at once with HTTP 501 and a
+      ``ClientError`` whose code is ``NotImplemented`` (never retried).
+
+    ``latency`` is reserved: only ``None`` is accepted for now. See the module docstring for
+    what two clouds in one process share.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        latency: Any = None,
+        region: str = "us-east-1",
+        acm_validation_wait: float = 1.0,
+    ) -> None:
+        if latency is not None:
+            raise NotImplementedError(
+                "LocalCloud(latency=...) is reserved for a later version of sstdirect; pass latency=None"
+            )
+        if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
+            raise ValueError(f"LocalCloud port must be an int in 0..65535 or None, got {port!r}")
+        if not region or not isinstance(region, str):
+            raise ValueError(f"LocalCloud region must be a non-empty str, got {region!r}")
+        if acm_validation_wait < 0:
+            raise ValueError(f"acm_validation_wait must be >= 0 seconds, got {acm_validation_wait!r}")
+        self.region = region
+        self.latency = latency
+        self.acm_validation_wait = float(acm_validation_wait)
+        self.credentials = Credentials()
+        self._requested_port = port or 0
+        self._server: ThreadedMotoServer | None = None
+        self._port: int | None = None
+        self.start_seconds: float | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("LocalCloud is not running; call start() or use it as a context manager")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (only while running)."""
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> LocalCloud:
+        """Start the server (a no-op if already running) and return ``self``.
+
+        Raises ``OSError`` if the requested port cannot be bound.
+        """
+        if self._server is not None:
+            return self
+        began = time.perf_counter()
+        from .ext import install
+
+        install()
+        server = _make_server(self._requested_port)
+        _acquire_settings(self)
+        try:
+            server.start()
+            error = getattr(server, "startup_error", None)
+            if isinstance(error, SystemExit):  # werkzeug exits when it cannot bind the port
+                raise OSError(errno.EADDRINUSE, f"LocalCloud cannot listen on {HOST}:{self._requested_port}")
+            if error is not None:
+                raise error
+        except BaseException:
+            _release_settings(self)
+            raise
+        self._server = server
+        self._port = server.get_host_and_port()[1]
+        self.start_seconds = time.perf_counter() - began
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and free its port (a no-op if not running). Resources are kept."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        try:
+            server.stop()
+            if server._server is not None:
+                server._server.server_close()
+        finally:
+            self._port = None
+            _release_settings(self)
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Delete every resource (``POST /moto-api/reset``); process-wide, see module docstring."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def session(self) -> boto3.Session:
+        """A ``boto3.Session`` with this cloud's credentials and region (pass ``endpoint_url``
+        to its clients, or use :meth:`client`).
+
+        The session ignores ``AWS_PROFILE`` and the user's ``~/.aws`` config and credentials
+        files, so neither a missing profile nor real credentials can get in the way. Sessions
+        share one botocore data loader, so a new session's first client is cheap.
+        """
+        import os
+
+        import boto3
+        import botocore.session
+        from botocore.configprovider import ConstantProvider
+
+        core = botocore.session.Session()
+        core.register_component("data_loader", _shared_loader())
+        store = core.get_component("config_store")
+        store.set_config_provider("profile", ConstantProvider(None))
+        store.set_config_provider("config_file", ConstantProvider(os.devnull))
+        store.set_config_provider("credentials_file", ConstantProvider(os.devnull))
+        return boto3.Session(
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
+            region_name=self.region,
+            botocore_session=core,
+        )
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for ``service`` pointed at this cloud (``kwargs`` go to ``client()``).
+
+        It bypasses any ``HTTP(S)_PROXY`` from the environment (the cloud is on 127.0.0.1);
+        a ``config`` passed in is merged on top of that.
+        """
+        from botocore.config import Config
+
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        direct = Config(proxies={})
+        kwargs["config"] = direct.merge(kwargs["config"]) if kwargs.get("config") else direct
+        return self.session().client(service, **kwargs)
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.running else "stopped"
+        return f"LocalCloud({where}, region={self.region!r})"
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader for every session this module makes (it caches parsed models)."""
+    global _loader
+    if _loader is None:
+        from botocore.loaders import create_loader
+
+        _loader = create_loader()
+    return _loader
+
+
+_loader: Any = None
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def _make_server(port: int) -> ThreadedMotoServer:
+    """A ThreadedMotoServer on 127.0.0.1 whose per-service apps answer unimplemented operations
+    with 501 (see ``ext.notimplemented``), and whose start() reports a failed bind instead of
+    waiting forever (moto's waits for a ready event its thread never sets)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    from .ext.notimplemented import create_backend_app
+
+    class _RequestHandler(MotoRequestHandler):
+        """Access lines go to the ``sstdirect.local`` logger at DEBUG, not to stderr."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            _log.debug("%s %s -> %s", self.command, self.path, code)
+
+    class _Server(ThreadedMotoServer):
+        startup_error: BaseException | None = None
+
+        def _server_entry(self) -> None:
+            try:
+                app = DomainDispatcherApplication(create_backend_app)  # type: ignore[arg-type]
+                self._server = make_server(self._ip_address, self._port, app, True, request_handler=_RequestHandler)
+            except BaseException as exc:
+                self.startup_error = exc
+                self._server_ready_event.set()
+                return
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.05)  # stop() waits up to one interval
+
+    return _Server(ip_address=HOST, port=port, verbose=False)
+
+
+# --- process-global moto settings ---------------------------------------------------------------
+
+_settings_lock = threading.Lock()
+_running: list[LocalCloud] = []
+_saved: dict[str, Any] = {}
+
+
+def _acquire_settings(cloud: LocalCloud) -> None:
+    """Apply ``cloud``'s ACM wait and Docker-less Lambda; remember moto's values on first use."""
+    from moto import settings
+    from moto.core.config import default_user_config
+
+    with _settings_lock:
+        if not _running:
+            _saved["acm_wait"] = settings.ACM_VALIDATION_WAIT
+            _saved["lambda"] = default_user_config.get("lambda")
+        _running.append(cloud)
+        settings.ACM_VALIDATION_WAIT = cloud.acm_validation_wait  # type: ignore[assignment]
+        default_user_config["lambda"] = {**(default_user_config.get("lambda") or {}), "use_docker": False}
+
+
+def _release_settings(cloud: LocalCloud) -> None:
+    """Forget ``cloud``; when no cloud runs any more, restore moto's settings."""
+    from moto import settings
+    from moto.core.config import default_user_config
+
+    with _settings_lock:
+        if cloud in _running:
+            _running.remove(cloud)
+        if _running:
+            settings.ACM_VALIDATION_WAIT = _running[-1].acm_validation_wait  # type: ignore[assignment]
+            return
+        if _saved:
+            settings.ACM_VALIDATION_WAIT = _saved.pop("acm_wait")
+            default_user_config["lambda"] = _saved.pop("lambda")  # type: ignore[typeddict-item]

@@ -1,0 +1,47 @@
+"""Extensions to moto: the AWS operations and behaviours the provisioner needs and moto lacks.
+
+``install()`` patches moto in-process, so the additions serve both ``moto.mock_aws`` and a
+``ThreadedMotoServer`` running in this process. One module per service, each a set of small
+additions in moto's own style (model method + response handler + URL line):
+
+* :mod:`.apigatewayv2` - operations and output fields moto lacks;
+* :mod:`.apigatewayv2_fixes` - operations moto implements differently from AWS;
+* :mod:`.awslambda` - duplicate ``AddPermission`` statement ids;
+* :mod:`.notimplemented` - server mode only: unimplemented operations answer HTTP 501
+  (used by :class:`sstdirect.local.LocalCloud`, not by ``install()``).
+
+moto is imported only when ``install()`` runs, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Patch moto with every extension. Idempotent and thread-safe.
+
+    For a moto server in this process, call it before the server's first request to a service
+    (the server builds each service's URL map once); ``LocalCloud.start()`` does so itself.
+    """
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from . import apigatewayv2, apigatewayv2_fixes, awslambda
+
+        apigatewayv2.install()
+        apigatewayv2_fixes.install()
+        awslambda.install()
+        _installed = True
+
+
+def installed() -> bool:
+    """Whether :func:`install` has run in this process."""
+    return _installed
+
+
+__all__ = ["install", "installed"]

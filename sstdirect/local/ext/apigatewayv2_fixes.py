@@ -1,0 +1,123 @@
+"""Corrections to API Gateway v2 operations moto 5.2.5 implements differently from AWS.
+
+* ``DeleteApi`` / ``DeleteRoute`` / ``DeleteIntegration`` / ``DeleteAuthorizer`` / ``DeleteStage``
+  of a missing id: moto silently succeeds; AWS answers ``NotFoundException`` (404).
+* ``UpdateAuthorizer`` / ``UpdateIntegration`` of a missing id: moto raises a bare ``KeyError``
+  (HTTP 500 in server mode); AWS answers ``NotFoundException``.
+* ``CreateStage`` with a name the API already has: moto overwrites the stage; AWS answers
+  ``ConflictException`` (409).
+* ``DeleteDomainName`` of a domain that has API mappings: moto crashes ("dictionary changed size
+  during iteration"); AWS deletes the domain and its mappings.
+* ``UpdateRoute`` clearing fields: moto ignores ``AuthorizationScopes=[]`` and keeps the authorizer
+  after ``AuthorizationType="NONE"``. AWS detaches the authorizer when the type becomes ``NONE``
+  (the documented way to remove one) or ``AWS_IAM``; ``AuthorizerId=""`` clears the id;
+  ``AuthorizationScopes=[]`` clears the scopes; and ``AuthorizerId`` sent without
+  ``AuthorizationType`` is ``BadRequestException`` ("Unable to update route. Authorizer type is
+  invalid or null.", as reported against AWS in hashicorp/terraform-provider-aws#35821).
+* ``UpdateIntegration`` ``RequestParameters``: moto replaces the whole map; AWS merges it, and a
+  key whose new value is ``""`` is removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
+from moto.apigatewayv2.models import Api, ApiGatewayV2Backend, Integration, Route, Stage
+
+from .apigatewayv2 import StageNotFoundNamed
+
+
+class StageAlreadyExists(APIGatewayV2Error):
+    code = 409
+
+    def __init__(self, stage_name: str):
+        super().__init__("ConflictException", f"Stage {stage_name} already exists")
+
+
+def _must_exist(getter_name: str, id_name: str, original: Any) -> Any:
+    """Wrap an ``Api`` method whose first argument is an id so it first looks the id up, which
+    raises moto's NotFoundException for a missing one. moto passes the id by position or by name."""
+
+    def method(self: Api, *args: Any, **kwargs: Any) -> Any:
+        item_id = args[0] if args else kwargs[id_name]
+        getattr(self, getter_name)(item_id)
+        return original(self, *args, **kwargs)
+
+    method.__name__ = original.__name__
+    return method
+
+
+def _wrap_delete_api(original: Any) -> Any:
+    def delete_api(self: ApiGatewayV2Backend, api_id: str) -> None:
+        self.get_api(api_id)
+        original(self, api_id)
+
+    return delete_api
+
+
+def _wrap_create_stage(original: Any) -> Any:
+    def create_stage(self: Api, config: dict[str, Any]) -> Stage:
+        if config.get("stageName") in self.stages:
+            raise StageAlreadyExists(config["stageName"])
+        return original(self, config)
+
+    return create_stage
+
+
+def delete_stage(self: Api, stage_name: str) -> None:
+    if stage_name not in self.stages:
+        raise StageNotFoundNamed(stage_name)
+    del self.stages[stage_name]
+
+
+def delete_domain_name(self: ApiGatewayV2Backend, domain_name: str) -> None:
+    self.get_domain_name(domain_name)
+    for mapping_id in [mid for mid, m in self.api_mappings.items() if m.domain_name == domain_name]:
+        del self.api_mappings[mapping_id]
+    del self.domain_names[domain_name]
+
+
+def _wrap_route_update(original: Any) -> Any:
+    def update(self: Route, **kwargs: Any) -> None:
+        authorization_type = kwargs.get("authorization_type")
+        authorizer_id = kwargs.get("authorizer_id")
+        scopes = kwargs.get("authorization_scopes")
+        if authorizer_id and not authorization_type:
+            raise BadRequestException("Unable to update route. Authorizer type is invalid or null.")
+        original(self, **kwargs)
+        if authorizer_id == "":
+            self.authorizer_id = None
+        if scopes is not None and not scopes:
+            self.authorization_scopes = None
+        if authorization_type in ("NONE", "AWS_IAM"):
+            self.authorizer_id = None
+            self.authorization_scopes = None
+
+    return update
+
+
+def _wrap_integration_update(original: Any) -> Any:
+    def update(self: Integration, **kwargs: Any) -> None:
+        changes = kwargs.get("request_parameters")
+        if changes is not None:
+            merged = {**(self.request_parameters or {}), **changes}
+            kwargs["request_parameters"] = {key: value for key, value in merged.items() if value != ""}
+        original(self, **kwargs)
+
+    return update
+
+
+def install() -> None:
+    """Apply the corrections above to moto's classes (call once; ``ext.install`` guards that)."""
+    Api.delete_route = _must_exist("get_route", "route_id", Api.delete_route)  # type: ignore[method-assign]
+    Api.delete_integration = _must_exist("get_integration", "integration_id", Api.delete_integration)  # type: ignore[method-assign]
+    Api.delete_authorizer = _must_exist("get_authorizer", "authorizer_id", Api.delete_authorizer)  # type: ignore[method-assign]
+    Api.update_authorizer = _must_exist("get_authorizer", "authorizer_id", Api.update_authorizer)  # type: ignore[method-assign]
+    Api.update_integration = _must_exist("get_integration", "integration_id", Api.update_integration)  # type: ignore[method-assign]
+    Api.delete_stage = delete_stage  # type: ignore[method-assign]
+    Api.create_stage = _wrap_create_stage(Api.create_stage)  # type: ignore[method-assign]
+    ApiGatewayV2Backend.delete_api = _wrap_delete_api(ApiGatewayV2Backend.delete_api)  # type: ignore[method-assign]
+    ApiGatewayV2Backend.delete_domain_name = delete_domain_name  # type: ignore[method-assign]
+    Route.update = _wrap_route_update(Route.update)  # type: ignore[method-assign]
+    Integration.update = _wrap_integration_update(Integration.update)  # type: ignore[method-assign]

@@ -1,0 +1,264 @@
+"""The engine without AWS: values, the pure planner, and the executor's ordering, intents and failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sstdirect.engine.executor import Executor
+from sstdirect.engine.plan import Action
+from sstdirect.engine.planner import make_plan, recorded_props, topological_order
+from sstdirect.engine.refresh import refresh
+from sstdirect.engine.resource import Created, Provider, Resource, register
+from sstdirect.engine.values import UNKNOWN, Fmt, Ref, digest, freeze, refs_in, resolve
+from sstdirect.errors import ConfigError, DeployError
+from sstdirect.state import Record, State, StateFile
+
+
+class FakeCloud:
+    """An in-memory 'AWS' for the fake provider: objects by id, and a log of every write."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.log: list[tuple[str, str]] = []
+        self.fail_on: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    def write(self, op: str, name: str) -> None:
+        with self.lock:
+            if (op, name) in self.fail_on:
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "nope"}}, f"{op.title()}Thing")
+            self.log.append((op, name))
+
+
+CLOUD = FakeCloud()
+
+
+class FakeAws:
+    region = "xx-test-1"
+    account_id = "111122223333"
+
+
+@register
+class ThingProvider(Provider):
+    type = "fake.Thing"
+    replace_on = frozenset({"kind"})
+    secret_fields = frozenset({"secret"})
+
+    def create(self, aws: Any, props: Any) -> Created:
+        CLOUD.write("create", props["name"])
+        with CLOUD.lock:
+            CLOUD.counter += 1
+            pid = f"{props['name']}-{CLOUD.counter}"
+            CLOUD.objects[pid] = dict(props)
+        return Created(pid, {"id": pid, "name": props["name"]})
+
+    def read_many(self, aws: Any, records: Mapping[str, Record]) -> dict[str, Any]:
+        out = {}
+        for address, rec in records.items():
+            obj = CLOUD.objects.get(rec.physical_id or "")
+            out[address] = None if obj is None else {"name": obj["name"], "size": obj.get("size")}
+        return out
+
+    def update(self, aws: Any, record: Record, props: Any, changed: frozenset[str]) -> dict[str, Any]:
+        CLOUD.write("update", props["name"])
+        CLOUD.objects[record.physical_id or ""].update(props)
+        return {}
+
+    def delete(self, aws: Any, record: Record) -> None:
+        CLOUD.write("delete", record.props.get("name", ""))
+        CLOUD.objects.pop(record.physical_id or "", None)
+
+    def find(self, aws: Any, props: Any) -> Created | None:
+        for pid, obj in CLOUD.objects.items():
+            if obj["name"] == props["name"]:
+                return Created(pid, {"id": pid, "name": obj["name"]})
+        return None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cloud() -> None:
+    CLOUD.__init__()  # type: ignore[misc]
+
+
+def thing(address: str, name: str | None = None, **props: Any) -> Resource:
+    return Resource.make("fake.Thing", address, {"name": name or address, "kind": "a", "size": 1, **props})
+
+
+def deploy(state: State, sf: StateFile, desired: list[Resource], read: bool = True) -> Any:
+    wanted = {r.address: r for r in desired}
+    snap = refresh(FakeAws(), state, read=read)  # type: ignore[arg-type]
+    state.resources.update(snap.adopted)
+    for a in snap.dropped:
+        state.resources.pop(a)
+    plan = make_plan(wanted, snap.records, snap.observed, {"region": "xx-test-1", "account_id": "111122223333"})
+    Executor(FakeAws(), sf, state, wanted, plan).run()  # type: ignore[arg-type]
+    return plan
+
+
+@pytest.fixture
+def store(tmp_path: Any) -> tuple[State, StateFile]:
+    return State(app="t", stage="dev", region="xx-test-1"), StateFile(tmp_path / "t.dev.json")
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def test_freeze_resolve_and_refs() -> None:
+    value = freeze({"b": [1, {"x": Ref("A", "id")}], "a": Fmt.of("arn:{p}/{id}", p="x", id=Ref("B", "arn"))})
+    assert refs_in(value) == {"A", "B"}
+    assert list(value) == ["a", "b"]  # sorted
+    out = resolve(value, lambda r: f"<{r.address}.{r.attr}>")
+    assert out["a"] == "arn:x/<B.arn>" and out["b"][1]["x"] == "<A.id>"
+    partly = resolve(value, lambda r: UNKNOWN if r.address == "B" else "v")
+    assert partly["a"] is UNKNOWN and partly["b"][1]["x"] == "v"
+    assert refs_in(freeze({"a": Ref("aws", "account_id")})) == set()  # pseudo refs are not dependencies
+
+
+def test_topological_order_and_bad_graphs() -> None:
+    a, b, c = thing("A"), thing("B", dep=Ref("A", "id")), thing("C", dep=Ref("B", "id"))
+    assert topological_order({"C": c, "B": b, "A": a}) == ["A", "B", "C"]
+    with pytest.raises(ConfigError, match="cycle"):
+        topological_order({"A": thing("A", dep=Ref("B", "id")), "B": thing("B", dep=Ref("A", "id"))})
+    with pytest.raises(ConfigError, match="does not declare"):
+        topological_order({"A": thing("A", dep=Ref("Z", "id"))})
+
+
+# -- planner ----------------------------------------------------------------------------------
+
+
+def recorded(res: Resource, attrs: dict[str, Any], resolved: dict[str, Any] | None = None) -> Record:
+    props = recorded_props(ThingProvider(), resolved if resolved is not None else res.props)
+    return Record("fake.Thing", res.address, "created", attrs.get("id"), attrs, props, digest(props),
+                  sorted(res.depends_on))
+
+
+def test_plan_creates_in_dependency_order_with_unknowns() -> None:
+    desired = {"B": thing("B", dep=Ref("A", "id")), "A": thing("A")}
+    plan = make_plan(desired, {}, None, {})
+    assert [(c.action, c.address) for c in plan.changes] == [(Action.CREATE, "A"), (Action.CREATE, "B")]
+    assert plan.changes[1].after["dep"] == {"$unknown": True}  # known after deploy
+
+
+def test_plan_is_empty_when_nothing_changed_and_lists_changed_fields() -> None:
+    a = thing("A")
+    records = {"A": recorded(a, {"id": "A-1"})}
+    assert make_plan({"A": a}, records, None, {}).is_empty
+    bigger = thing("A", size=2)
+    plan = make_plan({"A": bigger}, records, None, {})
+    (change,) = plan.changes
+    assert (change.action, change.changed, change.before, change.after) == (
+        Action.UPDATE, ("size",), {"size": 1}, {"size": 2})
+
+
+def test_replace_propagates_unknown_ids_to_dependents() -> None:
+    a, b = thing("A"), thing("B", dep=Ref("A", "id"))
+    records = {"A": recorded(a, {"id": "A-1"}), "B": recorded(b, {"id": "B-1"}, {**b.props, "dep": "A-1"})}
+    assert make_plan({"A": a, "B": b}, records, None, {}).is_empty
+    plan = make_plan({"A": thing("A", kind="b"), "B": b}, records, None, {})
+    assert [(c.action, c.address, c.changed) for c in plan.changes] == [
+        (Action.REPLACE, "A", ("kind",)), (Action.UPDATE, "B", ("dep",))]
+    # a dependent whose *replace_on* field holds the unknown id is replaced too
+    c = thing("C", kind=Fmt.of("k-{x}", x=Ref("A", "id")))
+    records["C"] = recorded(c, {"id": "C-1"}, {**c.props, "kind": "k-A-1"})
+    plan = make_plan({"A": thing("A", kind="b"), "B": b, "C": c}, records, None, {})
+    assert {(ch.action, ch.address) for ch in plan.changes} >= {(Action.REPLACE, "C")}
+
+
+def test_drift_gone_and_changed_and_deletes() -> None:
+    a, b = thing("A"), thing("B")
+    records = {"A": recorded(a, {"id": "A-1"}), "B": recorded(b, {"id": "B-1"}), "Old": recorded(thing("Old"), {})}
+    records["A"].deposed = [recorded(a, {"id": "A-0"})]
+    observed = {"A": None, "B": {"name": "B", "size": 5}, "Old": {"name": "Old"}}
+    plan = make_plan({"A": a, "B": b}, records, observed, {})
+    got = {(c.action, c.address, c.reason, c.deposed) for c in plan.changes}
+    assert got == {
+        (Action.CREATE, "A", "deleted outside sstdirect", False),
+        (Action.UPDATE, "B", "", False),
+        (Action.DELETE, "A", "replaced", True),
+        (Action.DELETE, "Old", "", False),
+    }
+
+
+def test_secrets_are_hashed_in_state_and_masked_in_plans() -> None:
+    a = thing("A", secret="hunter2")
+    rec = recorded(a, {"id": "A-1"})
+    assert "hunter2" not in json.dumps(rec.props)
+    assert make_plan({"A": a}, {"A": rec}, None, {}).is_empty
+    plan = make_plan({"A": thing("A", secret="hunter3")}, {"A": rec}, None, {})
+    assert plan.changes[0].changed == ("secret",)
+    text = str(plan) + plan.to_json_str()
+    assert "hunter" not in text and "(sensitive)" in text
+    assert "~" in str(plan) and "1 to update" in str(plan)
+
+
+# -- executor ---------------------------------------------------------------------------------
+
+
+def test_executor_creates_then_noop_then_updates(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    desired = [thing("A"), thing("B", dep=Ref("A", "id"))]
+    deploy(state, sf, desired)
+    assert CLOUD.log == [("create", "A"), ("create", "B")]
+    assert CLOUD.objects[state.resources["B"].physical_id]["dep"] == state.resources["A"].physical_id
+    assert json.loads(sf.path.read_text())["resources"]["B"]["status"] == "created"
+    CLOUD.log.clear()
+    assert deploy(state, sf, desired).is_empty and CLOUD.log == []
+    deploy(state, sf, [thing("A", size=9), desired[1]])
+    assert CLOUD.log == [("update", "A")]
+
+
+def test_deletes_wait_for_the_users_of_what_they_delete(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    deploy(state, sf, [thing("Auth"), thing("Route", auth=Ref("Auth", "id"))])
+    CLOUD.log.clear()
+    deploy(state, sf, [thing("Route", auth=None)])  # the route stops using Auth, Auth is removed
+    assert CLOUD.log == [("update", "Route"), ("delete", "Auth")]
+
+
+def test_replacement_creates_first_updates_users_then_deletes_old(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    deploy(state, sf, [thing("A"), thing("B", dep=Ref("A", "id"))])
+    old = state.resources["A"].physical_id
+    CLOUD.log.clear()
+    deploy(state, sf, [thing("A", kind="z"), thing("B", dep=Ref("A", "id"))])
+    assert CLOUD.log == [("create", "A"), ("update", "B"), ("delete", "A")]
+    assert old not in CLOUD.objects and state.resources["A"].deposed == []
+    assert CLOUD.objects[state.resources["B"].physical_id]["dep"] == state.resources["A"].physical_id
+
+
+def test_failure_names_resource_operation_code_and_keeps_what_was_done(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    CLOUD.fail_on.add(("create", "B"))
+    with pytest.raises(DeployError) as info:
+        deploy(state, sf, [thing("A"), thing("B", dep=Ref("A", "id")), thing("C", dep=Ref("B", "id"))])
+    err = info.value
+    assert (err.address, err.code) == ("B", "AccessDenied") and "CreateThing" in str(err)
+    on_disk = json.loads(sf.path.read_text())["resources"]
+    assert on_disk["A"]["status"] == "created" and on_disk["B"]["status"] == "creating" and "C" not in on_disk
+    CLOUD.fail_on.clear()
+    CLOUD.log.clear()
+    deploy(state, sf, [thing("A"), thing("B", dep=Ref("A", "id")), thing("C", dep=Ref("B", "id"))])
+    assert CLOUD.log == [("create", "B"), ("create", "C")]
+
+
+def test_interrupted_create_is_adopted_not_duplicated(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    # the intent was recorded and AWS made the object, but the process died before recording it
+    a = thing("A")
+    state.resources["A"] = Record("fake.Thing", "A", "creating", None, {}, recorded_props(ThingProvider(), a.props))
+    CLOUD.objects["A-77"] = {"name": "A", "kind": "a", "size": 1}
+    plan = deploy(state, sf, [a])
+    assert plan.is_empty and CLOUD.log == [] and state.resources["A"].physical_id == "A-77"
+    # an intent whose object was never made is simply created
+    state.resources["B"] = Record("fake.Thing", "B", "creating", None, {}, {"name": "B"})
+    deploy(state, sf, [a, thing("B")])
+    assert CLOUD.log == [("create", "B")] and len([o for o in CLOUD.objects.values() if o["name"] == "B"]) == 1
+
+
