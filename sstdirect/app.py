@@ -19,9 +19,9 @@ from .engine.executor import EventHook, Executor
 from .engine.plan import Change, Plan
 from .engine.planner import make_plan
 from .engine.refresh import Snapshot, refresh
-from .engine.resource import Resource
+from .engine.resource import Resource, provider_for
 from .engine.values import UNKNOWN
-from .errors import ConfigError
+from .errors import ConfigError, DeployError
 from .state import State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
@@ -186,9 +186,14 @@ class App:
                 outputs[construct.construct_id] = values
         return outputs
 
-    def remove(self, force: bool = False) -> RemoveResult:
-        """Delete everything the lockfile records for this app and stage (reverse dependency order)."""
-        return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region)
+    def remove(self, force: bool = False, *, on_event: EventHook | None = None) -> RemoveResult:
+        """Delete everything the lockfile records for this app and stage (reverse dependency order).
+
+        Resources that must not be deleted lightly (a user pool that has users) stop the removal
+        before anything is deleted, unless ``force``.
+        """
+        return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region,
+                       force=force, on_event=on_event)
 
     @property
     def outputs(self) -> dict[str, dict[str, Any]]:
@@ -200,7 +205,7 @@ class App:
 
 
 def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | None,
-            region: str | None, on_event: EventHook | None = None) -> RemoveResult:
+            region: str | None, force: bool = False, on_event: EventHook | None = None) -> RemoveResult:
     started = time.monotonic()
     with state_file.lock("remove"):
         if not state_file.exists():
@@ -215,6 +220,11 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
                 state.resources.pop(address, None)
         plan = make_plan({}, state.resources, None, {"region": aws.region, "account_id": state.account},
                          app=state.app, stage=state.stage)
+        refusals = [reason for rec in state.resources.values()
+                    if (reason := provider_for(rec.type).check_remove(aws, rec, force))]
+        if refusals:
+            raise DeployError("remove stopped before deleting anything: " + "; ".join(refusals),
+                              address=state.app, operation="remove", code="RemoveRefused")
         if plan.changes:
             Executor(aws, state_file, state, {}, plan, on_event=on_event).run()
         state_file.delete()
@@ -223,12 +233,12 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
 
 def remove_from_state(path: str | os.PathLike[str], *, profile: str | None = None,
                       endpoint_url: str | None = None, session: boto3.Session | None = None,
-                      on_event: EventHook | None = None) -> RemoveResult:
+                      force: bool = False, on_event: EventHook | None = None) -> RemoveResult:
     """Tear down everything a lockfile records, with no app code (the teardown-utility use)."""
     state_file = StateFile(path)
     state = state_file.load()
     aws = Aws(region=state.region, profile=profile, endpoint_url=endpoint_url, session=session)
-    return _remove(state_file, aws, app=None, stage=None, region=None, on_event=on_event)
+    return _remove(state_file, aws, app=None, stage=None, region=None, force=force, on_event=on_event)
 
 
 _APPS: list[App] = []

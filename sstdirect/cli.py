@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import app as app_module
@@ -108,7 +109,7 @@ def outputs_table(outputs: dict[str, dict[str, Any]]) -> Table:
     table = Table(title="Outputs")
     table.add_column("construct")
     table.add_column("output")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # wrap, never cut: a URL must be readable whole
     for construct, values in outputs.items():
         for key, value in values.items():
             table.add_row(construct, key, ", ".join(value) if isinstance(value, list) else str(value))
@@ -159,10 +160,13 @@ def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
     if args.state:
         with Progress(err, f"Removing {args.state}", 0) as progress:
             result = app_module.remove_from_state(args.state, profile=args.profile, endpoint_url=args.endpoint_url,
-                                                  on_event=progress.on_event)
+                                                  force=args.force, on_event=progress.on_event)
         results = [("state", result)]
     elif args.app_file:
-        results = [(app.name, app.remove(force=args.force)) for app in _load_apps(args.app_file)]
+        results = []
+        for app in _load_apps(args.app_file):
+            with Progress(err, f"Removing {app.name} · {app.stage}", 0) as progress:
+                results.append((app.name, app.remove(force=args.force, on_event=progress.on_event)))
     else:
         raise ConfigError("remove needs APP.py or --state PATH")
     for name, result in results:
@@ -197,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "outputs":
                 _outputs(args, out)
     except SstDirectError as exc:
-        err.print(f"[bold red]{type(exc).__name__}:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]{type(exc).__name__}:[/bold red] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: the next deploy finishes what was started")

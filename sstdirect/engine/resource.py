@@ -14,6 +14,8 @@ A :class:`Provider` knows one resource type. Its contract:
 - ``delete(aws, record)``: idempotent; a resource already gone is fine.
 - ``find(aws, props) -> Created | None``: find a half-made resource again after an interrupted
   create (by name, tags or description).
+- ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
+  deleted (a user pool with users, unless forced).
 - ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
   a hash in the lockfile and never printed.
 """
@@ -82,6 +84,13 @@ class Provider:
         raise NotImplementedError
 
     def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        return None
+
+    def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:
+        """A reason to refuse deleting ``record`` (e.g. a user pool that has users), or None.
+
+        ``remove()`` asks every provider before deleting anything, so a refusal deletes nothing.
+        """
         return None
 
     def needs_replace(self, changed: frozenset[str], before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
