@@ -145,8 +145,13 @@ class App:
         return plan
 
     def deploy(self, refresh: bool = True, *, on_event: EventHook | None = None,
-               on_retry: Callable[[str, str, int], None] | None = None) -> DeployResult:
-        """Reconcile AWS to the declared constructs; see API.md. Returns a DeployResult."""
+               on_retry: Callable[[str, str, int], None] | None = None,
+               on_plan: Callable[[Plan], None] | None = None) -> DeployResult:
+        """Reconcile AWS to the declared constructs; see API.md. Returns a DeployResult.
+
+        ``on_plan(plan)`` is called with the plan before anything is changed; ``on_event`` and
+        ``on_retry`` report progress (see :class:`sstdirect.progress.Progress`).
+        """
         started = time.monotonic()
         desired = self.resources()  # every ConfigError is raised here, before any AWS call
         aws = self._aws(on_retry)
@@ -154,6 +159,8 @@ class App:
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)
             plan, snapshot = self._plan(aws, state, desired, refresh)
+            if on_plan is not None:
+                on_plan(plan)
             if snapshot.adopted or snapshot.dropped:
                 with state.lock:
                     state.resources.update(snapshot.adopted)

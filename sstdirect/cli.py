@@ -120,12 +120,10 @@ def _deploy(args: argparse.Namespace, out: Console, err: Console) -> None:
     from .progress import Progress
 
     for app in _load_apps(args.app_file):
-        plan = app.diff(refresh=args.refresh) if not args.json else None
-        if plan is not None:
-            out.print(plan)
-        total = len(plan.changes) if plan is not None else 0
-        with Progress(err, f"Deploying {app.name} · {app.stage}", total) as progress:
-            result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry)
+        with Progress(out if not args.json else err, f"Deploying {app.name} · {app.stage}") as progress:
+            progress.show_plan = not args.json
+            result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry,
+                                on_plan=progress.on_plan)
         if args.json:
             print(json.dumps({"app": app.name, "stage": app.stage, "outputs": result.outputs,
                               "changes": [c.to_json() for c in result.changes],

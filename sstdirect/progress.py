@@ -20,7 +20,7 @@ _DONE = {"create": "created", "update": "updated", "replace": "replaced", "delet
 class Progress:
     """An ``on_event``/``on_retry`` sink. On a terminal: a live view; otherwise one line per event."""
 
-    def __init__(self, console: Console, title: str, total: int):
+    def __init__(self, console: Console, title: str, total: int = 0):
         self.console = console
         self.title = title
         self.total = total
@@ -30,6 +30,7 @@ class Progress:
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self.show_plan = False
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal:
@@ -54,6 +55,14 @@ class Progress:
     def _refresh(self) -> None:
         if self._live is not None:
             self._live.update(self._render())
+
+    def on_plan(self, plan: Any) -> None:
+        """Print the plan (when ``show_plan``) and size the progress to it."""
+        with self._lock:
+            self.total = len(plan.changes)
+            if self.show_plan:
+                self.console.print(plan)
+            self._refresh()
 
     def on_event(self, kind: str, change: Change, detail: str) -> None:
         with self._lock:
