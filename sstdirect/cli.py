@@ -60,6 +60,14 @@ def _load_apps(path: str) -> list[app_module.App]:
     sys.path.insert(0, str(file.resolve().parent))
     try:
         runpy.run_path(str(file), run_name="__sstdirect__")
+    except SstDirectError:
+        raise
+    except Exception as exc:  # the app file itself is broken: bad input, shown with where it broke
+        import traceback
+
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != runpy.__file__]
+        where = f" (line {frames[-1].lineno} of {frames[-1].filename})" if frames else ""
+        raise ConfigError(f"{path} raised {type(exc).__name__}: {exc}{where}") from exc
     finally:
         sys.path.remove(str(file.resolve().parent))
     apps = app_module._APPS[before:]
