@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from .aws import Aws
-from .constructs.base import Construct, ExpandContext, check_options
+from .constructs.base import Construct, ExpandContext, check_options, run_preflight
 from .engine.executor import EventHook, Executor
 from .engine.plan import Change, Plan
 from .engine.planner import make_plan
@@ -134,6 +134,8 @@ class App:
             aws.account_id = account
         pseudo = {"region": aws.region, "account_id": account}
         plan = make_plan(desired, snapshot.records, snapshot.observed, pseudo, app=self.name, stage=self.stage)
+        if plan.changes:  # input only AWS can judge (a hosted zone exists): ConfigError before any write
+            run_preflight(self.constructs, aws)
         return plan, snapshot
 
     def diff(self, refresh: bool = True) -> Plan:

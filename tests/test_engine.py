@@ -262,3 +262,25 @@ def test_interrupted_create_is_adopted_not_duplicated(store: tuple[State, StateF
     assert CLOUD.log == [("create", "B")] and len([o for o in CLOUD.objects.values() if o["name"] == "B"]) == 1
 
 
+
+
+@register
+class UniqueThingProvider(ThingProvider):
+    """Like ThingProvider, but old and new cannot coexist: replaced delete-first."""
+
+    type = "fake.UniqueThing"
+    replace_mode = "delete_first"
+
+
+def test_delete_first_replacement_with_a_create_first_replaced_user_does_not_deadlock(
+        store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    parent = Resource.make("fake.UniqueThing", "P", {"name": "P", "kind": "a", "size": 1})
+    child = thing("C", kind=Fmt.of("k-{p}", p=Ref("P", "id")))  # its replace_on field holds P's id
+    deploy(state, sf, [parent, child])
+    CLOUD.log.clear()
+    new_parent = Resource.make("fake.UniqueThing", "P", {"name": "P", "kind": "b", "size": 1})
+    plan = deploy(state, sf, [new_parent, child])
+    assert {(c.action, c.address) for c in plan.changes} == {(Action.REPLACE, "P"), (Action.REPLACE, "C")}
+    assert CLOUD.log == [("delete", "P"), ("create", "P"), ("create", "C"), ("delete", "C")]
+    assert CLOUD.objects[state.resources["C"].physical_id]["kind"] == f"k-{state.resources['P'].physical_id}"

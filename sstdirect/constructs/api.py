@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..naming import physical_name, short_hash, slug
 from .authorizers import AuthorizerSpec, parse_authorizers
 from .base import Construct, ExpandContext, check_options
+from .domain import domain_resources, parse_custom_domain, preflight_domain
 from .function import Function
 from .options import HTTP_ACCESS_LOG_FORMAT, access_log_config, cors_config
 from .routes import RouteKey, parse_route_key
@@ -56,9 +57,7 @@ class Api(Construct):
         check_options(self.label, unknown, API_OPTIONS)
         defaults = dict(defaults or {})
         check_options(f"{self.label} defaults", defaults, DEFAULTS_OPTIONS)
-        if custom_domain is not None:
-            raise ConfigError(f"{self.label}: custom_domain is not supported by this version of sstdirect yet; "
-                              f"remove it (custom domains are planned)")
+        self.custom_domain = parse_custom_domain(self.label, custom_domain, region=app.region)
         self.cors = cors_config(self.label, cors)
         self.access_log = access_log_config(self.label, access_log, HTTP_ACCESS_LOG_FORMAT)
         self.authorizers: dict[str, AuthorizerSpec] = parse_authorizers(self, authorizers or {})
@@ -161,8 +160,9 @@ class Api(Construct):
         return self._output("execution_arn", Ref(self.api_address, "execution_arn"))
 
     @property
-    def custom_domain_url(self) -> Any:
-        return None
+    def custom_domain_url(self) -> str | None:
+        """``https://{domain}`` or ``https://{domain}/{path}/`` (known before deploy), else None."""
+        return self.custom_domain.url() if self.custom_domain else None
 
     def _grant_statement(self) -> dict[str, Any]:
         return {"Effect": "Allow", "Action": "execute-api:Invoke",
@@ -171,7 +171,7 @@ class Api(Construct):
     def _outputs(self, attr: Any) -> dict[str, Any]:
         return {"url": attr(self.api_address, "endpoint"), "id": attr(self.api_address, "id"),
                 "arn": attr(self.api_address, "arn"), "execution_arn": attr(self.api_address, "execution_arn"),
-                "routes": self.routes, "custom_domain_url": None}
+                "routes": self.routes, "custom_domain_url": self.custom_domain_url}
 
     # -- expansion ---------------------------------------------------------------------------
 
@@ -260,7 +260,15 @@ class Api(Construct):
                 **self._route_auth(route),
             }))
             out.append(self._permission(ctx, key, route.function, route.key.source_arn_suffix()))
+        if self.custom_domain is not None:
+            out += domain_resources(ctx, self.custom_domain, prefix=self._a("domain"),
+                                    api_id=Ref(self.api_address, "id"), stage=Ref(self._a("stage"), "name"))
         return out
+
+    def _preflight(self, aws: Any) -> None:
+        """Reads before any write: the custom domain's hosted zone / certificate exist (ConfigError)."""
+        if self.custom_domain is not None:
+            preflight_domain(aws, self.custom_domain, self.label)
 
     def _functions(self) -> list[Function]:
         fns = [r.function for r in self._routes.values()]

@@ -98,12 +98,28 @@ class Construct:
         """Outputs from resolved attributes; ``attr(address, name)`` reads them."""
         return {}
 
+    def _preflight(self, aws: Any) -> None:
+        """Checks of input that only AWS can tell (a hosted zone exists): reads only, ConfigError if bad.
+
+        Run by :func:`run_preflight` after planning and before the first write of a deploy that
+        changes something.
+        """
+
     def _output(self, name: str, ref: Ref | Fmt) -> Any:
         """The value of output ``name``: a plain value after deploy, else an :class:`Output`."""
         deployed = self.app._deployed_outputs.get(self.construct_id)
         if deployed is not None and name in deployed:
             return deployed[name]
         return Output(ref, f"{self.construct_id}.{name}")
+
+
+def run_preflight(constructs: Iterable[Construct], aws: Any) -> None:
+    """Every construct's ``_preflight``; an AWS failure of these reads is a DeployError naming it."""
+    from ..engine.errors import wrap_aws_error
+
+    for construct in constructs:
+        with wrap_aws_error(construct.construct_id, "check"):
+            construct._preflight(aws)
 
 
 def check_options(label: str, given: Mapping[str, Any], valid: Iterable[str], what: str = "option") -> None:

@@ -115,9 +115,10 @@ class Executor:
             address = step.change.address
             for user in users.get(address, set()) - {address}:
                 for key in by_address.get(user, []):
-                    # a delete-first replacement makes the object its users need: it can only wait
-                    # for the users' deletions, not for their updates (which wait for it)
-                    if step.kind != "replace" or steps[key].kind in deleting:
+                    # A delete-first replacement makes the object its users need, so it can only wait for
+                    # users that go away for good: not for their updates or their own replacements
+                    # (which wait for it), at the price of a moment where old users point at nothing.
+                    if step.kind != "replace" or steps[key].kind in ("delete", "delete_deposed"):
                         step.needs.add(key)
             if step.kind == "delete":  # old objects of this address go first
                 step.needs.update(k for k in by_address.get(address, []) if k.startswith("deposed:"))

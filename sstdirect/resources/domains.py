@@ -1,0 +1,513 @@
+"""Custom domains: ACM certificates, Route 53 records, API Gateway v2 domain names and API mappings.
+
+Types: ``acm.Certificate``, ``acm.CertificateValidation`` (a wait, nothing made), ``route53.RecordSet``,
+``apigatewayv2.DomainName``, ``apigatewayv2.ApiMapping``. The construct side (parsing, pre-flight,
+expansion) is :mod:`sstdirect.constructs.domain`.
+
+Hosted zones are never created, changed or deleted: they are looked up by name (a public zone of
+exactly that name) and records are written with UPSERT; a record's delete removes exactly that
+record (name and type), as Route 53 holds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import WaiterError
+
+from ..aws import Aws, error_code, is_not_found
+from ..engine.resource import Created, Provider, register
+from ..engine.values import FrozenDict
+from ..errors import DeployError
+from ..state import Record
+from .common import gone_is_fine, plain, tag_list
+
+log = logging.getLogger("sstdirect")
+
+# Bounds of the waits (module attributes so tests and callers can tune them).
+VALIDATION_RECORD_TIMEOUT_S = 120.0  # ACM fills DomainValidationOptions[].ResourceRecord within seconds
+VALIDATION_TIMEOUT_S = 45 * 60.0  # DNS validation usually takes minutes; give up after 45
+VALIDATION_SCHEDULE = ((1.0, 10), (5.0, 12))  # (delay s, polls) chunks of the waiter; the last one repeats
+CERT_IN_USE_TIMEOUT_S = 10 * 60.0  # API Gateway releases a deleted domain's certificate asynchronously
+CERT_IN_USE_DELAY_S = 10.0
+
+
+def _progress(aws: Aws, operation: str, status: str, attempt: int) -> None:
+    """Report a long wait through the deploy's retry hook (the CLI prints it) and the log."""
+    log.info("waiting: %s is %s (poll %d)", operation, status, attempt)
+    if aws.on_retry is not None:
+        aws.on_retry(operation, status, attempt)
+
+
+def _norm(name: Any) -> Any:
+    """DNS names compare without case and without the trailing dot."""
+    return name.lower().rstrip(".") if isinstance(name, str) else name
+
+
+# -- lookups shared with the construct's pre-flight --------------------------------------------
+
+
+@dataclass
+class ZoneLookup:
+    zone_id: str | None
+    private_only: bool = False
+    ambiguous: list[str] = field(default_factory=list)
+
+
+_ZONES: weakref.WeakKeyDictionary[Aws, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def find_public_zone(aws: Aws, name: str) -> ZoneLookup:
+    """The public hosted zone named exactly ``name`` (one ListHostedZonesByName, cached per deploy)."""
+    cache = _ZONES.setdefault(aws, {})
+    if name in cache:
+        return ZoneLookup(cache[name])
+    out = aws.call("route53", "list_hosted_zones_by_name", DNSName=name, MaxItems="100")
+    matches = [z for z in out.get("HostedZones", []) if _norm(z.get("Name")) == name]
+    public = [z["Id"].rsplit("/", 1)[-1] for z in matches if not (z.get("Config") or {}).get("PrivateZone")]
+    if len(public) == 1:
+        cache[name] = public[0]
+        return ZoneLookup(public[0])
+    return ZoneLookup(None, private_only=bool(matches) and not public, ambiguous=public if len(public) > 1 else [])
+
+
+def zone_id_for(aws: Aws, name: str) -> str:
+    found = find_public_zone(aws, name)
+    if found.zone_id is None:
+        raise DeployError(f"the Route 53 public hosted zone {name!r} was not found (or is ambiguous)",
+                          operation="route53.ListHostedZonesByName", code="NoSuchHostedZone")
+    return found.zone_id
+
+
+def describe_certificate(aws: Aws, arn: str) -> dict[str, Any] | None:
+    try:
+        return aws.call("acm", "describe_certificate", CertificateArn=arn)["Certificate"]
+    except Exception as exc:
+        if is_not_found(exc) or error_code(exc) == "ValidationException":
+            return None
+        raise
+
+
+@functools.cache
+def dualstack_supported() -> bool:
+    """Whether this botocore's API Gateway v2 model has ``DomainNameConfiguration.IpAddressType``."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("apigatewayv2")
+    return "IpAddressType" in model.shape_for("DomainNameConfiguration").members
+
+
+def domain_name_props(certificate_arn: Any) -> dict[str, Any]:
+    """The configuration props of a REGIONAL domain (``ip_address_type`` only where botocore has it)."""
+    props: dict[str, Any] = {"certificate_arn": certificate_arn, "endpoint_type": "REGIONAL",
+                             "security_policy": "TLS_1_2"}
+    if dualstack_supported():
+        props["ip_address_type"] = "dualstack"
+    return props
+
+
+# -- ACM ------------------------------------------------------------------------------------
+
+
+def _validation_record(aws: Aws, arn: str) -> dict[str, str]:
+    """The DNS validation record of a single-name certificate, polled until ACM has made it."""
+    deadline = time.monotonic() + VALIDATION_RECORD_TIMEOUT_S
+    attempt = 0
+    while True:
+        attempt += 1
+        cert = aws.call("acm", "describe_certificate", CertificateArn=arn)["Certificate"]
+        records = [o["ResourceRecord"] for o in cert.get("DomainValidationOptions", []) if o.get("ResourceRecord")]
+        if records:
+            rr = records[0]
+            return {"validation_record_name": _norm(rr["Name"]), "validation_record_type": rr["Type"],
+                    "validation_record_value": _norm(rr["Value"])}
+        if time.monotonic() >= deadline:
+            raise WaiterError(name="CertificateValidationRecord",
+                              reason=f"ACM gave certificate {arn} no DNS validation record within "
+                                     f"{VALIDATION_RECORD_TIMEOUT_S:.0f} s",
+                              last_response={"Certificate": cert})
+        time.sleep(min(2.0, 0.5 * attempt))
+
+
+def wait_certificate_issued(aws: Aws, arn: str) -> None:
+    """botocore's ``certificate_validated`` waiter, in bounded chunks, reporting progress between them."""
+    started = time.monotonic()
+    polls = 0
+    step = 0
+    while True:
+        delay, attempts = VALIDATION_SCHEDULE[min(step, len(VALIDATION_SCHEDULE) - 1)]
+        remaining = VALIDATION_TIMEOUT_S - (time.monotonic() - started)
+        attempts = max(1, min(attempts, int(remaining // delay) + 1))
+        try:
+            aws.wait("acm", "certificate_validated", delay=delay, max_attempts=attempts, CertificateArn=arn)
+            return
+        except WaiterError as exc:
+            if "Max attempts exceeded" not in str(exc):
+                cert = describe_certificate(aws, arn) or {}
+                raise WaiterError(name="CertificateValidated",
+                                  reason=f"certificate {arn} is {cert.get('Status', 'gone')}"
+                                         f" ({cert.get('FailureReason', exc.kwargs.get('reason', ''))})",
+                                  last_response=exc.last_response) from exc
+            last = exc.last_response
+        polls += attempts
+        step += 1
+        status = ((last or {}).get("Certificate") or {}).get("Status", "PENDING_VALIDATION")
+        if time.monotonic() - started >= VALIDATION_TIMEOUT_S:
+            raise WaiterError(
+                name="CertificateValidated",
+                reason=f"certificate {arn} is still {status} after {VALIDATION_TIMEOUT_S / 60:.0f} minutes; check "
+                       f"that the hosted zone's NS records are the ones the domain's registrar delegates to",
+                last_response=last or {})
+        _progress(aws, "acm.certificate_validated", status, polls)
+
+
+@register
+class CertificateProvider(Provider):
+    """props: ``domain_name``, ``tags``. attrs: ``arn`` and the DNS validation record
+    (``validation_record_name`` / ``_type`` / ``_value``, lower case, no trailing dot).
+
+    Requested with DNS validation in the deploy's region. Only certificates tagged with this
+    resource's ``sstdirect:id`` are ever deleted (a given ``certificate_arn`` is never a record)."""
+
+    type = "acm.Certificate"
+    replace_on = frozenset({"domain_name"})
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        arn = aws.call("acm", "request_certificate", DomainName=props["domain_name"], ValidationMethod="DNS",
+                       Tags=tag_list(props["tags"]))["CertificateArn"]
+        return Created(arn, {"arn": arn, **_validation_record(aws, arn)})
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        cert = describe_certificate(aws, record.physical_id or "")
+        return None if cert is None else {"domain_name": cert.get("DomainName")}
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        if "tags" in changed:
+            aws.call("acm", "add_tags_to_certificate", CertificateArn=record.physical_id,
+                     Tags=tag_list(props["tags"]))
+        return {}
+
+    def _owned(self, aws: Aws, arn: str, tags: Mapping[str, str]) -> bool:
+        have = {t["Key"]: t.get("Value") for t in
+                aws.call("acm", "list_tags_for_certificate", CertificateArn=arn).get("Tags", [])}
+        return all(have.get(k) == tags.get(k) for k in ("sstdirect:app", "sstdirect:stage", "sstdirect:id"))
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        arn = record.physical_id or ""
+        try:
+            if not self._owned(aws, arn, record.props.get("tags") or {}):
+                log.warning("not deleting certificate %s: it does not carry this resource's tags", arn)
+                return
+        except Exception as exc:
+            if is_not_found(exc):
+                return
+            raise
+        deadline = time.monotonic() + CERT_IN_USE_TIMEOUT_S
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with gone_is_fine():
+                    aws.call("acm", "delete_certificate", CertificateArn=arn)
+                return
+            except Exception as exc:
+                if error_code(exc) != "ResourceInUseException" or time.monotonic() >= deadline:
+                    raise
+            _progress(aws, "acm.DeleteCertificate", "ResourceInUseException", attempt)
+            time.sleep(CERT_IN_USE_DELAY_S)
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        """A certificate for this name carrying this resource's tags (after an interrupted create)."""
+        summaries = aws.paginate("acm", "list_certificates", "CertificateSummaryList",
+                                 CertificateStatuses=["PENDING_VALIDATION", "ISSUED"])
+        for summary in summaries:
+            arn = summary["CertificateArn"]
+            if summary.get("DomainName") == props["domain_name"] and self._owned(aws, arn, props["tags"]):
+                return Created(arn, {"arn": arn, **_validation_record(aws, arn)})
+        return None
+
+
+@register
+class CertificateValidationProvider(Provider):
+    """props: ``certificate_arn``. Its create waits until the certificate is ISSUED (botocore's
+    ``certificate_validated`` waiter, bounded, progress reported through the retry hook); it makes
+    nothing, so its delete does nothing. A certificate that is not ISSUED reads as gone (wait again).
+    attrs: ``certificate_arn``."""
+
+    type = "acm.CertificateValidation"
+    replace_on = frozenset({"certificate_arn"})
+    # its delete is a no-op, so deleting first costs nothing; and the record it waits for is itself
+    # replaced delete-first (a user replaced create-first would deadlock the executor)
+    replace_mode = "delete_first"
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        arn = props["certificate_arn"]
+        wait_certificate_issued(aws, arn)
+        return Created(arn, {"certificate_arn": arn})
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        cert = describe_certificate(aws, record.physical_id or "")
+        if cert is None or cert.get("Status") != "ISSUED":
+            return None
+        return {"certificate_arn": record.physical_id}
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        return None
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        cert = describe_certificate(aws, props["certificate_arn"])
+        if cert is None or cert.get("Status") != "ISSUED":
+            return None
+        return Created(props["certificate_arn"], {"certificate_arn": props["certificate_arn"]})
+
+
+# -- Route 53 -------------------------------------------------------------------------------
+
+
+@register
+class RecordSetProvider(Provider):
+    """props: ``zone_name`` (looked up: a public zone of exactly that name), ``name`` (lower case, no
+    trailing dot), ``type``, and either ``ttl`` + ``values`` or ``alias`` (``{"dns_name",
+    "hosted_zone_id", "evaluate_target_health"}``). attrs: ``zone_id``, ``name``, ``type``.
+
+    Written with UPSERT (never CREATE); deleted by name and type as Route 53 holds the record."""
+
+    type = "route53.RecordSet"
+    replace_on = frozenset({"zone_name", "name", "type"})
+    # a record is identified by name and type: delete the old one before writing the new one
+    replace_mode = "delete_first"
+
+    def _rrset(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        rrset: dict[str, Any] = {"Name": props["name"], "Type": props["type"]}
+        alias = props.get("alias")
+        if alias:
+            rrset["AliasTarget"] = {"DNSName": alias["dns_name"], "HostedZoneId": alias["hosted_zone_id"],
+                                    "EvaluateTargetHealth": bool(alias["evaluate_target_health"])}
+        else:
+            rrset["TTL"] = props["ttl"]
+            rrset["ResourceRecords"] = [{"Value": v} for v in props["values"]]
+        return rrset
+
+    def _change(self, aws: Aws, zone_id: str, action: str, rrset: Mapping[str, Any]) -> None:
+        aws.call("route53", "change_resource_record_sets", HostedZoneId=zone_id, ChangeBatch={
+            "Comment": "sstdirect", "Changes": [{"Action": action, "ResourceRecordSet": plain(rrset)}]})
+
+    def _live(self, aws: Aws, zone_id: str, name: str, rtype: str) -> dict[str, Any] | None:
+        try:
+            out = aws.call("route53", "list_resource_record_sets", HostedZoneId=zone_id,
+                           StartRecordName=name, StartRecordType=rtype, MaxItems="1")
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        for rr in out.get("ResourceRecordSets", []):
+            if _norm(rr.get("Name", "").replace("\\052", "*")) == _norm(name) and rr.get("Type") == rtype \
+                    and not rr.get("SetIdentifier"):
+                return rr
+        return None
+
+    def _attrs(self, zone_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
+        return {"zone_id": zone_id, "name": props["name"], "type": props["type"]}
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        zone_id = zone_id_for(aws, props["zone_name"])
+        self._change(aws, zone_id, "UPSERT", self._rrset(props))
+        return Created(f"{zone_id}/{props['name']}/{props['type']}", self._attrs(zone_id, props))
+
+    def _observed(self, rr: Mapping[str, Any], was: Mapping[str, Any]) -> dict[str, Any]:
+        """Props of a live record set; names equal to ``was``'s up to case and trailing dot keep its spelling."""
+        if "AliasTarget" in rr:
+            target = rr["AliasTarget"]
+            old = was.get("alias") or {}
+            dns = target.get("DNSName")
+            return {"alias": {"dns_name": old.get("dns_name") if _norm(dns) == _norm(old.get("dns_name")) else dns,
+                              "hosted_zone_id": target.get("HostedZoneId"),
+                              "evaluate_target_health": bool(target.get("EvaluateTargetHealth"))},
+                    "ttl": None, "values": []}
+        old_values = list(was.get("values") or [])
+        values = [v["Value"] for v in rr.get("ResourceRecords", [])]
+        if sorted(_norm(v) for v in values) == sorted(_norm(v) for v in old_values):
+            values = old_values
+        return {"alias": None, "ttl": rr.get("TTL"), "values": values}
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        attrs = record.attrs
+        rr = self._live(aws, attrs.get("zone_id", ""), attrs.get("name", ""), attrs.get("type", ""))
+        return None if rr is None else self._observed(rr, record.props)
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        self._change(aws, record.attrs["zone_id"], "UPSERT", self._rrset(props))
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        attrs = record.attrs
+        rr = self._live(aws, attrs.get("zone_id", ""), attrs.get("name", ""), attrs.get("type", ""))
+        if rr is None:
+            return
+        try:
+            self._change(aws, attrs["zone_id"], "DELETE", rr)
+        except Exception as exc:
+            # deleted by someone else between the read and the change: gone is fine
+            if not (error_code(exc) == "InvalidChangeBatch" and "not found" in str(exc)):
+                raise
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        """An interrupted UPSERT that took effect: the record is there with the desired content."""
+        zone_id = zone_id_for(aws, props["zone_name"])
+        rr = self._live(aws, zone_id, props["name"], props["type"])
+        want = {k: plain(props.get(k)) for k in ("alias", "ttl", "values")}
+        if rr is None or self._observed(rr, want) != want:
+            return None
+        return Created(f"{zone_id}/{props['name']}/{props['type']}", self._attrs(zone_id, props))
+
+
+# -- API Gateway v2 -------------------------------------------------------------------------
+
+SERVICE = "apigatewayv2"
+
+
+def _domain_config(props: Mapping[str, Any]) -> dict[str, Any]:
+    config = {"CertificateArn": props["certificate_arn"], "EndpointType": props["endpoint_type"],
+              "SecurityPolicy": props["security_policy"]}
+    if props.get("ip_address_type"):
+        config["IpAddressType"] = props["ip_address_type"]
+    return config
+
+
+def _domain_attrs(aws: Aws, domain: Mapping[str, Any]) -> dict[str, Any]:
+    name = domain["DomainName"]
+    config = (domain.get("DomainNameConfigurations") or [{}])[0]
+    return {"name": name, "arn": f"arn:aws:apigateway:{aws.region}::/domainnames/{name}",
+            "target_domain": config.get("ApiGatewayDomainName"), "hosted_zone_id": config.get("HostedZoneId")}
+
+
+@register
+class DomainNameProvider(Provider):
+    """props: ``domain_name``, ``certificate_arn``, ``endpoint_type`` (REGIONAL), ``security_policy``
+    (TLS_1_2), ``ip_address_type`` (dualstack; absent when botocore's model lacks the field), ``tags``.
+    attrs: ``name``, ``arn``, ``target_domain`` (ApiGatewayDomainName) and ``hosted_zone_id``."""
+
+    type = "apigatewayv2.DomainName"
+    replace_on = frozenset({"domain_name", "endpoint_type"})
+    replace_mode = "delete_first"  # a domain name is unique in the region
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        out = aws.call(SERVICE, "create_domain_name", DomainName=props["domain_name"],
+                       DomainNameConfigurations=[_domain_config(props)], Tags=plain(props["tags"]))
+        return Created(props["domain_name"], _domain_attrs(aws, out))
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        domains = {d["DomainName"]: d for d in aws.paginate(SERVICE, "get_domain_names", "Items")}
+        out: dict[str, dict[str, Any] | None] = {}
+        for address, rec in records.items():
+            domain = domains.get(rec.physical_id or "")
+            if domain is None:
+                out[address] = None
+                continue
+            config = (domain.get("DomainNameConfigurations") or [{}])[0]
+            observed = {"domain_name": domain["DomainName"], "certificate_arn": config.get("CertificateArn"),
+                        "endpoint_type": config.get("EndpointType"), "security_policy": config.get("SecurityPolicy")}
+            if "ip_address_type" in rec.props:
+                observed["ip_address_type"] = (config.get("IpAddressType") or "ipv4").lower()
+            out[address] = observed
+        return out
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        return self.read_many(aws, {record.address: record})[record.address]
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        if changed - {"tags"}:
+            out = aws.call(SERVICE, "update_domain_name", DomainName=record.physical_id,
+                           DomainNameConfigurations=[_domain_config(props)])
+            attrs = _domain_attrs(aws, out)
+        if "tags" in changed:
+            aws.call(SERVICE, "tag_resource", ResourceArn=record.attrs["arn"], Tags=plain(props["tags"]))
+        return attrs
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        with gone_is_fine():
+            aws.call(SERVICE, "delete_domain_name", DomainName=record.physical_id)
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        """The domain name, if it carries this resource's ``sstdirect:id`` tag (else it is not ours)."""
+        try:
+            domain = aws.call(SERVICE, "get_domain_name", DomainName=props["domain_name"])
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if (domain.get("Tags") or {}).get("sstdirect:id") != props["tags"].get("sstdirect:id"):
+            return None
+        return Created(props["domain_name"], _domain_attrs(aws, domain))
+
+
+@register
+class ApiMappingProvider(Provider):
+    """props: ``domain_name``, ``api_id``, ``stage``, ``api_mapping_key`` (the construct's ``path``, or
+    None). Changes other than the domain go through UpdateApiMapping. attrs: ``id``."""
+
+    type = "apigatewayv2.ApiMapping"
+    replace_on = frozenset({"domain_name"})
+    # its domain is replaced delete-first (which drops its mappings): follow it the same way
+    replace_mode = "delete_first"
+
+    def _mappings(self, aws: Aws, domain_name: str) -> list[dict[str, Any]]:
+        try:
+            return aws.paginate(SERVICE, "get_api_mappings", "Items", DomainName=domain_name)
+        except Exception as exc:
+            if is_not_found(exc):
+                return []  # the domain itself is gone, and its mappings with it
+            raise
+
+    def create(self, aws: Aws, props: FrozenDict) -> Created:
+        params: dict[str, Any] = {"DomainName": props["domain_name"], "ApiId": props["api_id"],
+                                  "Stage": props["stage"]}
+        if props.get("api_mapping_key"):
+            params["ApiMappingKey"] = props["api_mapping_key"]
+        out = aws.call(SERVICE, "create_api_mapping", **params)
+        return Created(out["ApiMappingId"], {"id": out["ApiMappingId"]})
+
+    def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        groups: dict[str, dict[str, Record]] = defaultdict(dict)
+        for address, rec in records.items():
+            groups[rec.props.get("domain_name", "")][address] = rec
+        out: dict[str, dict[str, Any] | None] = {}
+        for domain_name, recs in groups.items():
+            seen = {m["ApiMappingId"]: m for m in self._mappings(aws, domain_name)}
+            for address, rec in recs.items():
+                m = seen.get(rec.physical_id or "")
+                out[address] = None if m is None else {
+                    "domain_name": domain_name, "api_id": m.get("ApiId"), "stage": m.get("Stage"),
+                    "api_mapping_key": m.get("ApiMappingKey") or None}
+        return out
+
+    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
+        return self.read_many(aws, {record.address: record})[record.address]
+
+    def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        aws.call(SERVICE, "update_api_mapping", ApiMappingId=record.physical_id, DomainName=props["domain_name"],
+                 ApiId=props["api_id"], Stage=props["stage"], ApiMappingKey=props.get("api_mapping_key") or "")
+        return {}
+
+    def delete(self, aws: Aws, record: Record) -> None:
+        with gone_is_fine():
+            aws.call(SERVICE, "delete_api_mapping", ApiMappingId=record.physical_id,
+                     DomainName=record.props["domain_name"])
+
+    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+        for m in self._mappings(aws, props["domain_name"]):
+            if (m.get("ApiId"), m.get("Stage"), m.get("ApiMappingKey") or None) == (
+                    props["api_id"], props["stage"], props.get("api_mapping_key") or None):
+                return Created(m["ApiMappingId"], {"id": m["ApiMappingId"]})
+        return None
