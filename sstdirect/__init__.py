@@ -6,6 +6,7 @@ Everything public is importable from here; see API.md for the contract.
 from .app import App, DeployResult, RemoveResult, remove_from_state
 from .constructs.api import Api
 from .constructs.base import Output
+from .constructs.cognito import Cognito
 from .constructs.function import Function
 from .engine.plan import Action, Change, Plan
 from .errors import ConfigError, DeployError, SstDirectError, StateError, StateLockedError
@@ -15,6 +16,7 @@ __all__ = [
     "Api",
     "App",
     "Change",
+    "Cognito",
     "ConfigError",
     "DeployError",
     "DeployResult",

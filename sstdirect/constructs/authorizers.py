@@ -124,6 +124,11 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                                   f"'client_ids': [...]}}")
             check_options(f"{label} user_pool", pool, ("id", "client_ids", "region"))
             client_ids = pool.get("client_ids")
+            if not client_ids:  # a Cognito construct's user_pool_id: its own client by default
+                from .cognito import Cognito
+
+                owner = Cognito.owning(api.app, pool["id"])
+                client_ids = [owner.user_pool_client_id] if owner is not None else None
             if not client_ids:
                 raise ConfigError(f"{label}: user_pool needs client_ids (the app clients whose tokens "
                                   f"are accepted)")

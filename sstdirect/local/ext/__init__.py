@@ -7,6 +7,8 @@ additions in moto's own style (model method + response handler + URL line):
 * :mod:`.apigatewayv2` - operations and output fields moto lacks;
 * :mod:`.apigatewayv2_fixes` - operations moto implements differently from AWS;
 * :mod:`.awslambda` - duplicate ``AddPermission`` statement ids;
+* :mod:`.cognitoidentity` - identity-pool roles (``Set``/``GetIdentityPoolRoles``), ``UpdateIdentityPool``;
+* :mod:`.cognitoidp` - ``UpdateUserPool`` keeping the settings it cannot change;
 * :mod:`.notimplemented` - server mode only: unimplemented operations answer HTTP 501
   (used by :class:`sstdirect.local.LocalCloud`, not by ``install()``).
 
@@ -31,11 +33,14 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        from . import apigatewayv2, apigatewayv2_fixes, awslambda
+        from . import apigatewayv2, apigatewayv2_fixes, awslambda, cognitoidentity, cognitoidp
 
         apigatewayv2.install()
         apigatewayv2_fixes.install()
         awslambda.install()
+        cognitoidentity.install()
+        cognitoidp.install()
+
         _installed = True
 
 

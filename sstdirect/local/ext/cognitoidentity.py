@@ -1,0 +1,186 @@
+"""Cognito identity-pool operations that moto 5.2.5 lacks or gets wrong.
+
+Added operations (shapes and error codes from botocore's ``cognito-identity`` model):
+
+* ``SetIdentityPoolRoles``: sets the pool's ``Roles`` (``authenticated`` / ``unauthenticated``
+  → role ARN) and ``RoleMappings`` (identity provider → ``{"Type": "Token" | "Rules",
+  "AmbiguousRoleResolution": "AuthenticatedRole" | "Deny", "RulesConfiguration": {"Rules":
+  [{"Claim", "MatchType", "Value", "RoleARN"}]}}``). Like AWS it *replaces* both maps (an empty
+  ``Roles`` detaches every role; omitted ``RoleMappings`` clears them). Checked as the model
+  documents: a role key other than ``authenticated``/``unauthenticated``, more than 2 roles,
+  more than 10 role mappings, a mapping type or match type outside its enum, a ``Token`` or
+  ``Rules`` mapping without ``AmbiguousRoleResolution``, and a ``Rules`` mapping without 1-400
+  rules are ``InvalidParameterException``. Empty response body, as AWS.
+* ``GetIdentityPoolRoles``: ``IdentityPoolId``, ``Roles`` (``{}`` when none are set) and
+  ``RoleMappings`` (only when some are set).
+
+Both answer ``ResourceNotFoundException`` for an identity pool that does not exist.
+
+Fixed operation:
+
+* ``UpdateIdentityPool``: moto kept the old ``IdentityPoolName`` (AWS renames the pool) and
+  failed with a bare ``KeyError`` (HTTP 500) for an unknown pool id; it now renames and answers
+  ``ResourceNotFoundException``.
+
+The roles live on moto's ``CognitoIdentityPool`` object, so ``DeleteIdentityPool`` and
+``/moto-api/reset`` drop them with the pool. The JSON protocol routes every operation through the
+URL moto already serves (``POST /`` with ``X-Amz-Target``), so the response-class methods are
+enough, in-process and in server mode alike.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.cognitoidentity.exceptions import ResourceNotFoundError
+from moto.cognitoidentity.models import CognitoIdentityBackend, CognitoIdentityPool
+from moto.cognitoidentity.responses import CognitoIdentityResponse
+from moto.core.exceptions import JsonRESTError
+
+ROLE_KEYS = ("authenticated", "unauthenticated")
+MAPPING_TYPES = ("Token", "Rules")
+AMBIGUOUS_RESOLUTIONS = ("AuthenticatedRole", "Deny")
+MATCH_TYPES = ("Equals", "Contains", "StartsWith", "NotEqual")
+MAX_ROLE_MAPPINGS = 10
+MAX_RULES = 400
+
+
+class InvalidParameterException(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__(error_type="InvalidParameterException", message=message)
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def _pool(backend: CognitoIdentityBackend, identity_pool_id: str) -> CognitoIdentityPool:
+    pool = backend.identity_pools.get(identity_pool_id)
+    if pool is None:
+        raise ResourceNotFoundError(identity_pool_id)
+    return pool
+
+
+def _check_roles(roles: Any) -> dict[str, str]:
+    if not isinstance(roles, dict):
+        raise InvalidParameterException("Roles must be a map of role type to role ARN")
+    if len(roles) > len(ROLE_KEYS):
+        raise InvalidParameterException("1 validation error detected: Value at 'roles' failed to satisfy "
+                                        "constraint: Member must have length less than or equal to 2")
+    for key, arn in roles.items():
+        if key not in ROLE_KEYS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{key}' at 'roles' failed to satisfy constraint: "
+                "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
+                "(un)?authenticated]")
+        if not isinstance(arn, str) or not arn.startswith("arn:"):
+            raise InvalidParameterException(f"Invalid role ARN for {key}: {arn!r}")
+    return dict(roles)
+
+
+def _check_role_mappings(mappings: Any) -> dict[str, Any]:
+    if mappings is None:
+        return {}
+    if not isinstance(mappings, dict):
+        raise InvalidParameterException("RoleMappings must be a map of identity provider to role mapping")
+    if len(mappings) > MAX_ROLE_MAPPINGS:
+        raise InvalidParameterException("1 validation error detected: Value at 'roleMappings' failed to satisfy "
+                                        "constraint: Member must have length less than or equal to 10")
+    for provider, mapping in mappings.items():
+        kind = mapping.get("Type")
+        if kind not in MAPPING_TYPES:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{kind}' at 'roleMappings.{provider}.member.type' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [Token, Rules]")
+        resolution = mapping.get("AmbiguousRoleResolution")
+        if resolution is None:
+            raise InvalidParameterException(
+                f"AmbiguousRoleResolution must be specified for role mapping type {kind} ({provider})")
+        if resolution not in AMBIGUOUS_RESOLUTIONS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{resolution}' at "
+                f"'roleMappings.{provider}.member.ambiguousRoleResolution' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [AuthenticatedRole, Deny]")
+        if kind == "Rules":
+            rules = (mapping.get("RulesConfiguration") or {}).get("Rules")
+            if not rules or len(rules) > MAX_RULES:
+                raise InvalidParameterException(
+                    f"RulesConfiguration with 1 to {MAX_RULES} rules is required for role mapping type "
+                    f"Rules ({provider})")
+            for rule in rules:
+                if rule.get("MatchType") not in MATCH_TYPES:
+                    raise InvalidParameterException(
+                        f"1 validation error detected: Value '{rule.get('MatchType')}' at 'matchType' failed "
+                        "to satisfy constraint: Member must satisfy enum value set: "
+                        "[Equals, Contains, StartsWith, NotEqual]")
+    return dict(mappings)
+
+
+def set_identity_pool_roles(
+    self: CognitoIdentityBackend, identity_pool_id: str, roles: Any, role_mappings: Any
+) -> None:
+    pool = _pool(self, identity_pool_id)
+    checked_roles = _check_roles(roles)
+    checked_mappings = _check_role_mappings(role_mappings)
+    pool.__dict__["_ext_roles"] = checked_roles
+    pool.__dict__["_ext_role_mappings"] = checked_mappings
+
+
+def get_identity_pool_roles(self: CognitoIdentityBackend, identity_pool_id: str) -> dict[str, Any]:
+    pool = _pool(self, identity_pool_id)
+    out: dict[str, Any] = {"IdentityPoolId": identity_pool_id, "Roles": dict(pool.__dict__.get("_ext_roles", {}))}
+    mappings = pool.__dict__.get("_ext_role_mappings")
+    if mappings:
+        out["RoleMappings"] = mappings
+    return out
+
+
+def _wrap_update_identity_pool(original: Any) -> Any:
+    def update_identity_pool(self: CognitoIdentityBackend, identity_pool_id: str, identity_pool_name: str,
+                             *args: Any, **kwargs: Any) -> str:
+        pool = _pool(self, identity_pool_id)
+        result = original(self, identity_pool_id, identity_pool_name, *args, **kwargs)
+        if identity_pool_name and identity_pool_name != pool.identity_pool_name:
+            pool.identity_pool_name = identity_pool_name
+            result = pool.to_json()
+        return result
+
+    return update_identity_pool
+
+
+# --- response handlers (installed on CognitoIdentityResponse) --------------------------------
+
+
+def handle_set_identity_pool_roles(self: CognitoIdentityResponse) -> str:
+    self.backend.set_identity_pool_roles(
+        self._get_param("IdentityPoolId"), self._get_param("Roles"), self._get_param("RoleMappings")
+    )
+    return ""
+
+
+def handle_get_identity_pool_roles(self: CognitoIdentityResponse) -> str:
+    return json.dumps(self.backend.get_identity_pool_roles(self._get_param("IdentityPoolId")))
+
+
+BACKEND_METHODS = {
+    "set_identity_pool_roles": set_identity_pool_roles,
+    "get_identity_pool_roles": get_identity_pool_roles,
+}
+
+# moto resolves the X-Amz-Target header to a snake_case method name on the response class
+# on every request, so adding the methods is enough (no URL line: ``POST /`` is already served).
+RESPONSE_METHODS = {
+    "set_identity_pool_roles": handle_set_identity_pool_roles,
+    "get_identity_pool_roles": handle_get_identity_pool_roles,
+}
+
+
+def install() -> None:
+    """Add the operations above to moto (call once; ``ext.install`` guards that)."""
+    for name, method in BACKEND_METHODS.items():
+        setattr(CognitoIdentityBackend, name, method)
+    for name, handler in RESPONSE_METHODS.items():
+        setattr(CognitoIdentityResponse, name, handler)
+    CognitoIdentityBackend.update_identity_pool = _wrap_update_identity_pool(  # type: ignore[method-assign]
+        CognitoIdentityBackend.update_identity_pool
+    )
