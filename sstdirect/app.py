@@ -16,13 +16,13 @@ import boto3
 from .aws import Aws
 from .constructs.base import Construct, ExpandContext, check_options, run_preflight
 from .engine.executor import EventHook, Executor
-from .engine.plan import Change, Plan
+from .engine.plan import Action, Change, Plan
 from .engine.planner import make_plan
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
 from .engine.values import UNKNOWN
 from .errors import ConfigError, DeployError
-from .state import State, StateFile
+from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
@@ -148,8 +148,11 @@ class App:
 
     def deploy(self, refresh: bool = True, *, on_event: EventHook | None = None,
                on_retry: Callable[[str, str, int], None] | None = None,
-               on_plan: Callable[[Plan], None] | None = None) -> DeployResult:
+               on_plan: Callable[[Plan], None] | None = None, force: bool = False) -> DeployResult:
         """Reconcile AWS to the declared constructs; see API.md. Returns a DeployResult.
+
+        A change that would delete or replace something its provider protects (a user pool that has
+        users) stops the deploy before any write, unless ``force``.
 
         ``on_plan(plan)`` is called with the plan before anything is changed; ``on_event`` and
         ``on_retry`` report progress (see :class:`sstdirect.progress.Progress`).
@@ -163,6 +166,9 @@ class App:
             plan, snapshot = self._plan(aws, state, desired, refresh)
             if on_plan is not None:
                 on_plan(plan)
+            doomed = [state.resources[c.address] for c in plan.changes
+                      if c.action in (Action.DELETE, Action.REPLACE) and not c.deposed and c.address in state.resources]
+            _refuse_deletions(aws, doomed, force, "deploy")
             if snapshot.adopted or snapshot.dropped:
                 with state.lock:
                     state.resources.update(snapshot.adopted)
@@ -229,15 +235,20 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
                 state.resources.pop(address, None)
         plan = make_plan({}, state.resources, None, {"region": aws.region, "account_id": state.account},
                          app=state.app, stage=state.stage)
-        refusals = [reason for rec in state.resources.values()
-                    if (reason := provider_for(rec.type).check_remove(aws, rec, force))]
-        if refusals:
-            raise DeployError("remove stopped before deleting anything: " + "; ".join(refusals),
-                              address=state.app, operation="remove", code="RemoveRefused")
+        _refuse_deletions(aws, [*state.resources.values()], force, "remove")
         if plan.changes:
             Executor(aws, state_file, state, {}, plan, on_event=on_event).run()
         state_file.delete()
     return RemoveResult(plan.changes, aws.calls, time.monotonic() - started, aws.retries)
+
+
+def _refuse_deletions(aws: Aws, records: list[Record], force: bool, operation: str) -> None:
+    """Stop before anything is deleted if a provider refuses to delete one of ``records`` (unless forced)."""
+    refusals = [(rec.address, reason) for rec in records
+                if (reason := provider_for(rec.type).check_remove(aws, rec, force))]
+    if refusals:
+        raise DeployError(f"{operation} stopped before deleting anything: " + "; ".join(r for _, r in refusals),
+                          address=refusals[0][0], operation=operation, code="DeletionRefused")
 
 
 def remove_from_state(path: str | os.PathLike[str], *, profile: str | None = None,

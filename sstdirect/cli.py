@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--local", action="store_true",
                    help="deploy into a fresh embedded local AWS (no account needed)")
     d.add_argument("--no-refresh", dest="refresh", action="store_false", help="trust the lockfile; read nothing")
+    d.add_argument("--force", action="store_true",
+                   help="also delete or replace Cognito user pools that have users")
     df = add("diff", "show what deploy would do")
     df.add_argument("--no-refresh", dest="refresh", action="store_false")
     r = add("remove", "delete everything the lockfile records", app_required=False)
@@ -131,7 +133,7 @@ def _deploy(args: argparse.Namespace, out: Console, err: Console) -> None:
         with Progress(out if not args.json else err, f"Deploying {app.name} · {app.stage}") as progress:
             progress.show_plan = not args.json
             result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry,
-                                on_plan=progress.on_plan)
+                                on_plan=progress.on_plan, force=args.force)
         if args.json:
             print(json.dumps({"app": app.name, "stage": app.stage, "outputs": result.outputs,
                               "changes": [c.to_json() for c in result.changes],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -383,15 +382,6 @@ def test_check_remove_refuses_a_pool_with_users_unless_forced(aws: boto3.Session
     assert provider.check_remove(client, rec, False) is None  # already gone: nothing to protect
 
 
-def _remove_checks_providers() -> bool:
-    import sstdirect.app as app_module
-
-    source = inspect.getsource(app_module._remove)
-    return "check_remove" in source and "force" in inspect.signature(app_module._remove).parameters
-
-
-@pytest.mark.skipif(not _remove_checks_providers(),
-                    reason="sstdirect.app._remove does not call Provider.check_remove yet (call site pending)")
 def test_app_remove_stops_before_deleting_anything_when_a_pool_has_users(aws: boto3.Session, root: Path) -> None:
     app = make_app(aws, root)
     auth = Cognito(app, "Auth", login=["email"], triggers={"pre_sign_up": "src/pre.main"})
@@ -413,6 +403,31 @@ def test_app_remove_stops_before_deleting_anything_when_a_pool_has_users(aws: bo
     assert aws.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
     assert aws.client("iam").list_roles()["Roles"] == []
     assert not app.state_path.exists()
+
+
+def test_deploy_stops_before_replacing_or_dropping_a_pool_with_users(aws: boto3.Session, root: Path) -> None:
+    app = make_app(aws, root)
+    auth = Cognito(app, "Auth", login=["email"])
+    app.deploy()
+    pool_id = auth.user_pool_id
+    add_user(aws, pool_id)
+    lock_before = app.state_path.read_text()
+
+    replaced = make_app(aws, root)
+    Cognito(replaced, "Auth", login=["username"])  # a login change replaces the pool
+    with pytest.raises(DeployError) as info:
+        replaced.deploy()
+    assert info.value.address == "Auth/user-pool"
+    assert pool_id in str(info.value) and info.value.code == "DeletionRefused"
+    dropped = make_app(aws, root)  # the construct is gone from the app: its pool would be deleted
+    with pytest.raises(DeployError):
+        dropped.deploy()
+    assert [p["Id"] for p in aws.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]] == [pool_id]
+    assert app.state_path.read_text() == lock_before
+
+    replaced.deploy(force=True)
+    (pool,) = aws.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
+    assert pool["Id"] != pool_id
 
 
 # --- configuration -----------------------------------------------------------------------------
