@@ -8,13 +8,16 @@ Two jobs, both done without touching AWS:
     importing it -- that the file defines that name.  Every bad input is a
     :class:`~sstdirect.errors.ConfigError` naming the construct, the key and the fix.
 
-``build_bundle(code_dir, cache_dir=..., runtime=..., architecture=...)``
+``build_bundle(code_dir, cache_dir=..., runtime=..., architecture=..., entry=None)``
     zips a folder deterministically (same files -> byte-identical zip -> same ``CodeSha256``),
     installs a ``requirements.txt`` beside the code for the Lambda platform, and caches everything
-    under ``cache_dir``:
+    under ``cache_dir``.  With ``entry`` (the handler's ``.py`` file) only the ``.py`` files reachable
+    from it by static import tracing go in (plus every non-``.py`` file), so editing one handler
+    changes that function's zip alone; see :func:`build_bundle` for the rules and the fallback.
 
-    ``cache_dir/index.json``            code folder -> fingerprint (path, size, mtime of every file)
-                                        -> zip; a match returns the zip without reading any file
+    ``cache_dir/index.json``            (code folder, entry) -> fingerprint (path, size, mtime of
+                                        every file of the folder) -> zip; a match returns the zip
+                                        without reading any file
     ``cache_dir/zips/<hex>.zip``        one zip per content hash (``<hex>.json`` holds its sha/size)
     ``cache_dir/deps/<key>/site/``      ``pip install --target`` output, once per (requirements
                                         content, runtime, architecture); ``manifest.json`` beside it
@@ -28,8 +31,8 @@ would otherwise keep a stale zip (git's "racily clean" problem).  Correctness ne
 fingerprint -- only speed does.
 
 :data:`stats` counts what happened (``fingerprint_hit``, ``zip_reused``, ``zip_built``,
-``deps_installed``, ``deps_reused``, ``files_hashed``) so tests can assert cache behaviour without
-timing.
+``deps_installed``, ``deps_reused``, ``files_hashed``, ``trace_fallback``) so tests can assert cache
+behaviour without timing.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ __all__ = [
 
 #: What the bundler did, for tests and progress output.  Keys: ``fingerprint_hit`` (zip returned
 #: from the index without reading files), ``zip_reused`` (contents hashed, a zip with that content
-#: already cached), ``zip_built``, ``deps_installed`` (pip ran), ``deps_reused``, ``files_hashed``.
+#: already cached), ``zip_built``, ``deps_installed`` (pip ran), ``deps_reused``, ``files_hashed``,
+#: ``trace_fallback`` (an ``entry`` bundle took every ``.py`` file: dynamic imports or unparsable code).
 stats: collections.Counter[str] = collections.Counter()
 
 #: Files modified this recently (nanoseconds, relative to the scan) make a fingerprint "racy":
@@ -432,6 +436,7 @@ def build_bundle(
     cache_dir: Path | str,
     runtime: str = "python3.12",
     architecture: str = "x86_64",
+    entry: Path | str | None = None,
 ) -> Bundle:
     """Zip ``code_dir`` (plus its ``requirements.txt`` packages) deterministically; return the cached zip.
 
@@ -439,6 +444,16 @@ def build_bundle(
     ``.sstdirect``, ``__pycache__``, ``*.pyc``, virtual environments, ``node_modules`` and tool caches;
     symlinks pointing outside ``code_dir`` are skipped.  A file of the code folder wins over an
     installed dependency with the same path.
+
+    With ``entry`` (the handler's ``.py`` file, inside ``code_dir``) the zip holds only the ``.py``
+    files reachable from it by static import tracing (parsed with :mod:`ast`, never imported; modules
+    resolved with ``code_dir`` as the ``sys.path`` root; every parent package's ``__init__.py`` is
+    included and traced too; imports that do not resolve inside ``code_dir`` are left to the runtime
+    and the installed requirements), every non-``.py`` file of the folder, and the requirements.  If
+    a traced file imports dynamically (``importlib.import_module``, ``__import__``,
+    ``spec_from_file_location``, ``pkgutil``, ``runpy``, ``sys.path`` changes, ...) or cannot be
+    parsed, every ``.py`` file is included instead (counted as ``stats["trace_fallback"]``).
+    Without ``entry`` the whole folder is zipped.
     """
     py_version = _python_version(runtime)
     platform = _platform(architecture)
@@ -446,14 +461,18 @@ def build_bundle(
     if not code_real.is_dir():
         raise ConfigError(f"code folder {code_real} does not exist or is not a folder. "
                           "Fix: point the function's handler/src at an existing folder.")
+    entry_rel = None if entry is None else _entry_rel(code_real, entry)
     cache = Path(cache_dir).resolve()
     (cache / "zips").mkdir(parents=True, exist_ok=True)
 
-    entry_key = _sha256_hex(f"{code_real}\0{runtime}\0{architecture}".encode())
+    key_material = f"{code_real}\0{runtime}\0{architecture}"
+    if entry_rel is not None:
+        key_material += f"\0entry\0{entry_rel}"
+    entry_key = _sha256_hex(key_material.encode("utf-8", "surrogateescape"))
     with _lock("code", str(cache), entry_key):
         scan_ns = time.time_ns()
         files = _scan(code_real, skip=(cache,), user_code=True)
-        fingerprint = _fingerprint(code_real, runtime, architecture, files)
+        fingerprint = _fingerprint(code_real, runtime, architecture, files, entry_rel)
 
         cached = _index_get(cache, entry_key)
         if cached and cached.get("fingerprint") == fingerprint and not cached.get("racy"):
@@ -469,7 +488,8 @@ def build_bundle(
         deps = _dependencies(code_real, cache, runtime, architecture, py_version, platform)
         for attempt in range(3):
             try:
-                bundle, content = _bundle_from_contents(cache, files, deps)
+                chosen = files if entry_rel is None else _select(code_real, files, entry_rel)
+                bundle, content = _bundle_from_contents(cache, chosen, deps)
                 break
             except _ChangedWhileZipping as changed:
                 if attempt == 2:
@@ -479,24 +499,209 @@ def build_bundle(
                     ) from None
                 scan_ns = time.time_ns()
                 files = _scan(code_real, skip=(cache,), user_code=True)
-                fingerprint = _fingerprint(code_real, runtime, architecture, files)
+                fingerprint = _fingerprint(code_real, runtime, architecture, files, entry_rel)
         racy = any(max(f.mtime_ns, f.ctime_ns) >= scan_ns - RACY_WINDOW_NS for f in files)
-        _index_put(cache, entry_key, {
+        record = {
             "code_dir": str(code_real),
             "fingerprint": fingerprint,
             "racy": racy,
             "content": content,
             "sha256_b64": bundle.sha256_b64,
             "size": bundle.size,
-        })
+        }
+        if entry_rel is not None:
+            record["entry"] = entry_rel
+        _index_put(cache, entry_key, record)
         return bundle
 
 
-def _fingerprint(code_dir: Path, runtime: str, architecture: str, files: list[_Entry]) -> str:
-    """Names and stat data only -- computing it reads no file contents."""
+def _fingerprint(code_dir: Path, runtime: str, architecture: str, files: list[_Entry],
+                 entry_rel: str | None = None) -> str:
+    """Names and stat data only -- computing it reads no file contents.
+
+    It covers every file of the folder even for an ``entry`` bundle: which files are traced depends
+    on their contents, so any change anywhere has to trace again.
+    """
     listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns, f.executable] for f in files]
-    material = [_FORMAT, _COMPRESS_LEVEL, str(code_dir), runtime, architecture, listing]
+    material: list = [_FORMAT, _COMPRESS_LEVEL, str(code_dir), runtime, architecture, listing]
+    if entry_rel is not None:
+        material.append(["entry", entry_rel])
     return _sha256_hex(json.dumps(material, separators=(",", ":")).encode("utf-8", "surrogateescape"))
+
+
+# --- import tracing (entry bundles) ------------------------------------------------------------
+
+# Seen anywhere in a traced file (as a name, an attribute or an imported name), these load modules
+# the tracer cannot follow: the bundle then takes every .py file of the folder.
+_DYNAMIC_NAMES = frozenset({
+    "__import__", "import_module", "spec_from_file_location", "spec_from_loader", "module_from_spec",
+    "SourceFileLoader", "SourcelessFileLoader", "load_source", "load_module", "run_path", "run_module",
+    "addsitedir", "extend_path", "iter_modules", "walk_packages", "__path__",
+})
+# Importing any of these modules counts as a dynamic import too.
+_DYNAMIC_MODULES = frozenset({"pkgutil", "runpy", "imp"})
+# A string constant that looks like a dotted module path ("app.settings", "app.main:handler"):
+# frameworks import such names themselves, so the modules they name are traced too (size only).
+_MODULE_STRING = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[A-Za-z_][\w.]*)?")
+
+
+def _entry_rel(code_real: Path, entry: Path | str) -> str:
+    """``entry``'s '/'-separated path inside ``code_real`` (its file name kept, even if a symlink)."""
+    raw = Path(os.path.abspath(os.fspath(entry)))
+    for candidate in (raw, raw.parent.resolve() / raw.name):
+        if candidate != code_real and candidate.is_relative_to(code_real):
+            rel = candidate.relative_to(code_real).as_posix()
+            break
+    else:
+        raise ConfigError(f"handler file {raw} is not inside the code folder {code_real}. "
+                          "Fix: pass the handler's .py file from that folder as entry.")
+    if not rel.endswith(".py"):
+        raise ConfigError(f"handler file {raw} is not a .py file. Fix: pass the handler's .py file as entry.")
+    return rel
+
+
+def _module_index(files: list[_Entry]) -> dict[str, str]:
+    """Dotted module name -> zip path, for every importable ``.py`` file (packages win over modules)."""
+    modules: dict[str, str] = {}
+    packages: dict[str, str] = {}
+    for f in files:
+        if not f.rel.endswith(".py"):
+            continue
+        parts = f.rel[:-3].split("/")
+        if not all(p.isidentifier() for p in parts):
+            continue  # no import statement can name it
+        if parts[-1] == "__init__":
+            if len(parts) > 1:  # the folder's own __init__.py is never imported by name
+                packages[".".join(parts[:-1])] = f.rel
+        else:
+            modules[".".join(parts)] = f.rel
+    return {**modules, **packages}
+
+
+def _module_package(rel: str) -> str:
+    """The package relative imports in ``rel`` are resolved against."""
+    parts = rel[:-3].split("/")
+    return ".".join(parts[:-1])  # 'a/b.py' -> 'a'; 'a/__init__.py' -> 'a'
+
+
+def _imports(tree: ast.AST, package: str) -> tuple[list[str], list[str]] | None:
+    """Module names ``tree`` may import and packages it star-imports from; ``None`` if dynamic."""
+    wanted: list[str] = []
+    stars: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _DYNAMIC_MODULES:
+                    return None
+                wanted.append(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                if len(parts) < node.level:
+                    continue  # beyond the top-level package: fails on Lambda as well
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+                if base.split(".")[0] in _DYNAMIC_MODULES or (
+                        base == "sys" and any(a.name in ("path", "*") for a in node.names)):
+                    return None
+            wanted.append(base)
+            for alias in node.names:
+                if alias.name in _DYNAMIC_NAMES:
+                    return None
+                if alias.name == "*":
+                    stars.append(base)
+                else:
+                    wanted.append(f"{base}.{alias.name}")
+        elif isinstance(node, ast.Name):
+            if node.id in _DYNAMIC_NAMES:
+                return None
+        elif isinstance(node, ast.Attribute):
+            if node.attr in _DYNAMIC_NAMES:
+                return None
+            if node.attr == "path" and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                return None  # sys.path changes make imports resolve elsewhere
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) <= 200
+              and ("." in node.value or ":" in node.value)
+              and (match := _MODULE_STRING.fullmatch(node.value))):
+            wanted.append(match.group(1))
+    return wanted, stars
+
+
+def _read_source(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise _ChangedWhileZipping(path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} while bundling: {exc}. Fix: make it readable.") from exc
+    _count("files_hashed")
+    return data
+
+
+def _select(code_real: Path, files: list[_Entry], entry_rel: str) -> list[_Entry]:
+    """The files of an ``entry`` bundle: traced ``.py`` files plus every other file.
+
+    The traced files come back with the hash of the exact bytes that were parsed, so the zip
+    writer notices (and the build is retried) if one changes before it is zipped.
+    """
+    by_rel = {f.rel: f for f in files}
+    if entry_rel not in by_rel:
+        raise ConfigError(f"handler file {code_real / entry_rel} is missing or excluded from the code folder "
+                          f"{code_real}. Fix: point the handler at an existing .py file that is bundled.")
+    modules = _module_index(files)
+    read: dict[str, _Entry] = {}
+    chosen: set[str] = set()
+    queue: list[str] = []
+
+    def add(rel: str) -> None:
+        if rel in chosen:
+            return
+        chosen.add(rel)
+        queue.append(rel)
+        parts = rel.split("/")
+        for i in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py
+            init = "/".join(parts[:i]) + "/__init__.py"
+            if init in by_rel:
+                add(init)
+
+    def want(name: str) -> None:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # `import a.b.c` imports a, a.b and a.b.c
+            rel = modules.get(".".join(parts[:i]))
+            if rel is not None:
+                add(rel)
+
+    add(entry_rel)
+    dynamic = False
+    while queue:
+        rel = queue.pop()
+        f = by_rel[rel]
+        data = _read_source(f.src)
+        read[rel] = _Entry(rel, f.src, len(data), f.mtime_ns, f.ctime_ns, f.executable, _sha256_hex(data))
+        try:
+            tree = ast.parse(data, filename=f.src)
+        except (SyntaxError, ValueError, RecursionError):
+            dynamic = True  # cannot tell what it imports
+            break
+        found = _imports(tree, _module_package(rel))
+        if found is None:
+            dynamic = True
+            break
+        wanted, stars = found
+        for name in wanted:
+            want(name)
+        for package in stars:  # `from pkg import *` may import any submodule named in __all__
+            want(package)
+            prefix = package + "."
+            for name in modules:
+                if name.startswith(prefix) and "." not in name[len(prefix):]:
+                    want(name)
+    if dynamic:
+        _count("trace_fallback")
+        return [read.get(f.rel, f) for f in files]
+    return [read.get(f.rel, f) for f in files if f.rel in chosen or not f.rel.endswith(".py")]
 
 
 def _python_version(runtime: str) -> str:
@@ -613,8 +818,8 @@ def _bundle_from_contents(cache: Path, files: list[_Entry], deps: list[_Entry]) 
     """
     merged = {d.rel: d for d in deps}
     for f in files:
-        merged[f.rel] = _Entry(f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns, f.executable,
-                               _hash_file(f.src))
+        merged[f.rel] = f if f.sha256 else _Entry(f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns,
+                                                  f.executable, _hash_file(f.src))
     entries = [merged[k] for k in sorted(merged)]
     lines = [_FORMAT, f"deflate-{_COMPRESS_LEVEL}"]
     lines += [f"{e.rel}\0{int(e.executable)}\0{e.size}\0{e.sha256}" for e in entries]

@@ -638,3 +638,344 @@ def test_file_changed_while_bundling_is_rescanned(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(packaging, "_hash_file", real_hash)
     fresh = build_bundle(code, cache_dir=tmp_path / "fresh-cache")
     assert fresh.read_bytes() == bundle.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# build_bundle(entry=...): one handler's zip holds the code it imports
+# ---------------------------------------------------------------------------------------------
+
+
+def notes_tree(code: Path) -> Path:
+    """Two handlers sharing a helper, plus code and data neither of them needs to import."""
+    write(code / "list.py", "from notes import NOTES\n\n\ndef main(event, context):\n    return NOTES\n")
+    write(code / "create.py", "import notes\n\n\ndef main(event, context):\n    return notes.add(event)\n")
+    write(code / "notes.py", "import json\n\nNOTES = {}\n\n\ndef add(e):\n    return json.dumps(e)\n")
+    write(code / "unused.py", "X = 1\n")
+    write(code / "templates" / "a.json", '{"a": 1}\n')
+    write(code / "requirements.txt", "# nothing to install\n")
+    return code
+
+
+def test_entry_bundle_holds_only_what_the_handler_imports(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    cache = tmp_path / "cache"
+    list_zip = build_bundle(code, cache_dir=cache, entry=code / "list.py")
+    create_zip = build_bundle(code, cache_dir=cache, entry=code / "create.py")
+    assert names(list_zip) == ["list.py", "notes.py", "requirements.txt", "templates/a.json"]
+    assert names(create_zip) == ["create.py", "notes.py", "requirements.txt", "templates/a.json"]
+    # without entry: the whole folder, as before
+    assert names(build_bundle(code, cache_dir=cache)) == [
+        "create.py", "list.py", "notes.py", "requirements.txt", "templates/a.json", "unused.py"]
+    assert packaging.stats["trace_fallback"] == 0
+
+
+def test_editing_one_handler_changes_only_its_zip(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    cache = tmp_path / "cache"
+
+    def both() -> tuple[str, str]:
+        return (build_bundle(code, cache_dir=cache, entry=code / "list.py").sha256_b64,
+                build_bundle(code, cache_dir=cache, entry=code / "create.py").sha256_b64)
+
+    list0, create0 = both()
+    assert list0 != create0
+
+    write(code / "list.py", "from notes import NOTES\n\n\ndef main(event, context):\n    return list(NOTES)\n")
+    list1, create1 = both()
+    assert list1 != list0 and create1 == create0
+
+    write(code / "unused.py", "X = 2\n")  # imported by neither
+    assert both() == (list1, create1)
+
+    write(code / "notes.py", "import json\n\nNOTES = {'x': 1}\n\n\ndef add(e):\n    return json.dumps(e)\n")
+    list2, create2 = both()
+    assert list2 != list1 and create2 != create1
+
+    write(code / "templates" / "a.json", '{"a": 2}\n')  # data files go in every zip
+    list3, create3 = both()
+    assert list3 != list2 and create3 != create2
+
+
+def test_a_new_import_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = notes_tree(tmp_path / "code")
+    age(code)
+    cache = tmp_path / "cache"
+    first = build_bundle(code, cache_dir=cache, entry=code / "list.py")
+    assert build_bundle(code, cache_dir=cache, entry=code / "list.py") == first
+    assert packaging.stats["fingerprint_hit"] == 1
+    write(code / "notes.py", "import unused\n\nNOTES = {}\n")  # the helper now imports another module
+    second = build_bundle(code, cache_dir=cache, entry=code / "list.py")
+    assert "unused.py" in names(second)
+    assert second.sha256_b64 != first.sha256_b64
+
+
+def test_entry_fingerprint_hit_per_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = notes_tree(tmp_path / "code")
+    age(code)
+    cache = tmp_path / "cache"
+    list_zip = build_bundle(code, cache_dir=cache, entry=code / "list.py")
+    create_zip = build_bundle(code, cache_dir=cache, entry=code / "create.py")
+    whole = build_bundle(code, cache_dir=cache)
+    assert packaging.stats["fingerprint_hit"] == 0
+
+    def no_reads(path):  # pragma: no cover - only runs if the cache is broken
+        raise AssertionError(f"read {path} on a fingerprint hit")
+
+    monkeypatch.setattr(packaging, "_hash_file", no_reads)
+    monkeypatch.setattr(packaging, "_read_source", no_reads)
+    assert build_bundle(code, cache_dir=cache, entry=code / "list.py") == list_zip
+    assert build_bundle(code, cache_dir=cache, entry=code / "create.py") == create_zip
+    assert build_bundle(code, cache_dir=cache) == whole
+    assert packaging.stats["fingerprint_hit"] == 3
+
+
+def test_untraced_files_are_not_read(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    write(code / "broken.py", "def oops(:\n")  # not imported: neither read nor a reason to fall back
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py")
+    assert "broken.py" not in names(bundle)
+    assert packaging.stats["trace_fallback"] == 0
+    # list.py, notes.py (traced) + requirements.txt, templates/a.json (data)
+    assert packaging.stats["files_hashed"] == 4
+
+
+def test_relative_imports_and_packages(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "api" / "__init__.py", "")
+    write(code / "api" / "v1" / "__init__.py", "from . import shared\n")
+    write(code / "api" / "v1" / "handler.py",
+          "from .util import x\nfrom ..pkg import y\nimport lib.mod\nfrom lib import other\n"
+          "from lib.names import CONSTANT\n\ndef main(event, context):\n    return x, y\n")
+    write(code / "api" / "v1" / "util.py", "x = 1\n")
+    write(code / "api" / "v1" / "shared.py", "S = 1\n")
+    write(code / "api" / "v1" / "unrelated.py", "")
+    write(code / "api" / "pkg" / "__init__.py", "from .y_impl import y\n")
+    write(code / "api" / "pkg" / "y_impl.py", "y = 2\n")
+    write(code / "api" / "pkg" / "skip.py", "")
+    write(code / "lib" / "__init__.py", "")
+    write(code / "lib" / "mod.py", "from . import sub\n")  # 'sub' is a subpackage
+    write(code / "lib" / "sub" / "__init__.py", "")
+    write(code / "lib" / "other.py", "")
+    write(code / "lib" / "names.py", "CONSTANT = 1\n")  # CONSTANT is a name, not a submodule
+    write(code / "lib" / "unused.py", "")
+    write(code / "nspkg" / "leaf.py", "")  # a namespace package (no __init__.py)
+    write(code / "api" / "v1" / "handler.py",
+          (code / "api" / "v1" / "handler.py").read_text() + "import nspkg.leaf\n")
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "api" / "v1" / "handler.py")
+    assert names(bundle) == [
+        "api/__init__.py", "api/pkg/__init__.py", "api/pkg/y_impl.py", "api/v1/__init__.py",
+        "api/v1/handler.py", "api/v1/shared.py", "api/v1/util.py", "lib/__init__.py", "lib/mod.py",
+        "lib/names.py", "lib/other.py", "lib/sub/__init__.py", "nspkg/leaf.py",
+    ]
+
+
+def test_parent_packages_of_a_module_are_included(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import a.b.c\n")
+    write(code / "a" / "__init__.py", "import helper\n")  # a parent's own imports are traced too
+    write(code / "a" / "b" / "__init__.py", "")
+    write(code / "a" / "b" / "c.py", "")
+    write(code / "a" / "b" / "d.py", "")
+    write(code / "helper.py", "")
+    assert names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")) == [
+        "a/__init__.py", "a/b/__init__.py", "a/b/c.py", "h.py", "helper.py"]
+
+
+def test_package_wins_over_module_of_the_same_name(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import thing\n")
+    write(code / "thing.py", "")
+    write(code / "thing" / "__init__.py", "")
+    assert "thing/__init__.py" in names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py"))
+
+
+def test_imports_in_functions_try_and_if_blocks_are_traced(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", (
+        "import os\n"
+        "try:\n    import fast\nexcept ImportError:\n    import slow\n"
+        "if os.environ.get('X'):\n    from cond import thing\n"
+        "class C:\n    import in_class\n"
+        "def main(event, context):\n    import lazy\n    from deep import inner\n"
+        "    return lazy, inner\n"
+    ))
+    for mod in ("fast", "slow", "cond", "in_class", "lazy", "deep", "unused"):
+        write(code / f"{mod}.py", "")
+    got = names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py"))
+    assert got == ["cond.py", "deep.py", "fast.py", "h.py", "in_class.py", "lazy.py", "slow.py"]
+
+
+def test_stdlib_and_installed_imports_are_ignored_but_local_shadows_count(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import os, sys, boto3\nimport json\nfrom collections import abc\nimport xml.dom\n")
+    write(code / "json.py", "")  # shadows the stdlib on Lambda (the code folder comes first)
+    write(code / "yaml.py", "")
+    assert names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")) == ["h.py", "json.py"]
+
+
+def test_star_import_from_a_package_takes_its_submodules(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "from pkg import *\n")
+    write(code / "pkg" / "__init__.py", "__all__ = ['a', 'b']\n")
+    write(code / "pkg" / "a.py", "")
+    write(code / "pkg" / "b.py", "")
+    write(code / "pkg" / "sub" / "__init__.py", "")
+    write(code / "pkg" / "sub" / "deep.py", "")
+    assert names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")) == [
+        "h.py", "pkg/__init__.py", "pkg/a.py", "pkg/b.py", "pkg/sub/__init__.py"]
+
+
+def test_dotted_module_strings_are_traced(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'site_cfg.settings'\n"
+                         "APP = 'web.app:application'\nNAME = 'unused'\n")
+    write(code / "site_cfg" / "__init__.py", "")
+    write(code / "site_cfg" / "settings.py", "")
+    write(code / "web" / "app.py", "")
+    write(code / "unused.py", "")
+    assert names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")) == [
+        "h.py", "site_cfg/__init__.py", "site_cfg/settings.py", "web/app.py"]
+
+
+DYNAMIC = [
+    "import importlib\nmod = importlib.import_module('plugins.' + 'x')\n",
+    "from importlib import import_module\n",
+    "mod = __import__('plug' + 'in')\n",
+    "import importlib.util\nspec = importlib.util.spec_from_file_location('m', 'm.py')\n",
+    "import pkgutil\n",
+    "from pkgutil import iter_modules\n",
+    "import runpy\n",
+    "import sys\nsys.path.insert(0, 'vendor')\nimport vendored\n",
+    "def main(event, context):\n    import importlib\n    return importlib.import_module(event['m'])\n",
+]
+
+
+@pytest.mark.parametrize("source", DYNAMIC, ids=["import_module", "from-importlib", "__import__",
+                                                   "spec_from_file_location", "pkgutil", "from-pkgutil",
+                                                   "runpy", "sys.path", "in-function"])
+@pytest.mark.parametrize("where", ["entry", "helper"])
+def test_dynamic_imports_fall_back_to_every_py_file(tmp_path: Path, source: str, where: str):
+    code = notes_tree(tmp_path / "code")
+    write(code / "plugins" / "x.py", "")
+    write(code / "vendor" / "vendored.py", "")
+    if where == "entry":
+        write(code / "list.py", "import notes\n" + source)
+    else:
+        write(code / "notes.py", "NOTES = {}\n" + source)
+    got = names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py"))
+    assert got == ["create.py", "list.py", "notes.py", "plugins/x.py", "requirements.txt",
+                   "templates/a.json", "unused.py", "vendor/vendored.py"]
+    assert packaging.stats["trace_fallback"] == 1
+
+
+def test_importlib_metadata_is_not_dynamic(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    write(code / "list.py", "import importlib.metadata\nV = importlib.metadata.version('x')\nimport notes\n")
+    got = names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py"))
+    assert "create.py" not in got and "notes.py" in got
+    assert packaging.stats["trace_fallback"] == 0
+
+
+@pytest.mark.parametrize("bad", ["def oops(:\n", "x = 1\x00\n"], ids=["syntax-error", "null-byte"])
+def test_unparsable_imported_module_falls_back(tmp_path: Path, bad: str):
+    code = notes_tree(tmp_path / "code")
+    write(code / "notes.py", bad)
+    got = names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py"))
+    assert got == ["create.py", "list.py", "notes.py", "requirements.txt", "templates/a.json", "unused.py"]
+    assert packaging.stats["trace_fallback"] == 1
+
+
+def test_entry_through_symlink_keeps_its_name(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "impl" / "real.py", "import helper\n")
+    write(code / "helper.py", "")
+    (code / "h.py").symlink_to(code / "impl" / "real.py")
+    link = tmp_path / "code-link"
+    link.symlink_to(code, target_is_directory=True)
+    bundle = build_bundle(link, cache_dir=tmp_path / "cache", entry=link / "h.py")
+    assert names(bundle) == ["h.py", "helper.py"]
+
+
+def test_bad_entry_is_config_error(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    write(tmp_path / "elsewhere.py", "")
+    write(code / ".venv" / "h.py", "")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match="not inside the code folder"):
+        build_bundle(code, cache_dir=cache, entry=tmp_path / "elsewhere.py")
+    with pytest.raises(ConfigError, match=r"not a \.py file"):
+        build_bundle(code, cache_dir=cache, entry=code / "templates" / "a.json")
+    with pytest.raises(ConfigError, match="missing or excluded"):
+        build_bundle(code, cache_dir=cache, entry=code / "nope.py")
+    with pytest.raises(ConfigError, match="missing or excluded"):
+        build_bundle(code, cache_dir=cache, entry=code / ".venv" / "h.py")
+
+
+def test_entry_bundles_are_deterministic_and_shared_by_content(tmp_path: Path):
+    a = notes_tree(tmp_path / "one" / "code")
+    b = notes_tree(tmp_path / "two" / "code")
+    write(b / "unused.py", "something else\n")  # not traced: does not matter
+    za = build_bundle(a, cache_dir=tmp_path / "cache-a", entry=a / "list.py")
+    zb = build_bundle(b, cache_dir=tmp_path / "cache-b", entry=b / "list.py")
+    assert za.read_bytes() == zb.read_bytes()
+    # two entries with the same traced files share one zip
+    write(a / "alias.py", "from notes import NOTES\n\n\ndef main(event, context):\n    return NOTES\n")
+    write(a / "list.py", (a / "alias.py").read_text())
+    cache = tmp_path / "cache-c"
+    one = build_bundle(a, cache_dir=cache, entry=a / "list.py")
+    two = build_bundle(a, cache_dir=cache, entry=a / "alias.py")
+    assert one.sha256_b64 != two.sha256_b64  # different file names inside
+    assert packaging.stats["zip_built"] == 4
+
+
+def test_entry_file_changed_while_tracing_is_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    code = notes_tree(tmp_path / "code")
+    real_read = packaging._read_source
+    edits = []
+
+    def read_then_edit(path):
+        data = real_read(path)
+        if path.endswith("list.py") and not edits:  # saved right after it was traced: now imports unused
+            edits.append(path)
+            Path(path).write_text("import notes, unused\n\n\ndef main(event, context):\n    return 1\n")
+        return data
+
+    monkeypatch.setattr(packaging, "_read_source", read_then_edit)
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py")
+    assert "unused.py" in names(bundle)  # the zip matches the file's final contents
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("list.py") == (code / "list.py").read_bytes()
+
+
+def test_concurrent_entry_builds(tmp_path: Path):
+    code = notes_tree(tmp_path / "code")
+    cache = tmp_path / "cache"
+    results: dict[str, set[str]] = {"list.py": set(), "create.py": set()}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            results[name].add(build_bundle(code, cache_dir=cache, entry=code / name).sha256_b64)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("list.py", "create.py") * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results["list.py"]) == 1 and len(results["create.py"]) == 1
+    assert results["list.py"] != results["create.py"]
+    assert [p.name for p in (cache / "zips").iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_example_handlers_bundle_only_their_own_file(tmp_path: Path):
+    src = Path(__file__).resolve().parents[1] / "examples" / "rest-api" / "src"
+    cache = tmp_path / "cache"
+    for name in ("list", "create", "get", "update", "delete", "default"):
+        assert names(build_bundle(src, cache_dir=cache, entry=src / f"{name}.py")) == sorted(
+            {f"{name}.py", "notes.py"})
+    assert packaging.stats["trace_fallback"] == 0
