@@ -5,6 +5,7 @@ Everything public is importable from here; see API.md for the contract.
 
 from .app import App, DeployResult, RemoveResult, remove_from_state
 from .constructs.api import Api
+from .constructs.appsync import AppSyncApi
 from .constructs.base import Output
 from .constructs.cognito import Cognito
 from .constructs.function import Function
@@ -15,6 +16,7 @@ __all__ = [
     "Action",
     "Api",
     "App",
+    "AppSyncApi",
     "Change",
     "Cognito",
     "ConfigError",

@@ -166,6 +166,10 @@ class Executor:
         try:
             with wrap_aws_error(change.address, change.action.value):
                 getattr(self, f"_{step.kind}")(step)
+        except DeployError as exc:
+            exc.address = exc.address or change.address  # a provider's own DeployError names no address
+            self.on_event("error", change, str(exc))
+            raise
         except BaseException as exc:
             self.on_event("error", change, str(exc))
             raise

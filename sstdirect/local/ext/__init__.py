@@ -5,6 +5,7 @@
 additions in moto's own style (model method + response handler + URL line):
 
 * :mod:`.apigatewayv2` - operations and output fields moto lacks;
+* :mod:`.appsync` - data sources, resolvers, pipeline functions; API key and missing-API fixes;
 * :mod:`.apigatewayv2_fixes` - operations moto implements differently from AWS;
 * :mod:`.awslambda` - duplicate ``AddPermission`` statement ids;
 * :mod:`.cognitoidentity` - identity-pool roles (``Set``/``GetIdentityPoolRoles``), ``UpdateIdentityPool``;
@@ -40,7 +41,9 @@ def install() -> None:
         awslambda.install()
         cognitoidentity.install()
         cognitoidp.install()
+        from . import appsync
 
+        appsync.install()
         _installed = True
 
 
