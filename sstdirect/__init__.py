@@ -9,6 +9,8 @@ from .constructs.appsync import AppSyncApi
 from .constructs.base import Output
 from .constructs.cognito import Cognito
 from .constructs.function import Function
+from .constructs.graphql import GraphQLApi
+from .constructs.websocket import WebSocketApi
 from .engine.plan import Action, Change, Plan
 from .errors import ConfigError, DeployError, SstDirectError, StateError, StateLockedError
 
@@ -23,11 +25,13 @@ __all__ = [
     "DeployError",
     "DeployResult",
     "Function",
+    "GraphQLApi",
     "Output",
     "Plan",
     "RemoveResult",
     "SstDirectError",
     "StateError",
     "StateLockedError",
+    "WebSocketApi",
     "remove_from_state",
 ]

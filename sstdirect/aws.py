@@ -46,6 +46,10 @@ TRANSIENT: tuple[tuple[str, str, str, frozenset[str] | None], ...] = (
     ("apigatewayv2", "TooManyRequestsException", "", None),
     ("apigateway", "ConflictException", "try again", None),
     ("apigateway", "TooManyRequestsException", "", None),
+    # a CloudWatch role just made is refused by UpdateAccount until IAM has propagated it
+    ("apigateway", "BadRequestException", "does not have required permissions", frozenset({"UpdateAccount"})),
+    # ... and a WebSocket stage that logs may not see the account setting at once
+    ("apigatewayv2", "BadRequestException", "role ARN must be set", frozenset({"CreateStage", "UpdateStage"})),
     ("iam", "NoSuchEntity", "", frozenset({"PutRolePolicy", "UpdateAssumeRolePolicy", "TagRole"})),
     ("iam", "ConcurrentModification", "", None),
     ("route53", "PriorRequestNotComplete", "", None),

@@ -250,9 +250,14 @@ class Api(Construct):
         out += self._stage_resources(ctx, "$default")
         for spec in self.authorizers.values():
             out += spec.resources(ctx, self)
+        integrations: dict[str, Resource] = {}
         for key, route in self._routes.items():
-            integration = self._integration(ctx, key, route.function, route.payload_format_version)
-            out.append(integration)
+            suffix = self._integration_suffix(key)
+            integration = integrations.get(suffix)
+            if integration is None:  # routes of one suffix share one integration (GraphQLApi)
+                integration = self._integration(ctx, suffix, route.function, route.payload_format_version)
+                integrations[suffix] = integration
+                out.append(integration)
             out.append(Resource.make("apigatewayv2.Route", self._a("route", key), {
                 "api_id": Ref(self.api_address, "id"),
                 "route_key": key,
@@ -264,6 +269,10 @@ class Api(Construct):
             out += domain_resources(ctx, self.custom_domain, prefix=self._a("domain"),
                                     api_id=Ref(self.api_address, "id"), stage=Ref(self._a("stage"), "name"))
         return out
+
+    def _integration_suffix(self, route_key: str) -> str:
+        """The integration a route targets (``integration/{suffix}``): its own, unless a subclass shares one."""
+        return route_key
 
     def _preflight(self, aws: Any) -> None:
         """Reads before any write: the custom domain's hosted zone / certificate exist (ConfigError)."""

@@ -7,6 +7,8 @@ additions in moto's own style (model method + response handler + URL line):
 * :mod:`.apigatewayv2` - operations and output fields moto lacks;
 * :mod:`.appsync` - data sources, resolvers, pipeline functions; API key and missing-API fixes;
 * :mod:`.apigatewayv2_fixes` - operations moto implements differently from AWS;
+* :mod:`.apigateway` - the account's CloudWatch role: ``UpdateAccount`` checks, WebSocket stage
+  logging needing it, and the ``AmazonAPIGatewayPushToCloudWatchLogs`` managed policy;
 * :mod:`.awslambda` - duplicate ``AddPermission`` statement ids;
 * :mod:`.cognitoidentity` - identity-pool roles (``Set``/``GetIdentityPoolRoles``), ``UpdateIdentityPool``;
 * :mod:`.cognitoidp` - ``UpdateUserPool`` keeping the settings it cannot change;
@@ -44,6 +46,9 @@ def install() -> None:
         from . import appsync
 
         appsync.install()
+        from . import apigateway
+
+        apigateway.install()
         _installed = True
 
 
