@@ -467,7 +467,7 @@ def build_bundle(
 
     key_material = f"{code_real}\0{runtime}\0{architecture}"
     if entry_rel is not None:
-        key_material += f"\0entry\0{entry_rel}"
+        key_material += f"\0entry\0{entry_rel}\0{_helpers_stamp()}"
     entry_key = _sha256_hex(key_material.encode("utf-8", "surrogateescape"))
     with _lock("code", str(cache), entry_key):
         scan_ns = time.time_ns()
@@ -640,6 +640,30 @@ def _read_source(path: str) -> bytes:
     return data
 
 
+# sstdirect's own modules a handler may import at run time, shipped in its bundle when it does (and
+# the code folder has no ``sstdirect`` of its own): zip path → source file.
+_HERE = Path(__file__).resolve().parent
+RUNTIME_HELPERS: dict[str, dict[str, Path]] = {
+    "sstdirect.graphql": {"sstdirect/__init__.py": _HERE / "_lambda_init.py",
+                          "sstdirect/graphql.py": _HERE / "graphql.py"},
+}
+
+
+def _helper_entries(names: set[str]) -> list[_Entry]:
+    out: dict[str, _Entry] = {}
+    for name in sorted(names):
+        for rel, src in RUNTIME_HELPERS[name].items():
+            st = src.stat()
+            out[rel] = _Entry(rel, str(src), st.st_size, st.st_mtime_ns, st.st_ctime_ns, False)
+    return list(out.values())
+
+
+def _helpers_stamp() -> str:
+    """Changes when an installed helper changes (so a cached zip that ships it is rebuilt)."""
+    return ",".join(f"{src.stat().st_size}:{src.stat().st_mtime_ns}"
+                    for files in RUNTIME_HELPERS.values() for src in files.values())
+
+
 def _select(code_real: Path, files: list[_Entry], entry_rel: str) -> list[_Entry]:
     """The files of an ``entry`` bundle: traced ``.py`` files plus every other file.
 
@@ -666,7 +690,11 @@ def _select(code_real: Path, files: list[_Entry], entry_rel: str) -> list[_Entry
             if init in by_rel:
                 add(init)
 
+    helpers: set[str] = set()
+
     def want(name: str) -> None:
+        if "sstdirect" not in modules:
+            helpers.update(h for h in RUNTIME_HELPERS if name == h or name.startswith(h + "."))
         parts = name.split(".")
         for i in range(1, len(parts) + 1):  # `import a.b.c` imports a, a.b and a.b.c
             rel = modules.get(".".join(parts[:i]))
@@ -701,7 +729,8 @@ def _select(code_real: Path, files: list[_Entry], entry_rel: str) -> list[_Entry
     if dynamic:
         _count("trace_fallback")
         return [read.get(f.rel, f) for f in files]
-    return [read.get(f.rel, f) for f in files if f.rel in chosen or not f.rel.endswith(".py")]
+    chosen_files = [read.get(f.rel, f) for f in files if f.rel in chosen or not f.rel.endswith(".py")]
+    return chosen_files + _helper_entries(helpers)
 
 
 def _python_version(runtime: str) -> str:

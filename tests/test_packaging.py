@@ -979,3 +979,18 @@ def test_example_handlers_bundle_only_their_own_file(tmp_path: Path):
         assert names(build_bundle(src, cache_dir=cache, entry=src / f"{name}.py")) == sorted(
             {f"{name}.py", "notes.py"})
     assert packaging.stats["trace_fallback"] == 0
+
+
+def test_a_handler_importing_sstdirect_graphql_gets_it_in_its_bundle(tmp_path: Path) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "server.py").write_text(
+        "from sstdirect.graphql import make_handler\nhandler = make_handler('type Query { a: Int }')\n")
+    (code / "other.py").write_text("def main(e, c):\n    return 1\n")
+    with_helper = packaging.build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "server.py")
+    without = packaging.build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "other.py")
+    with zipfile.ZipFile(with_helper.path) as z:
+        assert {"server.py", "sstdirect/__init__.py", "sstdirect/graphql.py"} <= set(z.namelist())
+        assert b"import boto3" not in z.read("sstdirect/__init__.py")
+    with zipfile.ZipFile(without.path) as z:
+        assert not any(n.startswith("sstdirect/") for n in z.namelist())

@@ -9,8 +9,8 @@ builds from an SDL schema and a resolver map. Try it:
     curl "$URL?query=%7BlistNotes%7Bid%20content%7D%7D"
 
 The server file is `server.py`, not `graphql.py`: a handler module named `graphql` would shadow the
-graphql-core package it needs. On AWS the function's bundle needs graphql-core and
-`sstdirect.graphql` next to the handler (locally, the installed packages are used).
+graphql-core package it needs. On AWS the bundle gets graphql-core from `src/requirements.txt` and
+`sstdirect.graphql` itself, which sstdirect ships in the zip of any handler that imports it.
 """
 
 from pathlib import Path
