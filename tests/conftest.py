@@ -1,17 +1,18 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures: the embedded AWS in its two forms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    import boto3
+
     from sstdirect.local import LocalCloud
 
-
-# --- sstdirect.local: the embedded AWS ------------------------------------------------------------
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +25,53 @@ def local_cloud() -> Iterator[LocalCloud]:
 
     with LocalCloud() as cloud:
         yield cloud
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A boto3 Session on a fresh in-process moto (``mock_aws``) with sstdirect's extensions installed.
+
+    Credentials come from test values in the environment (never the user's profile); ACM certificates
+    are issued at once.
+    """
+    import boto3
+    import moto.settings
+    from moto import mock_aws
+
+    from sstdirect.local import install
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setattr(moto.settings, "ACM_VALIDATION_WAIT", 0)
+    install()
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)
+
+
+Clients = Callable[..., Any]
+
+
+@pytest.fixture(params=["inprocess", "server"])
+def clients(request: pytest.FixtureRequest) -> Iterator[Clients]:
+    """``clients(service, region=...)``: boto3 clients (no retries) of a fresh, empty embedded AWS, once
+    in-process (``mock_aws`` after ``install()``) and once against a ``LocalCloud`` server."""
+    from botocore.config import Config
+
+    from sstdirect.local import install
+
+    no_retry = Config(retries={"mode": "standard", "max_attempts": 1})
+    if request.param == "inprocess":
+        import boto3
+        from moto import mock_aws
+
+        install()
+        with mock_aws(config={"lambda": {"use_docker": False}}):
+            yield lambda service, region=REGION: boto3.client(
+                service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing",
+                config=no_retry)
+    else:
+        cloud: LocalCloud = request.getfixturevalue("local_cloud")
+        cloud.reset()
+        yield lambda service, region=REGION: cloud.client(service, region_name=region, config=no_retry)

@@ -8,14 +8,12 @@ import json
 import runpy
 import shutil
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sstdirect import App, AppSyncApi, ConfigError, Function
 from sstdirect.aws import is_mutating
@@ -29,19 +27,6 @@ type Mutation { createNote(note: NoteInput!): Note deleteNote(noteId: String!): 
 HANDLER = "def main(event, context):\n    return event['info']['fieldName']\n"
 DAY = 86400
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "appsync"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        from sstdirect.local import install
-
-        install()
-        yield boto3.Session(region_name="us-east-1")
 
 
 @pytest.fixture

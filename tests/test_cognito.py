@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sstdirect import Api, App, Cognito, ConfigError, DeployError, Function
 from sstdirect.aws import Aws, is_mutating
@@ -24,19 +23,6 @@ ACCOUNT = "123456789012"
 HANDLER = "def main(event, context):\n    return event\n"
 BASE = {"Effect": "Allow", "Action": ["mobileanalytics:PutEvents", "cognito-sync:*"], "Resource": "*"}
 PASSWORD = "Sup3r-secret!"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        from sstdirect.local import install
-
-        install()
-        yield boto3.Session(region_name=REGION)
 
 
 @pytest.fixture

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sstdirect import Api, App, Function
 from sstdirect.aws import is_mutating
 from sstdirect.constructs.options import HTTP_ACCESS_LOG_FORMAT
 
 HANDLER = "def main(event, context):\n    return {'statusCode': 200, 'body': %r}\n"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        from sstdirect.local import install
-
-        install()
-        yield boto3.Session(region_name="us-east-1")
 
 
 @pytest.fixture

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from moto import mock_aws
 
 from sstdirect import Api, App, DeployError
 
 
 @pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        from sstdirect.local import install
-
-        install()
-        yield boto3.Session(region_name="us-east-1")
+def session(aws: boto3.Session) -> boto3.Session:
+    return aws
 
 
 def inject(session: boto3.Session, operation: str, code: str, message: str, times: int,

@@ -17,7 +17,6 @@ import boto3
 import botocore.client
 import pytest
 from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLString
-from moto import mock_aws
 
 from sstdirect import App, ConfigError, Function, GraphQLApi
 from sstdirect.aws import is_mutating
@@ -49,19 +48,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)
     return log
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        from sstdirect.local import install
-
-        install()
-        yield boto3.Session(region_name="us-east-1")
 
 
 @pytest.fixture

@@ -7,48 +7,22 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sstdirect.local import LocalCloud, install
-
 Clients = Callable[..., Any]
 ACCOUNT = "123456789012"
 NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
-@pytest.fixture(params=["inprocess", "server"])
-def aws(request: pytest.FixtureRequest) -> Iterator[Clients]:
-    """``aws(service, region=...)`` makes a boto3 client for a fresh, empty embedded AWS."""
-    if request.param == "inprocess":
-        from moto import mock_aws
-
-        install()
-        with mock_aws(config={"lambda": {"use_docker": False}}):
-            import boto3
-
-            def make(service: str, region: str = "us-east-1") -> Any:
-                return boto3.client(
-                    service,
-                    region_name=region,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                    config=NO_RETRY,
-                )
-
-            yield make
-    else:
-        cloud: LocalCloud = request.getfixturevalue("local_cloud")
-        cloud.reset()
-
-        def make(service: str, region: str = "us-east-1") -> Any:
-            return cloud.client(service, region_name=region, config=NO_RETRY)
-
-        yield make
+@pytest.fixture
+def aws(clients: Clients) -> Clients:
+    """The shared dual-mode client factory (conftest ``clients``), under this module's name."""
+    return clients
 
 
 def error(exc_info: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,29 +23,10 @@ SDL = b"type Note { id: ID! }\ntype Query { listNotes: [Note] getNote(id: ID!): 
 DAY = 86400
 
 
-@pytest.fixture(params=["inprocess", "server"])
-def aws(request: pytest.FixtureRequest) -> Iterator[Clients]:
-    """``aws(service)`` makes a boto3 client for a fresh, empty embedded AWS."""
-    if request.param == "inprocess":
-        from moto import mock_aws
-
-        install()
-        with mock_aws():
-            import boto3
-
-            def make(service: str, region: str = "us-east-1") -> Any:
-                return boto3.client(service, region_name=region, aws_access_key_id="testing",
-                                    aws_secret_access_key="testing", config=NO_RETRY)
-
-            yield make
-    else:
-        cloud: LocalCloud = request.getfixturevalue("local_cloud")
-        cloud.reset()
-
-        def make(service: str, region: str = "us-east-1") -> Any:
-            return cloud.client(service, region_name=region, config=NO_RETRY)
-
-        yield make
+@pytest.fixture
+def aws(clients: Clients) -> Clients:
+    """The shared dual-mode client factory (conftest ``clients``), under this module's name."""
+    return clients
 
 
 def error(call: Callable[[], Any]) -> tuple[str, int, str]:

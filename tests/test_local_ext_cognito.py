@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from sstdirect.local import LocalCloud, install
 
 Clients = Callable[..., Any]
 ACCOUNT = "123456789012"
@@ -20,29 +18,10 @@ UNAUTH_ARN = f"arn:aws:iam::{ACCOUNT}:role/unauth"
 MISSING_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"
 
 
-@pytest.fixture(params=["inprocess", "server"])
-def aws(request: pytest.FixtureRequest) -> Iterator[Clients]:
-    """``aws(service)`` makes a boto3 client for a fresh, empty embedded AWS."""
-    if request.param == "inprocess":
-        from moto import mock_aws
-
-        install()
-        with mock_aws():
-            import boto3
-
-            def make(service: str, region: str = "us-east-1") -> Any:
-                return boto3.client(service, region_name=region, aws_access_key_id="testing",
-                                    aws_secret_access_key="testing", config=NO_RETRY)
-
-            yield make
-    else:
-        cloud: LocalCloud = request.getfixturevalue("local_cloud")
-        cloud.reset()
-
-        def make(service: str, region: str = "us-east-1") -> Any:
-            return cloud.client(service, region_name=region, config=NO_RETRY)
-
-        yield make
+@pytest.fixture
+def aws(clients: Clients) -> Clients:
+    """The shared dual-mode client factory (conftest ``clients``), under this module's name."""
+    return clients
 
 
 def error_code(call: Callable[[], Any]) -> str:

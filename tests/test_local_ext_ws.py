@@ -4,14 +4,12 @@ modes: in-process ``moto.mock_aws`` after ``install()``, and against a ``LocalCl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from sstdirect.local import LocalCloud, install
 
 Clients = Callable[..., Any]
 ACCOUNT = "123456789012"
@@ -20,21 +18,10 @@ POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWa
 LOG_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/vendedlogs/apis/ws/dev"
 
 
-@pytest.fixture(params=["inprocess", "server"])
-def aws(request: pytest.FixtureRequest) -> Iterator[Clients]:
-    """``aws(service)`` makes a boto3 client for a fresh, empty embedded AWS."""
-    if request.param == "inprocess":
-        import boto3
-        from moto import mock_aws
-
-        install()
-        with mock_aws():
-            yield lambda service: boto3.client(service, region_name="us-east-1", aws_access_key_id="testing",
-                                               aws_secret_access_key="testing", config=NO_RETRY)
-    else:
-        cloud: LocalCloud = request.getfixturevalue("local_cloud")
-        cloud.reset()
-        yield lambda service: cloud.client(service, region_name="us-east-1", config=NO_RETRY)
+@pytest.fixture
+def aws(clients: Clients) -> Clients:
+    """The shared dual-mode client factory (conftest ``clients``), under this module's name."""
+    return clients
 
 
 def error(exc_info: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
