@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sstdirect import Api, App, Function
+from sstdirect import Api, App, ConfigError, Function
 from sstdirect.aws import is_mutating
 from sstdirect.constructs.options import HTTP_ACCESS_LOG_FORMAT
 
@@ -233,3 +233,51 @@ def test_drift_is_put_back(aws: boto3.Session, root: Path) -> None:
     assert lam.get_function_configuration(FunctionName="dev-notes-Api-POST-notes")["State"] == "Active"
     assert gw.get_api(ApiId=api.id)["CorsConfiguration"]["AllowOrigins"] == ["*"]
     assert app.diff().is_empty
+
+
+def test_lambda_authorizer_settings_and_scoped_permission(aws: boto3.Session, root: Path) -> None:
+    authorizers = {"simple": {"type": "lambda", "function": "src/other.main", "response_types": ["simple"],
+                              "results_cache_ttl": 30},
+                   "iam": {"type": "lambda", "function": "src/other.main"}}
+    with pytest.raises(ConfigError, match="reserved"):
+        notes_app(aws, root, authorizers=authorizers)
+    authorizers["policy"] = authorizers.pop("iam")
+    app, api = notes_app(aws, root, authorizers=authorizers, routes={
+        "GET /a": {"function": "src/list.main", "authorizer": "simple"},
+        "GET /b": {"function": "src/get.main", "authorizer": "policy"}})
+    app.deploy()
+    gw, lam = aws.client("apigatewayv2"), aws.client("lambda")
+    found = {a["Name"]: a for a in gw.get_authorizers(ApiId=api.id)["Items"]}
+    simple, policy = found["simple"], found["policy"]
+    assert (simple["AuthorizerType"], simple["AuthorizerPayloadFormatVersion"], simple["EnableSimpleResponses"],
+            simple["AuthorizerResultTtlInSeconds"], simple["IdentitySource"]) == (
+        "REQUEST", "2.0", True, 30, ["$request.header.Authorization"])
+    assert (policy["AuthorizerPayloadFormatVersion"], policy["EnableSimpleResponses"],
+            policy["AuthorizerResultTtlInSeconds"]) == ("1.0", False, 0)
+    fn_arn = lam.get_function(FunctionName="dev-notes-Api-authorizer-simple")["Configuration"]["FunctionArn"]
+    assert simple["AuthorizerUri"] == (
+        f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn_arn}/invocations")
+    statement = json.loads(lam.get_policy(FunctionName="dev-notes-Api-authorizer-simple")["Policy"])["Statement"][0]
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:us-east-1:123456789012:{api.id}/authorizers/{simple['AuthorizerId']}")
+    routes = {r["RouteKey"]: r for r in gw.get_routes(ApiId=api.id)["Items"]}
+    assert (routes["GET /a"]["AuthorizationType"], routes["GET /a"]["AuthorizerId"]) == (
+        "CUSTOM", simple["AuthorizerId"])
+    assert app.deploy().changes == []
+
+
+def test_renaming_an_authorizer_in_use_moves_routes_first(aws: boto3.Session, root: Path) -> None:
+    jwt = {"type": "jwt", "jwt": {"issuer": "https://issuer.example.com", "audience": ["a"]}}
+    app, api = notes_app(aws, root, authorizers={"old": jwt}, defaults={"authorizer": "old"},
+                         routes={"GET /a": "src/list.main"})
+    app.deploy()
+    calls: list[str] = []
+    aws.events.register("before-call.apigatewayv2", lambda model, **_: calls.append(model.name))
+    app2, _ = notes_app(aws, root, authorizers={"new": jwt}, defaults={"authorizer": "new"},
+                        routes={"GET /a": "src/list.main"})
+    app2.deploy()
+    writes_in_order = [c for c in calls if is_mutating(f"x.{c}")]
+    assert writes_in_order == ["CreateAuthorizer", "UpdateRoute", "DeleteAuthorizer"]
+    (authz,) = aws.client("apigatewayv2").get_authorizers(ApiId=api.id)["Items"]
+    (route,) = aws.client("apigatewayv2").get_routes(ApiId=api.id)["Items"]
+    assert authz["Name"] == "new" and route["AuthorizerId"] == authz["AuthorizerId"]

@@ -1,0 +1,5 @@
+"""An open route."""
+
+
+def main(event, context):
+    return {"statusCode": 200, "body": "Hello stranger!"}
