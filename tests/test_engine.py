@@ -75,9 +75,9 @@ class ThingProvider(Provider):
         CLOUD.write("delete", record.props.get("name", ""))
         CLOUD.objects.pop(record.physical_id or "", None)
 
-    def find(self, aws: Any, props: Any) -> Created | None:
+    def find(self, aws: Any, props: Any, exclude: frozenset[str] = frozenset()) -> Created | None:
         for pid, obj in CLOUD.objects.items():
-            if obj["name"] == props["name"]:
+            if obj["name"] == props["name"] and pid not in exclude:
                 return Created(pid, {"id": pid, "name": obj["name"]})
         return None
 

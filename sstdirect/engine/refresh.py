@@ -43,8 +43,12 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
         if rec.status != "creating":
             continue
         provider = provider_for(rec.type)
+        # A replacement's new object may share its name with the deposed old one: never adopt that.
+        deposed = frozenset(d.physical_id for d in rec.deposed if d.physical_id)
         with wrap_aws_error(address, "find"):
-            found = provider.find(aws, freeze(rec.props))
+            found = provider.find(aws, freeze(rec.props), exclude=deposed)
+        if found is not None and found.physical_id in deposed:
+            found = None
         if found is None:
             if rec.deposed:  # the replaced object is still there and must still be deleted
                 records[address] = replace(rec, status="creating", physical_id=None)

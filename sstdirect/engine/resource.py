@@ -12,8 +12,10 @@ A :class:`Provider` knows one resource type. Its contract:
   reports; fields AWS does not report are compared against the lockfile.
 - ``update(aws, record, props, changed) -> attrs``: in place, through AWS's update calls.
 - ``delete(aws, record)``: idempotent; a resource already gone is fine.
-- ``find(aws, props) -> Created | None``: find a half-made resource again after an interrupted
-  create (by name, tags or description).
+- ``find(aws, props, exclude) -> Created | None``: find a half-made resource again after an
+  interrupted create (by name, tags or description) — never one whose physical id is in ``exclude``
+  (the old objects of a replacement, still to delete, may share the new one's name: a lookup that
+  can match several objects looks past them).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
 - ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
@@ -83,7 +85,7 @@ class Provider:
     def delete(self, aws: Aws, record: Record) -> None:
         raise NotImplementedError
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         return None
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:

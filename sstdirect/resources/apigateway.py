@@ -118,6 +118,6 @@ class AccountCloudWatchRoleProvider(Provider):
     def delete(self, aws: Aws, record: Record) -> None:
         """Nothing: the role and the account setting are shared by every API of the account."""
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         current = self._current(aws)
         return None if current is None else Created(current, {"role_arn": current})

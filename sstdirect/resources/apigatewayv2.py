@@ -102,11 +102,12 @@ class ApiProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_api", ApiId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
-        """An API with this name and this resource's ``sstdirect:id`` tag."""
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        """An API with this name and this resource's ``sstdirect:id`` tag, not one of ``exclude``."""
         tag = props["tags"].get("sstdirect:id")
         for api in aws.paginate(SERVICE, "get_apis", "Items"):
-            if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag:
+            if (api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
+                    and api["ApiId"] not in exclude):
                 return Created(api["ApiId"], self._attrs(aws, api))
         return None
 
@@ -167,10 +168,11 @@ class IntegrationProvider(Provider):
             aws.call(SERVICE, "delete_integration", ApiId=record.props["api_id"],
                      IntegrationId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        """The integration of this API whose description is this address, not one of ``exclude``."""
         with gone_is_fine():
             for item in aws.paginate(SERVICE, "get_integrations", "Items", ApiId=props["api_id"]):
-                if item.get("Description") == props["description"]:
+                if item.get("Description") == props["description"] and item["IntegrationId"] not in exclude:
                     return Created(item["IntegrationId"], {"id": item["IntegrationId"]})
         return None
 
@@ -218,7 +220,7 @@ class RouteProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_route", ApiId=record.props["api_id"], RouteId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         with gone_is_fine():
             for item in aws.paginate(SERVICE, "get_routes", "Items", ApiId=props["api_id"]):
                 if item.get("RouteKey") == props["route_key"]:
@@ -272,7 +274,7 @@ class StageProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_stage", ApiId=record.props["api_id"], StageName=record.props["name"])
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         try:
             aws.call(SERVICE, "get_stage", ApiId=props["api_id"], StageName=props["name"])
         except Exception as exc:
@@ -326,9 +328,11 @@ class AuthorizerProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_authorizer", ApiId=record.props["api_id"], AuthorizerId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        """The authorizer of this API with this name, not one of ``exclude``: a replaced authorizer
+        (a change of type) keeps its name, so the old one and the new one share it until the old is deleted."""
         with gone_is_fine():
             for item in aws.paginate(SERVICE, "get_authorizers", "Items", ApiId=props["api_id"]):
-                if item.get("Name") == props["name"]:
+                if item.get("Name") == props["name"] and item["AuthorizerId"] not in exclude:
                     return Created(item["AuthorizerId"], {"id": item["AuthorizerId"]})
         return None

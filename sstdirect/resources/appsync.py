@@ -138,11 +138,12 @@ class GraphqlApiProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_graphql_api", apiId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An API with this name and this resource's ``sstdirect:id`` tag."""
         tag = props["tags"].get("sstdirect:id")
         for api in aws.paginate(SERVICE, "list_graphql_apis", "graphqlApis"):
-            if api.get("name") == props["name"] and (api.get("tags") or {}).get("sstdirect:id") == tag:
+            if (api.get("name") == props["name"] and (api.get("tags") or {}).get("sstdirect:id") == tag
+                    and api["apiId"] not in exclude):
                 return Created(api["apiId"], self._attrs(api))
         return None
 
@@ -212,7 +213,7 @@ class SchemaProvider(Provider):
     def delete(self, aws: Aws, record: Record) -> None:
         return None
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         return None  # an interrupted upload is simply uploaded again
 
 
@@ -302,7 +303,7 @@ class ApiKeyProvider(Provider):
             with gone_is_fine():
                 aws.call(SERVICE, "delete_api_key", apiId=record.props["api_id"], id=key["id"])
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         mine = [k for k in self._keys(aws, props["api_id"]).values() if k.get("description") == props["description"]]
         if not mine:
             return None
@@ -373,7 +374,7 @@ class DataSourceProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_data_source", apiId=record.props["api_id"], name=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         try:
             source = aws.call(SERVICE, "get_data_source", apiId=props["api_id"], name=props["name"])["dataSource"]
         except Exception as exc:
@@ -433,7 +434,7 @@ class ResolverProvider(Provider):
             aws.call(SERVICE, "delete_resolver", apiId=record.props["api_id"], typeName=record.props["type_name"],
                      fieldName=record.props["field_name"])
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         try:
             resolver = aws.call(SERVICE, "get_resolver", apiId=props["api_id"], typeName=props["type_name"],
                                 fieldName=props["field_name"])["resolver"]

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..aws import Aws, is_not_found
+from ..aws import Aws, error_code, is_not_found
 from ..engine.resource import Created, Provider, register
 from ..engine.values import FrozenDict
 from ..state import Record
 from .common import gone_is_fine, plain
 
+IDENTITY_TAGS = ("sstdirect:app", "sstdirect:stage", "sstdirect:id")
 CONFIG_FIELDS = {
     "role_arn": "Role",
     "handler": "Handler",
@@ -46,17 +47,42 @@ class FunctionProvider(Provider):
     transient_fields = frozenset({"code_path"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        fn = aws.call(
-            "lambda", "create_function",
-            FunctionName=props["name"],
-            Code={"ZipFile": Path(props["code_path"]).read_bytes()},
-            Architectures=[props["architecture"]],
-            PackageType="Zip",
-            Tags=plain(props["tags"]),
-            **_config_params(props),
-        )
+        try:
+            fn = aws.call(
+                "lambda", "create_function",
+                FunctionName=props["name"],
+                Code={"ZipFile": Path(props["code_path"]).read_bytes()},
+                Architectures=[props["architecture"]],
+                PackageType="Zip",
+                Tags=plain(props["tags"]),
+                **_config_params(props),
+            )
+        except Exception as exc:
+            if error_code(exc) != "ResourceConflictException" or not self._ours(aws, props):
+                raise
+            return self._adopt(aws, props)
         aws.wait("lambda", "function_active_v2", FunctionName=props["name"], delay=1, max_attempts=300)
         return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
+
+    def _ours(self, aws: Aws, props: FrozenDict) -> bool:
+        """Whether the function already under this name carries this resource's sstdirect tags."""
+        try:
+            tags = aws.call("lambda", "get_function", FunctionName=props["name"]).get("Tags") or {}
+        except Exception as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return all(tags.get(key) == props["tags"].get(key) for key in IDENTITY_TAGS)
+
+    def _adopt(self, aws: Aws, props: FrozenDict) -> Created:
+        """This resource's function exists already: made by a create that a crash left unrecorded and
+        that was still in flight when the next deploy looked for it (``find``). Adopt it, made as asked."""
+        name = props["name"]
+        aws.wait("lambda", "function_active_v2", FunctionName=name, delay=1, max_attempts=300)
+        fn = aws.call("lambda", "get_function_configuration", FunctionName=name)
+        changed = frozenset(k for k, v in _observed(fn).items() if k != "name" and props.get(k) != v)
+        self.update(aws, Record(self.type, "", physical_id=name, attrs={"arn": fn["FunctionArn"]}), props, changed)
+        return Created(name, {"arn": fn["FunctionArn"], "name": name})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         """One paginated ListFunctions for the lot (a few calls, whatever the number of functions)."""
@@ -97,7 +123,7 @@ class FunctionProvider(Provider):
         with gone_is_fine():
             aws.call("lambda", "delete_function", FunctionName=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         rec = Record(self.type, "", physical_id=props["name"])
         try:
             fn = aws.call("lambda", "get_function_configuration", FunctionName=rec.physical_id)
@@ -173,7 +199,7 @@ class PermissionProvider(Provider):
             aws.call("lambda", "remove_permission", FunctionName=record.props["function_name"],
                      StatementId=record.props["statement_id"])
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         statements = self._statements(aws, props["function_name"]) or {}
         if props["statement_id"] not in statements:
             return None

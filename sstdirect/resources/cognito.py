@@ -112,11 +112,11 @@ class UserPoolProvider(Provider):
         with gone_is_fine():
             aws.call(IDP, "delete_user_pool", UserPoolId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """A pool with this name and this resource's ``sstdirect:id`` tag."""
         tag = props["tags"].get("sstdirect:id")
         for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
-            if summary.get("Name") != props["name"]:
+            if summary.get("Name") != props["name"] or summary["Id"] in exclude:
                 continue
             pool = self._describe(aws, summary["Id"])
             if pool is not None and (pool.get("UserPoolTags") or {}).get("sstdirect:id") == tag:
@@ -219,11 +219,11 @@ class UserPoolClientProvider(Provider):
             aws.call(IDP, "delete_user_pool_client", UserPoolId=record.props["user_pool_id"],
                      ClientId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         with gone_is_fine():
             for client in aws.paginate(IDP, "list_user_pool_clients", "UserPoolClients",
                                        UserPoolId=props["user_pool_id"], MaxResults=60):
-                if client.get("ClientName") == props["name"]:
+                if client.get("ClientName") == props["name"] and client["ClientId"] not in exclude:
                     return Created(client["ClientId"], {"id": client["ClientId"]})
         return None
 
@@ -275,11 +275,11 @@ class IdentityPoolProvider(Provider):
         with gone_is_fine():
             aws.call(IDENTITY, "delete_identity_pool", IdentityPoolId=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An identity pool with this name and this resource's ``sstdirect:id`` tag."""
         tag = props["tags"].get("sstdirect:id")
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
-            if summary.get("IdentityPoolName") != props["name"]:
+            if summary.get("IdentityPoolName") != props["name"] or summary["IdentityPoolId"] in exclude:
                 continue
             try:
                 pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
@@ -332,7 +332,7 @@ class IdentityPoolRolesProvider(Provider):
         with gone_is_fine():
             aws.call(IDENTITY, "set_identity_pool_roles", IdentityPoolId=record.physical_id, Roles={})
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         roles = self._roles(aws, props["identity_pool_id"])
         if roles and roles == dict(plain(props["roles"])):
             return Created(props["identity_pool_id"], {})

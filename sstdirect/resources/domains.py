@@ -223,7 +223,7 @@ class CertificateProvider(Provider):
             _progress(aws, "acm.DeleteCertificate", "ResourceInUseException", attempt)
             time.sleep(CERT_IN_USE_DELAY_S)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """A certificate for this name carrying this resource's tags (after an interrupted create)."""
         summaries = aws.paginate("acm", "list_certificates", "CertificateSummaryList",
                                  CertificateStatuses=["PENDING_VALIDATION", "ISSUED"])
@@ -264,7 +264,7 @@ class CertificateValidationProvider(Provider):
     def delete(self, aws: Aws, record: Record) -> None:
         return None
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         cert = describe_certificate(aws, props["certificate_arn"])
         if cert is None or cert.get("Status") != "ISSUED":
             return None
@@ -361,7 +361,7 @@ class RecordSetProvider(Provider):
             if not (error_code(exc) == "InvalidChangeBatch" and "not found" in str(exc)):
                 raise
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An interrupted UPSERT that took effect: the record is there with the desired content."""
         zone_id = zone_id_for(aws, props["zone_name"])
         rr = self._live(aws, zone_id, props["name"], props["type"])
@@ -439,7 +439,7 @@ class DomainNameProvider(Provider):
         with gone_is_fine():
             aws.call(SERVICE, "delete_domain_name", DomainName=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The domain name, if it carries this resource's ``sstdirect:id`` tag (else it is not ours)."""
         try:
             domain = aws.call(SERVICE, "get_domain_name", DomainName=props["domain_name"])
@@ -505,7 +505,7 @@ class ApiMappingProvider(Provider):
             aws.call(SERVICE, "delete_api_mapping", ApiMappingId=record.physical_id,
                      DomainName=record.props["domain_name"])
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         for m in self._mappings(aws, props["domain_name"]):
             if (m.get("ApiId"), m.get("Stage"), m.get("ApiMappingKey") or None) == (
                     props["api_id"], props["stage"], props.get("api_mapping_key") or None):

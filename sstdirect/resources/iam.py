@@ -92,7 +92,7 @@ class RoleProvider(Provider):
                     aws.call("iam", "detach_role_policy", RoleName=name, PolicyArn=attached["PolicyArn"])
             aws.call("iam", "delete_role", RoleName=name)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         try:
             role = aws.call("iam", "get_role", RoleName=props["name"])["Role"]
         except Exception as exc:

@@ -84,7 +84,7 @@ class LogGroupProvider(Provider):
         with gone_is_fine():
             aws.call("logs", "delete_log_group", logGroupName=record.physical_id)
 
-    def find(self, aws: Aws, props: FrozenDict) -> Created | None:
+    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         rec = Record(self.type, "", physical_id=props["name"])
         if self.read(aws, rec) is None:
             return None

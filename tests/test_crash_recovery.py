@@ -1,0 +1,467 @@
+"""Crash recovery: a deploy or remove killed (SIGKILL) at any mutating AWS request is finished by the next
+one, with nothing orphaned and nothing missing.
+
+One embedded AWS (``local_cloud``) runs in this process. Each case runs ``tests/crash_driver.py`` in a
+child process that deploys (or removes) an app and kills itself at the K-th mutating request, at one of
+two points: ``before-send`` (the request never reached AWS) and ``after-call`` (AWS did it; the process
+dies before recording it: the orphan-risk case). Then this process deploys the same app (same lockfile)
+and checks that AWS holds exactly the declared resources, listed through boto3 and compared with what a
+clean deploy of an identically shaped app produces; that a second deploy plans nothing; and that
+``remove()`` leaves nothing and deletes the lockfile.
+
+Cases (ids name the kill point and K):
+
+- ``test_crash_during_deploy``: the small app (an Api with ``GET /a`` and ``POST /b``, access log on),
+  every K of a clean deploy;
+- ``test_crash_during_remove``: the small app deployed, then ``remove()`` killed at every K; a second
+  ``remove()`` completes and nothing is left;
+- ``test_crash_during_update``: the small app updated (``GET /a`` → ``GET /c``: its route, integration,
+  permission and function are replaced; access log off; a function's timeout changed), every K;
+- ``test_crash_during_replacement``: a JWT authorizer replaced by a Lambda authorizer of the same name
+  (a create-first replacement: the old object is *deposed* until the new one is in use), every K;
+- ``test_crash_during_example_deploy``: ``examples/rest-api/app.py`` (6 routes), every 5th K.
+
+For a remove or an update, the child first deploys the state the crash starts from (the app, or its old
+version) with no kill armed. The number of mutating calls of each operation is measured by a clean run
+of the driver (which must then finish normally) and must match the constants the cases are parametrized
+with (``test_kill_indices_cover_every_mutating_call``). sstdirect runs independent steps in parallel, so
+which call is the K-th (and what else is in flight when it dies) varies from run to run: a failure shows
+the child's trace of mutating calls.
+
+Speed: the cases are independent (each has its own app name, or stage, and lockfile), so the first case
+test runs every selected case on a few threads (children run while this process checks other cases),
+and each test then reports its own case's outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import crash_driver
+import pytest
+from botocore.config import Config
+
+from sstdirect import App
+from sstdirect.local import LocalCloud
+
+DRIVER = Path(__file__).with_name("crash_driver.py")
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rest-api"
+KILL_POINTS = crash_driver.KILL_POINTS
+CODE = {"before-send": "bs", "after-call": "ac"}
+WORKERS = 3  # cases in flight at once
+
+# Mutating AWS requests of a clean run, by case kind (measured by the baseline).
+CALLS = {
+    "deploy": 17,  # 2 x (role + policy, log group, function, integration, route, permission) + api, stage, log
+    "remove": 17,
+    "update": 17,
+    "replacement": 8,  # authorizer function (role + policy, log group, function), authorizer, its permission,
+                       # route update, old authorizer delete
+    "example": 45,
+}
+EXAMPLE_STRIDE = 5
+
+# resource type → the inventory kind it is listed as
+KINDS = {
+    "apigatewayv2.Api": "api",
+    "apigatewayv2.Route": "route",
+    "apigatewayv2.Integration": "integration",
+    "apigatewayv2.Stage": "stage",
+    "apigatewayv2.Authorizer": "authorizer",
+    "lambda.Function": "function",
+    "lambda.Permission": "permission",
+    "iam.Role": "role",
+    "logs.LogGroup": "log-group",
+}
+
+
+def cases(kind: str, stride: int = 1) -> list[Any]:
+    return [pytest.param(point, k, id=f"{point}-K{k:02d}")
+            for point in KILL_POINTS for k in range(1, CALLS[kind] + 1, stride)]
+
+
+# --- the world: one cloud, app folders, lockfiles ----------------------------------------------------
+
+
+@dataclass
+class World:
+    cloud: LocalCloud
+    small_root: Path
+    example_root: Path
+    state_dir: Path
+    calls: dict[str, int] = field(default_factory=dict)  # measured mutating calls, by case kind
+    expected: dict[str, Counter[tuple[Any, ...]]] = field(default_factory=dict)  # inventory, by scenario
+    baselines_run: set[str] = field(default_factory=set)
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        session = self.cloud.session()
+        for service in ("apigatewayv2", "lambda", "iam", "logs"):  # clients are thread-safe (sessions are not)
+            self._clients[service] = session.client(service, endpoint_url=self.cloud.endpoint_url,
+                                                    config=Config(proxies={}))
+
+    def client(self, service: str) -> Any:
+        return self._clients[service]
+
+    def root(self, scenario: str) -> Path:
+        return self.example_root if scenario == "example" else self.small_root
+
+    def app(self, scenario: str, name: str, stage: str = "dev") -> App:
+        """The app of ``scenario`` built in this process exactly as the driver builds it, with a boto3
+        session of its own (sessions are not thread-safe)."""
+        with self._build_lock:  # the example is loaded as the CLI loads it, through module globals
+            return crash_driver.build_app(scenario, name=name, stage=stage, root=self.root(scenario),
+                                          state_dir=self.state_dir, endpoint_url=self.cloud.endpoint_url,
+                                          session=self.cloud.session())
+
+    def lockfile(self, name: str, stage: str = "dev") -> Path:
+        return crash_driver.state_path(self.state_dir, name, stage)
+
+    def _run_driver(self, scenario: str, op: str, name: str, stage: str, kill_at: int, point: str,
+                    setup: str | None) -> subprocess.CompletedProcess[str]:
+        spec = {"scenario": scenario, "setup": setup, "name": name, "stage": stage,
+                "root": str(self.root(scenario)), "state_dir": str(self.state_dir),
+                "endpoint_url": self.cloud.endpoint_url, "op": op, "kill_at": kill_at, "kill_point": point}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+        return subprocess.run([sys.executable, str(DRIVER), json.dumps(spec)], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    def crash(self, scenario: str, op: str, name: str, stage: str, kill_at: int, point: str,
+              setup: str | None = None) -> str:
+        """Run the driver (after deploying ``setup`` in it, if given), which must die by SIGKILL during
+        ``op``; return its trace of mutating calls."""
+        proc = self._run_driver(scenario, op, name, stage, kill_at, point, setup)
+        trace = proc.stderr[-6000:]
+        assert proc.returncode == -signal.SIGKILL, (
+            f"the child should have died by SIGKILL at {point} of mutating call #{kill_at}, "
+            f"but exited {proc.returncode}\n{trace}")
+        return trace
+
+    def clean_run(self, scenario: str, op: str, name: str, stage: str = "dev", setup: str | None = None) -> int:
+        """Run the driver with a kill index past the last call: it must finish normally. Returns the
+        number of mutating calls of ``op``."""
+        proc = self._run_driver(scenario, op, name, stage, 10**6, "after-call", setup)
+        assert proc.returncode == 0, f"the child should have finished, but exited {proc.returncode}\n{proc.stderr}"
+        return int(json.loads(proc.stdout)["mutating_calls"])
+
+    def measure(self, kinds: set[str]) -> None:
+        """Run the baselines of ``kinds`` not yet run (at once)."""
+        todo = {BASELINE_OF[kind] for kind in kinds} - self.baselines_run
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for future in [pool.submit(BASELINES[b], self) for b in sorted(todo)]:
+                future.result()
+        self.baselines_run |= todo
+
+
+@pytest.fixture(scope="module")
+def world(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    # Lockfiles are fsynced on every save: on a tmpfs that costs nothing, and a process killed (not a
+    # machine) loses no page cache, so it changes nothing these tests check.
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        base = Path(tempfile.mkdtemp(prefix="sstdirect-crash-", dir=shm))
+    else:
+        base = tmp_path_factory.mktemp("crash")
+    small = base / "small"
+    (small / "src").mkdir(parents=True)
+    (small / "src" / "h.py").write_text(crash_driver.SMALL_HANDLERS)
+    example = base / "rest-api"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(".sstdirect", "__pycache__"))
+    past = time.time() - 3600  # not "just written": the bundle cache trusts these files at once
+    for path in [*small.rglob("*"), *example.rglob("*")]:
+        os.utime(path, (past, past))
+    local_cloud.reset()  # moto's state is process-wide: start from an empty account, whatever ran before
+    world = World(local_cloud, small, example, base / "state")
+    for scenario in ("small", "example"):  # build the bundles once, before processes share the cache
+        world.app(scenario, "notes").resources()
+    try:
+        yield world
+    finally:
+        if base.is_relative_to(shm):
+            shutil.rmtree(base, ignore_errors=True)
+
+
+# --- baselines: clean runs under names of their own --------------------------------------------------
+#
+# A clean run of the driver measures an operation's mutating calls; the inventory a clean deploy makes is
+# the expected inventory of the cases (checked against app.resources(), and stable: a second deploy plans
+# nothing); an update must reach the same inventory as a clean deploy of the new app.
+
+
+def expect(world: World, scenario: str, name: str, stage: str = "dev") -> None:
+    app = world.app(scenario, name, stage)
+    inv = inventory(world, stage, name)
+    kinds = Counter(KINDS[r.type] for r in app.resources().values())
+    assert Counter(kind for kind, *_ in inv.elements()) == kinds, f"{scenario}: a clean deploy made {inv}"
+    assert app.deploy().plan.is_empty, f"{scenario}: a clean deploy is not stable"
+    world.expected[scenario] = inv
+
+
+def baseline_small(world: World) -> None:
+    world.calls["deploy"] = world.clean_run("small", "deploy", "base-d")
+    expect(world, "small", "base-d")
+    world.calls["remove"] = world.clean_run("small", "remove", "base-d")
+    assert_gone(world, "base-d", "dev")
+
+
+def baseline_update(kind: str, v1: str, v2: str, name: str) -> Callable[[World], None]:
+    def run(world: World) -> None:
+        clean = world.app(v2, f"{name}-clean")
+        clean.deploy()
+        expect(world, v2, f"{name}-clean")
+        clean.remove()
+        world.calls[kind] = world.clean_run(v2, "deploy", name, setup=v1)
+        have = inventory(world, "dev", name)
+        assert have == world.expected[v2], f"{v1} updated to {v2} ≠ {v2} deployed clean:\n" + describe(
+            have, world.expected[v2])
+        world.app(v2, name).remove()
+
+    return run
+
+
+def baseline_example(world: World) -> None:
+    world.calls["example"] = world.clean_run("example", "deploy", "notes", "xbase")
+    expect(world, "example", "notes", "xbase")
+    world.app("example", "notes", "xbase").remove()
+
+
+BASELINES: dict[str, Callable[[World], None]] = {
+    "example": baseline_example,  # the longest first
+    "small": baseline_small,
+    "update": baseline_update("update", "small", "small-v2", "base-u"),
+    "replacement": baseline_update("replacement", "auth", "auth-v2", "base-a"),
+}
+BASELINE_OF = {"deploy": "small", "remove": "small", "update": "update", "replacement": "replacement",
+               "example": "example"}
+
+
+# --- what AWS holds ---------------------------------------------------------------------------------
+
+
+def _items(client: Any, method: str, key: str, **params: Any) -> list[Any]:
+    if client.can_paginate(method):
+        return [item for page in client.get_paginator(method).paginate(**params) for item in page.get(key, [])]
+    return getattr(client, method)(**params).get(key, [])
+
+
+def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
+    """Every API (with its routes, integrations, authorizers and stages), Lambda function (with its
+    permission statements), IAM role and log group of ``app`` at ``stage``, listed through boto3.
+
+    Names are normalized (``{stage}-{app}-`` → ``<app>-``, API ids → ``<api>``, authorizer ids →
+    ``<authorizer>``) so that identically shaped apps compare equal. A route names the integration it
+    targets and its authorizer; an integration the function it invokes; a stage its access-log group."""
+    prefix = f"{stage}-{app}-"
+    apigw, lam = world.client("apigatewayv2"), world.client("lambda")
+    apis = {a["ApiId"]: a["Name"] for a in _items(apigw, "get_apis", "Items") if a["Name"].startswith(prefix)}
+    authorizers = {api_id: {a["AuthorizerId"]: a for a in _items(apigw, "get_authorizers", "Items", ApiId=api_id)}
+                   for api_id in apis}
+    ids = {api_id: "<api>" for api_id in apis} | {
+        auth_id: "<authorizer>" for auths in authorizers.values() for auth_id in auths}
+
+    def norm(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        for physical_id, placeholder in ids.items():
+            value = value.replace(physical_id, placeholder)
+        return value.replace(prefix, "<app>-")
+
+    out: Counter[tuple[Any, ...]] = Counter()
+    for api_id, name in apis.items():
+        api = norm(name)
+        out["api", api] += 1
+        integrations = {i["IntegrationId"]: i for i in _items(apigw, "get_integrations", "Items", ApiId=api_id)}
+        for i in integrations.values():
+            out["integration", api, i.get("Description"), norm(i.get("IntegrationUri"))] += 1
+        for a in authorizers[api_id].values():
+            out["authorizer", api, a["Name"], a["AuthorizerType"], norm(a.get("AuthorizerUri"))] += 1
+        for r in _items(apigw, "get_routes", "Items", ApiId=api_id):
+            target = integrations.get((r.get("Target") or "").removeprefix("integrations/"))
+            auth = authorizers[api_id].get(r.get("AuthorizerId") or "")
+            out["route", api, r["RouteKey"], target.get("Description") if target else r.get("Target"),
+                r.get("AuthorizationType"), auth["Name"] if auth else r.get("AuthorizerId")] += 1
+        for s in _items(apigw, "get_stages", "Items", ApiId=api_id):
+            log = (s.get("AccessLogSettings") or {}).get("DestinationArn")
+            out["stage", api, s["StageName"], norm(log)] += 1
+    for fn in _items(lam, "list_functions", "Functions"):
+        if not fn["FunctionName"].startswith(prefix):
+            continue
+        name = norm(fn["FunctionName"])
+        out["function", name, norm(fn["Role"].rsplit("/", 1)[-1]), fn["Timeout"]] += 1
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=fn["FunctionName"])["Policy"])
+        except lam.exceptions.ResourceNotFoundException:
+            policy = {}
+        for st in policy.get("Statement", []):
+            source = ((st.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn")
+            out["permission", name, st.get("Sid"), norm(source)] += 1
+    for role in _items(world.client("iam"), "list_roles", "Roles"):
+        if role["RoleName"].startswith(prefix):
+            out["role", norm(role["RoleName"])] += 1
+    for folder in ("/aws/lambda/", "/aws/vendedlogs/apis/"):
+        for group in _items(world.client("logs"), "describe_log_groups", "logGroups",
+                            logGroupNamePrefix=folder + prefix):
+            out["log-group", norm(group["logGroupName"])] += 1
+    return out
+
+
+def describe(have: Counter[Any], want: Counter[Any]) -> str:
+    return (f"extra (orphaned or duplicated): {sorted((have - want).items())}\n"
+            f"missing: {sorted((want - have).items())}")
+
+
+# --- the checks after a crash --------------------------------------------------------------------------
+
+
+def assert_gone(world: World, name: str, stage: str) -> None:
+    left = inventory(world, stage, name)
+    assert not left, f"remove() left {sorted(left)}"
+    assert not world.lockfile(name, stage).exists(), "remove() left the lockfile"
+
+
+def assert_recovers(world: World, scenario: str, name: str, stage: str = "dev") -> None:
+    """A fresh deploy succeeds and AWS then holds exactly the app (and the lockfile records exactly it,
+    settled); a second deploy plans nothing; remove() leaves nothing and deletes the lockfile."""
+    app = world.app(scenario, name, stage)
+    app.deploy()
+    have = inventory(world, stage, name)
+    want = world.expected[scenario]
+    assert have == want, "after the recovering deploy AWS does not hold exactly the app:\n" + describe(have, want)
+    records = json.loads(world.lockfile(name, stage).read_text())["resources"]
+    assert sorted(records) == sorted(app.resources()), "the lockfile does not record exactly the app"
+    unsettled = {a: (r["status"], r["deposed"]) for a, r in records.items()
+                 if r["status"] != "created" or r["deposed"] or not r["physical_id"]}
+    assert not unsettled, f"the lockfile still has unsettled records: {unsettled}"
+    again = app.deploy()
+    assert again.plan is not None and again.plan.is_empty, f"a second deploy still plans:\n{again.plan}"
+    app.remove()
+    assert_gone(world, name, stage)
+
+
+# --- the cases: each returns the killed child's trace, and the checks that follow -----------------------
+
+Recovery = tuple[str, Callable[[], None]]
+
+
+def crash_during_deploy(world: World, point: str, k: int) -> Recovery:
+    name = f"d-{CODE[point]}-{k:02d}"
+    trace = world.crash("small", "deploy", name, "dev", k, point)
+    return trace, lambda: assert_recovers(world, "small", name)
+
+
+def crash_during_remove(world: World, point: str, k: int) -> Recovery:
+    name = f"r-{CODE[point]}-{k:02d}"
+    trace = world.crash("small", "remove", name, "dev", k, point, setup="small")
+
+    def recover() -> None:
+        world.app("small", name).remove()
+        assert_gone(world, name, "dev")
+
+    return trace, recover
+
+
+def crash_during_update(v1: str, v2: str, prefix: str) -> Callable[[World, str, int], Recovery]:
+    def run(world: World, point: str, k: int) -> Recovery:
+        name = f"{prefix}-{CODE[point]}-{k:02d}"
+        trace = world.crash(v2, "deploy", name, "dev", k, point, setup=v1)
+        return trace, lambda: assert_recovers(world, v2, name)
+
+    return run
+
+
+def crash_during_example_deploy(world: World, point: str, k: int) -> Recovery:
+    stage = f"x{CODE[point]}{k:02d}"  # the example app is always "notes": cases differ by stage
+    trace = world.crash("example", "deploy", "notes", stage, k, point)
+    return trace, lambda: assert_recovers(world, "example", "notes", stage)
+
+
+RUNNERS: dict[str, Callable[[World, str, int], Recovery]] = {
+    "example": crash_during_example_deploy,  # the longest first
+    "update": crash_during_update("small", "small-v2", "u"),
+    "deploy": crash_during_deploy,
+    "remove": crash_during_remove,
+    "replacement": crash_during_update("auth", "auth-v2", "a"),
+}
+TEST_KIND = {f"test_crash_during_{'example_deploy' if kind == 'example' else kind}": kind for kind in RUNNERS}
+
+
+def run_case(world: World, kind: str, point: str, k: int) -> None:
+    trace, recover = RUNNERS[kind](world, point, k)
+    try:
+        recover()
+    except BaseException as exc:
+        exc.add_note(f"--- what the child did before it was killed (at {point} of mutating call #{k}) ---\n{trace}")
+        raise
+
+
+Outcomes = dict[tuple[str, str, int], BaseException | None]
+
+
+@pytest.fixture(scope="module")
+def outcomes(world: World, request: pytest.FixtureRequest) -> Outcomes:
+    """Run every selected case, a few at once; the outcome of each: None, or how it failed."""
+    selected = [(TEST_KIND[item.originalname], item.callspec.params["point"], item.callspec.params["k"])
+                for item in request.session.items
+                if item.module is request.module and getattr(item, "originalname", "") in TEST_KIND]
+    world.measure({kind for kind, _, _ in selected})
+    order = list(RUNNERS)
+    selected.sort(key=lambda case: order.index(case[0]))
+    with ThreadPoolExecutor(WORKERS) as pool:
+        futures = {case: pool.submit(run_case, world, *case) for case in selected}
+    return {case: future.exception() for case, future in futures.items()}
+
+
+def check(outcomes: Outcomes, kind: str, point: str, k: int) -> None:
+    failure = outcomes[kind, point, k]
+    if failure is not None:
+        raise failure
+
+
+# --- the tests ------------------------------------------------------------------------------------------
+
+
+def test_kill_indices_cover_every_mutating_call(world: World) -> None:
+    world.measure(set(CALLS))
+    assert world.calls == CALLS, "a clean run makes another number of mutating calls: update CALLS"
+
+
+@pytest.mark.parametrize(("point", "k"), cases("deploy"))
+def test_crash_during_deploy(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "deploy", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("remove"))
+def test_crash_during_remove(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "remove", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("update"))
+def test_crash_during_update(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "update", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("replacement"))
+def test_crash_during_replacement(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "replacement", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("example", EXAMPLE_STRIDE))
+def test_crash_during_example_deploy(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "example", point, k)
