@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     d = add("deploy", "create, update and delete resources so AWS matches the app")
     d.add_argument("--local", action="store_true",
                    help="deploy into a fresh embedded local AWS (no account needed)")
+    d.add_argument("--latency", action="store_true",
+                   help="with --local: apply AWS's latency model (PERF.md: round trips, IAM propagation, "
+                        "API Gateway's 10 req/s quota)")
     d.add_argument("--no-refresh", dest="refresh", action="store_false", help="trust the lockfile; read nothing")
     d.add_argument("--force", action="store_true",
                    help="also delete or replace Cognito user pools that have users")
@@ -51,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--state", help="tear down from this lockfile alone (no APP.py)")
     r.add_argument("--force", action="store_true", help="also delete Cognito user pools that have users")
     add("outputs", "print the outputs recorded in the lockfile")
+    dev = sub.add_parser("dev", help="deploy into an embedded local AWS and serve its HTTP APIs on 127.0.0.1")
+    dev.add_argument("app_file", metavar="APP.py", help="a Python file that declares an App")
+    dev.add_argument("--port", type=int, help="the first API's port (the next APIs take the next ports)")
     return parser
 
 
@@ -93,11 +99,12 @@ def _overrides(args: argparse.Namespace) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _local_cloud(console: Console) -> Iterator[None]:
+def _local_cloud(console: Console, latency: bool = False) -> Iterator[None]:
     from .local import LocalCloud
 
-    with LocalCloud() as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-local-") as tmp:
-        console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used)")
+    with LocalCloud(latency=latency or None) as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-local-") as tmp:
+        console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used"
+                      f"{', latency model applied' if latency else ''})")
         saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
         os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
         os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
@@ -194,12 +201,26 @@ def _outputs(args: argparse.Namespace, out: Console) -> None:
             out.print(outputs_table(app.outputs))
 
 
+def _dev(args: argparse.Namespace, out: Console) -> None:
+    from .local.gateway.dev import run_dev
+
+    try:
+        run_dev(args.app_file, args.port, out, _load_apps)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    except OSError as exc:
+        raise ConfigError(f"sstdirect dev cannot listen: {exc}") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = Console(stderr=bool(getattr(args, "json", False)))
     err = Console(stderr=True)
     try:
-        with _overrides(args), (_local_cloud(out) if getattr(args, "local", False) else contextlib.nullcontext()):
+        if getattr(args, "latency", False) and not getattr(args, "local", False):
+            raise ConfigError("--latency applies to the embedded AWS only: use it with --local")
+        local = _local_cloud(out, args.latency) if getattr(args, "local", False) else contextlib.nullcontext()
+        with _overrides(args), local:
             if args.command == "deploy":
                 _deploy(args, out, err)
             elif args.command == "diff":
@@ -208,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 _remove(args, out, err)
             elif args.command == "outputs":
                 _outputs(args, out)
+            elif args.command == "dev":
+                _dev(args, out)
     except SstDirectError as exc:
         err.print(f"[bold red]{type(exc).__name__}:[/bold red] {escape(str(exc))}", highlight=False)
         return exc.exit_code

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from .gateway.server import LocalGateway
+    from .latency import LatencyMiddleware, LatencyModel, RequestRecord
+
 HOST = "127.0.0.1"
 _log = logging.getLogger("sstdirect.local")
 
@@ -49,8 +52,11 @@ class LocalCloud:
     * An operation the embedded AWS does not implement fails at once with HTTP 501 and a
       ``ClientError`` whose code is ``NotImplemented`` (never retried).
 
-    ``latency`` is reserved: only ``None`` is accepted for now. See the module docstring for
-    what two clouds in one process share.
+    ``latency`` applies PERF.md's latency model at the server (every client sees it): ``None``
+    (the default) applies none, ``True`` the default :class:`~sstdirect.local.latency.LatencyModel`,
+    or pass a ``LatencyModel`` (e.g. ``LatencyModel(propagation_s=0)``). Either way every request is
+    logged: :attr:`request_log` and :meth:`request_summary`. See the module docstring for what two
+    clouds in one process share.
     """
 
     def __init__(
@@ -60,10 +66,14 @@ class LocalCloud:
         region: str = "us-east-1",
         acm_validation_wait: float = 1.0,
     ) -> None:
-        if latency is not None:
-            raise NotImplementedError(
-                "LocalCloud(latency=...) is reserved for a later version of sstdirect; pass latency=None"
-            )
+        from .latency import LatencyModel
+
+        if latency is True:
+            latency = LatencyModel.default()
+        elif latency is False:
+            latency = None
+        if latency is not None and not isinstance(latency, LatencyModel):
+            raise TypeError(f"LocalCloud latency must be None, True or a LatencyModel, got {latency!r}")
         if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
             raise ValueError(f"LocalCloud port must be an int in 0..65535 or None, got {port!r}")
         if not region or not isinstance(region, str):
@@ -71,7 +81,8 @@ class LocalCloud:
         if acm_validation_wait < 0:
             raise ValueError(f"acm_validation_wait must be >= 0 seconds, got {acm_validation_wait!r}")
         self.region = region
-        self.latency = latency
+        self.latency: LatencyModel | None = latency
+        self._middleware: LatencyMiddleware | None = None
         self.acm_validation_wait = float(acm_validation_wait)
         self.credentials = Credentials()
         self._requested_port = port or 0
@@ -107,7 +118,11 @@ class LocalCloud:
         from .ext import install
 
         install()
-        server = _make_server(self._requested_port)
+        from .latency import LatencyMiddleware
+
+        if self._middleware is None:
+            self._middleware = LatencyMiddleware(lambda environ, start_response: [], self.latency)
+        server = _make_server(self._requested_port, self._middleware)
         _acquire_settings(self)
         try:
             server.start()
@@ -155,6 +170,50 @@ class LocalCloud:
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
+        if self._middleware is not None:
+            self._middleware.clear()
+
+    # --- the request log -----------------------------------------------------------------------
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        """Every request this cloud answered since it first started (or ``clear_request_log()``/
+        ``reset()``): time, service, operation, status, injected fault."""
+        return self._middleware.log if self._middleware is not None else []
+
+    def clear_request_log(self) -> None:
+        """Empty the request log (and forget role creation times)."""
+        if self._middleware is not None:
+            self._middleware.clear()
+
+    def request_summary(self, since: float | None = None) -> dict[str, Any]:
+        """Counts of the request log (see :func:`sstdirect.local.latency.summarize`); ``since``
+        keeps the records whose ``t`` is at or after it."""
+        from .latency import summarize
+
+        return summarize(r for r in self.request_log if since is None or r.t >= since)
+
+    def log_time(self) -> float:
+        """The request log's clock now (compare with ``RequestRecord.t``)."""
+        return time.monotonic() - self._middleware._began if self._middleware is not None else 0.0
+
+    # --- the local gateway -------------------------------------------------------------------
+
+    def serve(self, app: Any, ports: dict[Any, int] | None = None) -> LocalGateway:
+        """Serve every HTTP ``Api`` of the deployed ``app`` on 127.0.0.1, running its handlers.
+
+        ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"`` (one port
+        per API; ``ports={api: 8080}`` pins them). The gateway reads what was deployed into this
+        cloud (routes, integrations, CORS, stage, each function's handler, timeout and environment)
+        and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
+        WebSocket and AppSync APIs, and authorizer checks, are not served yet (see
+        ``sstdirect.local.gateway``).
+        """
+        from .gateway.server import LocalGateway
+
+        if not self.running:
+            raise RuntimeError("LocalCloud is not running; start it before serve()")
+        return LocalGateway(self, app, ports)
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -219,7 +278,7 @@ _loader: Any = None
 # --- the server --------------------------------------------------------------------------------
 
 
-def _make_server(port: int) -> ThreadedMotoServer:
+def _make_server(port: int, middleware: LatencyMiddleware | None = None) -> ThreadedMotoServer:
     """A ThreadedMotoServer on 127.0.0.1 whose per-service apps answer unimplemented operations
     with 501 (see ``ext.notimplemented``), and whose start() reports a failed bind instead of
     waiting forever (moto's waits for a ready event its thread never sets)."""
@@ -240,7 +299,10 @@ def _make_server(port: int) -> ThreadedMotoServer:
 
         def _server_entry(self) -> None:
             try:
-                app = DomainDispatcherApplication(create_backend_app)  # type: ignore[arg-type]
+                app: Any = DomainDispatcherApplication(create_backend_app)  # type: ignore[arg-type]
+                if middleware is not None:
+                    middleware.app = app
+                    app = middleware
                 self._server = make_server(self._ip_address, self._port, app, True, request_handler=_RequestHandler)
             except BaseException as exc:
                 self.startup_error = exc

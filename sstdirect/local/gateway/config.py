@@ -1,0 +1,99 @@
+"""Read what was deployed: an HTTP API's routes, integrations, authorizers, CORS and stage from the
+embedded AWS's apigatewayv2, and each target function's handler, timeout, memory and environment
+from its Lambda; the function's code folder comes from the App's ``Function`` constructs, matched by
+function name. So what is served is what was deployed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ConfigError
+from .pipeline import ApiConfig, Integration, RouteConfig
+from .workers import FunctionSpec
+
+
+def code_dirs(app: Any) -> dict[str, tuple[str, str]]:
+    """``{function physical name: (code_dir, lambda_handler)}`` for every Function of ``app``."""
+    from ...constructs.function import Function
+
+    ctx = app._context()
+    out: dict[str, tuple[str, str]] = {}
+    for construct in app.constructs:
+        if isinstance(construct, Function):
+            out[construct.physical_name(ctx)] = (str(construct.location.code_dir), construct.location.lambda_handler)
+    return out
+
+
+def _function_name(uri: str) -> str:
+    """An integration URI (a function ARN or an ``.../functions/ARN/invocations`` URI) → its name."""
+    if "/functions/" in uri:
+        uri = uri.split("/functions/", 1)[1].split("/invocations", 1)[0]
+    parts = uri.split(":")
+    if len(parts) >= 7 and parts[5] == "function":
+        return parts[6]
+    return uri
+
+
+def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]:
+    """An :class:`ApiConfig` for ``api_id`` and the names of the functions its routes call."""
+    api = apigw.get_api(ApiId=api_id)
+    if api.get("ProtocolType") != "HTTP":
+        raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API; the local gateway serves HTTP APIs "
+                          f"only for now")
+    integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: a for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    stages = _all(apigw, "get_stages", ApiId=api_id)
+    stage = next((s for s in stages if s["StageName"] == "$default"), stages[0] if stages else None)
+    routes: dict[str, RouteConfig] = {}
+    functions: set[str] = set()
+    account = "123456789012"
+    for route in _all(apigw, "get_routes", ApiId=api_id):
+        target = route.get("Target") or ""
+        integration = None
+        raw = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+        if raw is not None and raw.get("IntegrationType") == "AWS_PROXY":
+            uri = raw.get("IntegrationUri") or ""
+            name = _function_name(uri)
+            if uri.startswith("arn:") and len(uri.split(":")) > 4 and uri.split(":")[4]:
+                account = uri.split(":")[4]
+            integration = Integration(name, raw.get("PayloadFormatVersion") or "2.0",
+                                      int(raw.get("TimeoutInMillis") or 30000))
+            functions.add(name)
+        authorizer = authorizers.get(route.get("AuthorizerId") or "") or {}
+        routes[route["RouteKey"]] = RouteConfig(
+            key=route["RouteKey"], integration=integration,
+            authorization_type=route.get("AuthorizationType") or "NONE",
+            identity_sources=tuple(authorizer.get("IdentitySource") or ()),
+        )
+    config = ApiConfig(
+        api_id=api_id, name=api.get("Name", ""), region=region, account_id=account,
+        stage=stage["StageName"] if stage else "$default",
+        cors=dict(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
+        routes=routes, stage_variables=dict((stage or {}).get("StageVariables") or {}),
+    )
+    return config, functions
+
+
+def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]]) -> FunctionSpec | None:
+    """The :class:`FunctionSpec` of a deployed function, or None when the app has no code for it."""
+    if name not in code:
+        return None
+    conf = lambda_client.get_function_configuration(FunctionName=name)
+    code_dir, fallback_handler = code[name]
+    return FunctionSpec(
+        name=name, code_dir=code_dir, handler=conf.get("Handler") or fallback_handler,
+        timeout_s=float(conf.get("Timeout") or 3), memory_mb=int(conf.get("MemorySize") or 128),
+        arn=conf.get("FunctionArn", ""),
+        environment=dict((conf.get("Environment") or {}).get("Variables") or {}),
+    )
+
+
+def _all(client: Any, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = getattr(client, method)(**kwargs, **({"NextToken": token} if token else {}))
+        items += page.get("Items", [])
+        token = page.get("NextToken")
+        if not token:
+            return items

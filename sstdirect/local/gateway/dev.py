@@ -1,0 +1,112 @@
+"""``sstdirect dev APP.py``: deploy the app into a fresh embedded AWS, serve every HTTP API, print the
+URLs, recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+_WATCH_SUFFIXES = (".py", ".json", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".graphql")
+
+
+def snapshot(folders: set[str]) -> dict[str, float]:
+    """``{file: mtime}`` of the watched files under ``folders`` (hidden folders and caches skipped)."""
+    out: dict[str, float] = {}
+    for folder in folders:
+        for path in _files(Path(folder)):
+            try:
+                out[str(path)] = path.stat().st_mtime
+            except OSError:
+                continue
+    return out
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        for name in files:
+            if name.endswith(_WATCH_SUFFIXES):
+                yield Path(root) / name
+
+
+def changed_folders(before: dict[str, float], after: dict[str, float], folders: set[str]) -> set[str]:
+    """The watched folders holding a file that was added, removed or modified."""
+    files = {f for f in before.keys() | after.keys() if before.get(f) != after.get(f)}
+    return {d for d in folders if any(f == d or f.startswith(d.rstrip(os.sep) + os.sep) for f in files)}
+
+
+def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[str], list[Any]],
+            poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
+    """Serve until Ctrl-C (``KeyboardInterrupt`` propagates after everything is stopped) or ``stop()``."""
+    from ... import app as app_module
+    from ..cloud import LocalCloud
+
+    if threading.current_thread() is threading.main_thread():  # `kill PID` stops it as cleanly as Ctrl-C
+        signal.signal(signal.SIGTERM, _interrupt)
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    saved_env = {k: os.environ.get(k) for k in keys}
+    saved_overrides = dict(app_module.CLI_OVERRIDES)
+    with LocalCloud() as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-dev-") as tmp:
+        cloud.reset()  # a fresh embedded AWS (moto's state is process-wide; a CLI process starts empty anyway)
+        console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used)")
+        os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp)
+        gateways = []
+        try:
+            next_port = port
+            for app in load_apps(app_file):
+                result = app.deploy()
+                console.print(f"[green]Deployed[/green] {app.name} · {app.stage}: {len(result.changes)} resource(s)")
+                gw = cloud.serve(app, ports=_ports(gw_apis(app), next_port))
+                gateways.append(gw)
+                for construct_id, url in gw.urls.items():
+                    console.print(f"  [bold]{construct_id}[/bold]  {url}")
+                if next_port:
+                    next_port += len(gw.urls)
+            if not any(gw.urls for gw in gateways):
+                console.print("[yellow]No HTTP API to serve[/yellow] (WebSocket and AppSync APIs are not served yet)")
+            folders = {os.path.realpath(p.spec.code_dir) for gw in gateways for p in gw.workers.pools.values()}
+            seen = snapshot(folders)
+            console.print("Serving; edit a handler and its workers reload. Ctrl-C to stop.")
+            while not stop():
+                time.sleep(poll_s)
+                now = snapshot(folders)
+                changed = changed_folders(seen, now, folders)
+                seen = now
+                if changed:
+                    names = [n for gw in gateways for n in gw.reload(changed)]
+                    console.print(f"[cyan]Reloaded[/cyan] {len(names)} function(s): {', '.join(sorted(names))}")
+        finally:
+            for gw in gateways:
+                gw.close()
+            app_module.CLI_OVERRIDES.clear()
+            app_module.CLI_OVERRIDES.update(saved_overrides)
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def gw_apis(app: Any) -> list[Any]:
+    from ...constructs.api import Api
+
+    return [c for c in app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
+
+
+def _ports(apis: list[Any], first: int | None) -> dict[Any, int] | None:
+    if not first:
+        return None
+    return {api: first + i for i, api in enumerate(apis)}

@@ -1,0 +1,291 @@
+"""Warm worker processes that run Lambda handlers, one small pool per function.
+
+Each worker is a ``subprocess`` of the current interpreter running :mod:`._worker` over a pipe,
+with the function's code folder first on ``sys.path`` and the function's environment (its deployed
+variables, ``AWS_LAMBDA_FUNCTION_NAME`` and friends, and ``AWS_ENDPOINT_URL`` plus credentials of
+the embedded AWS, so boto3 in a handler reaches it unchanged). A worker serves one invocation at a
+time and is kept warm between them (module state persists). A pool grows to ``max_workers``
+workers, so a function runs a few requests at once and functions never block one another.
+
+The function's timeout is enforced: the worker is killed and the invocation is an error (→ 500).
+If the integration timeout is shorter than the function's, it fires first (→ 503). A handler that
+raises is an error with the worker kept warm; a worker that dies is an error and is replaced on
+the next request. Nothing here can take the server down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .events import new_request_id
+from .pipeline import Outcome
+
+_log = logging.getLogger("sstdirect.local.gateway")
+WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
+MAX_WORKERS = 4
+# What a worker inherits from the gateway's environment; everything else is the function's own.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "VIRTUAL_ENV", "TZ")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployed function as a worker runs it."""
+
+    name: str
+    code_dir: str
+    handler: str  # Lambda's Handler field: "module.function", relative to code_dir
+    timeout_s: float = 3.0
+    memory_mb: int = 128
+    arn: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def worker_environment(spec: FunctionSpec, region: str, endpoint_url: str, access_key: str,
+                       secret_key: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    env.update(spec.environment)
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
+        "LAMBDA_TASK_ROOT": spec.code_dir,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        # the user's ~/.aws must not win over the embedded AWS, and loopback needs no proxy
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env
+
+
+class Worker:
+    """One warm process. Not thread-safe: a pool hands it to one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], generation: int):
+        self.spec = spec
+        self.generation = generation
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", WORKER_SCRIPT, spec.code_dir, spec.handler, spec.name, str(spec.memory_mb),
+             spec.arn],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=spec.code_dir,
+        )
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def call(self, event: dict[str, Any], request_id: str, timeout_s: float) -> dict[str, Any] | str:
+        """Send one invocation: the reply, or ``"timeout"`` if ``timeout_s`` passed, or ``"died"``."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        message = json.dumps({"event": event, "request_id": request_id, "remaining_ms": int(timeout_s * 1000)})
+        try:
+            self.proc.stdin.write(message.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return "died"
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return "timeout"
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:  # end of the pipe: the worker died (it may not be reaped yet)
+                return "died"
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
+class WorkerPool:
+    """The warm workers of one function."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_workers: int = MAX_WORKERS):
+        self.spec = spec
+        self.env = env
+        self.max_workers = max_workers
+        self._idle: list[Worker] = []
+        self._count = 0
+        self._generation = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def prewarm(self) -> None:
+        """Start one worker now (in the caller's thread), so the first request finds it warm."""
+        with self._cond:
+            if self._count or self._closed:
+                return
+            self._count += 1
+        try:
+            worker = Worker(self.spec, self.env, self._generation)
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+            raise
+        self._release(worker)
+
+    def _acquire(self, wait_s: float) -> Worker | None:
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive and worker.generation == self._generation:
+                        return worker
+                    self._count -= 1
+                    threading.Thread(target=worker.kill, daemon=True).start()
+                if self._count < self.max_workers:
+                    self._count += 1
+                    generation = self._generation
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+        try:
+            return Worker(self.spec, self.env, generation)
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            if self._closed or worker.generation != self._generation or not worker.alive:
+                self._count -= 1
+                self._cond.notify()
+                stale = True
+            else:
+                self._idle.append(worker)
+                self._cond.notify()
+                stale = False
+        if stale:
+            worker.kill()
+
+    def _discard(self, worker: Worker) -> None:
+        worker.kill()
+        with self._cond:
+            self._count -= 1
+            self._cond.notify()
+
+    def invoke(self, event: dict[str, Any], integration_timeout_s: float) -> Outcome:
+        """Run the handler once. The function's timeout → error; the integration's → timeout."""
+        started = time.monotonic()
+        worker = self._acquire(integration_timeout_s)
+        if worker is None:
+            return Outcome("timeout", error="no worker became free before the integration timeout")
+        waited = time.monotonic() - started
+        function_left = self.spec.timeout_s
+        integration_left = integration_timeout_s - waited
+        limit = min(function_left, integration_left)
+        request_id = new_request_id()
+        try:
+            reply = worker.call(event, request_id, limit)
+        except BaseException:
+            self._discard(worker)
+            raise
+        if isinstance(reply, str):
+            self._discard(worker)
+            if reply == "died":
+                return Outcome("error", error=f"{self.spec.name}: the worker process exited (code "
+                                              f"{worker.proc.returncode})")
+            if integration_left < function_left:
+                return Outcome("timeout", error=f"integration timeout after {integration_timeout_s:g}s")
+            return Outcome("error", error=f"{self.spec.name}: Task timed out after {self.spec.timeout_s:g} seconds")
+        self._release(worker)
+        if reply.get("ok"):
+            return Outcome("ok", result=reply.get("result"))
+        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}")
+
+    def recycle(self) -> None:
+        """Drop every warm worker (after a code change): idle ones now, busy ones when they finish."""
+        with self._cond:
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            self._count -= len(stale)
+            self._cond.notify_all()
+        for worker in stale:
+            worker.kill()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            stale, self._idle = self._idle, []
+            self._count -= len(stale)
+            self._cond.notify_all()
+        for worker in stale:
+            worker.kill()
+
+
+class Workers:
+    """Every function's pool; ``invoke(function_name, event, timeout_s)`` is the gateway's ``Invoke``."""
+
+    def __init__(self, region: str, endpoint_url: str, access_key: str, secret_key: str,
+                 max_workers: int = MAX_WORKERS):
+        self._args = (region, endpoint_url, access_key, secret_key)
+        self.max_workers = max_workers
+        self.pools: dict[str, WorkerPool] = {}
+
+    def add(self, spec: FunctionSpec) -> WorkerPool:
+        if spec.name not in self.pools:
+            self.pools[spec.name] = WorkerPool(spec, worker_environment(spec, *self._args), self.max_workers)
+        return self.pools[spec.name]
+
+    def invoke(self, function_name: str, event: dict[str, Any], timeout_s: float) -> Outcome:
+        pool = self.pools.get(function_name)
+        if pool is None:
+            return Outcome("error", error=f"function {function_name!r} is not served by the local gateway "
+                                          f"(its code folder is not among the app's Functions)")
+        try:
+            return pool.invoke(event, timeout_s)
+        except Exception as exc:  # a worker that cannot even start: that request fails, not the server
+            _log.exception("invoking %s failed", function_name)
+            return Outcome("error", error=f"{type(exc).__name__}: {exc}")
+
+    def prewarm(self) -> None:
+        threads = [threading.Thread(target=p.prewarm, daemon=True) for p in self.pools.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()

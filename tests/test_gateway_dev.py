@@ -1,0 +1,71 @@
+"""``sstdirect dev``: deploy into a fresh embedded AWS, serve, print the URL, reload on a code change."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+
+from sstdirect.cli import _load_apps, _parser
+from sstdirect.local.gateway.dev import changed_folders, run_dev, snapshot
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def test_dev_serves_and_reloads(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "rest-api", tmp_path / "rest-api")
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_dev(str(tmp_path / "rest-api" / "app.py"), None, console, _load_apps, poll_s=0.1, stop=stop.is_set)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+        assert not errors and "Serving" in out.getvalue(), out.getvalue()
+        url = re.search(r"Api\s+(http://127\.0\.0\.1:\d+)", out.getvalue()).group(1)
+        with OPENER.open(f"{url}/notes/id1", timeout=30) as r:
+            assert r.status == 200 and b"Hello World!" in r.read()
+        handler = tmp_path / "rest-api" / "src" / "get.py"
+        handler.write_text(handler.read_text().replace("return response(200, note)",
+                                                       "return response(200, {**note, 'edited': True})"))
+        while "Reloaded" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with OPENER.open(f"{url}/notes/id1", timeout=30) as r:
+            assert b'"edited": true' in r.read()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_dev_parser() -> None:
+    args = _parser().parse_args(["dev", "app.py", "--port", "8123"])
+    assert (args.command, args.app_file, args.port) == ("dev", "app.py", 8123)
+
+
+def test_change_detection(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x.py").write_text("1")
+    folders = {str(a), str(b)}
+    before = snapshot(folders)
+    (b / "new.py").write_text("2")
+    assert changed_folders(before, snapshot(folders), folders) == {str(b)}
