@@ -75,3 +75,38 @@ def clients(request: pytest.FixtureRequest) -> Iterator[Clients]:
         cloud: LocalCloud = request.getfixturevalue("local_cloud")
         cloud.reset()
         yield lambda service, region=REGION: cloud.client(service, region_name=region, config=no_retry)
+
+
+class CallLog:
+    """Every AWS operation any boto3 client sends, in order (all threads)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.ops: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, client: Any, operation: str) -> None:
+        with self._lock:
+            self.ops.append(f"{client.meta.service_model.service_name}.{operation}")
+
+    def writes(self) -> list[str]:
+        from sstdirect.aws import is_mutating
+
+        return [op for op in self.ops if is_mutating(op)]
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
+    """A :class:`CallLog` of every boto3 call made during the test."""
+    import botocore.client
+
+    log = CallLog()
+    original = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(self: Any, operation: str, params: Any) -> Any:
+        log.add(self, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)
+    return log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,34 +17,6 @@ from sstdirect.resources import domains
 
 HANDLER = "def main(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 DOMAIN = "api.example.com"
-
-
-class CallLog:
-    """Every AWS operation sent, in order (all threads)."""
-
-    def __init__(self) -> None:
-        self.ops: list[str] = []
-        self._lock = threading.Lock()
-
-    def add(self, client: Any, operation: str, params: Any) -> None:
-        with self._lock:
-            self.ops.append(f"{client.meta.service_model.service_name}.{operation}")
-
-    def writes(self) -> list[str]:
-        return [op for op in self.ops if is_mutating(op)]
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
-    log = CallLog()
-    original = botocore.client.BaseClient._make_api_call
-
-    def _make_api_call(self: Any, operation: str, params: Any) -> Any:
-        log.add(self, operation, params)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)
-    return log
 
 
 @pytest.fixture
@@ -193,7 +164,7 @@ def test_path_sets_the_mapping_key_and_a_change_updates_the_mapping_only(
 
 
 def test_dropping_the_domain_removes_it_in_order_and_keeps_the_zone(
-        aws: boto3.Session, zone: str, root: Path, calls: CallLog) -> None:
+        aws: boto3.Session, zone: str, root: Path, calls: Any) -> None:
     app, _ = make_app(aws, root)
     app.deploy()
     calls.ops.clear()
@@ -266,7 +237,7 @@ def test_given_certificate_is_used_and_never_deleted(aws: boto3.Session, zone: s
 
 
 def test_switching_to_a_given_certificate_updates_the_domain_then_deletes_ours(
-        aws: boto3.Session, zone: str, root: Path, calls: CallLog) -> None:
+        aws: boto3.Session, zone: str, root: Path, calls: Any) -> None:
     app, _ = make_app(aws, root)
     app.deploy()
     (ours,) = certificates(aws)
@@ -329,14 +300,14 @@ def test_external_domain_writes_no_dns(aws: boto3.Session, root: Path) -> None:
     ("a" * 60 + ".example.com", "at most 64"),
 ])
 def test_bad_input_is_a_config_error_with_no_aws_call(
-        aws: boto3.Session, root: Path, calls: CallLog, custom_domain: Any, message: str) -> None:
+        aws: boto3.Session, root: Path, calls: Any, custom_domain: Any, message: str) -> None:
     with pytest.raises(ConfigError, match="custom_domain") as err:
         make_app(aws, root, custom_domain)
     assert message in str(err.value)
     assert calls.ops == []
 
 
-def test_missing_hosted_zone_fails_before_any_write(aws: boto3.Session, root: Path, calls: CallLog) -> None:
+def test_missing_hosted_zone_fails_before_any_write(aws: boto3.Session, root: Path, calls: Any) -> None:
     aws.client("route53").create_hosted_zone(Name="example.org", CallerReference="other")
     calls.ops.clear()
     app, _ = make_app(aws, root, "api.notes.example.com")
@@ -350,7 +321,7 @@ def test_missing_hosted_zone_fails_before_any_write(aws: boto3.Session, root: Pa
     assert calls.writes() == []
 
 
-def test_private_zone_is_not_used(aws: boto3.Session, root: Path, calls: CallLog) -> None:
+def test_private_zone_is_not_used(aws: boto3.Session, root: Path, calls: Any) -> None:
     aws.client("route53").create_hosted_zone(Name="example.com", CallerReference="private",
                                              HostedZoneConfig={"PrivateZone": True})  # moto needs no VPC
     calls.ops.clear()
@@ -365,7 +336,7 @@ def test_private_zone_is_not_used(aws: boto3.Session, root: Path, calls: CallLog
     ("other.example.org", "covers ['other.example.org'], not 'api.example.com'"),
 ])
 def test_unusable_given_certificate_fails_before_any_write(
-        aws: boto3.Session, zone: str, root: Path, calls: CallLog, given: str, message: str) -> None:
+        aws: boto3.Session, zone: str, root: Path, calls: Any, given: str, message: str) -> None:
     arn = given if given.startswith("arn:") else issued_certificate(aws, given)
     calls.ops.clear()
     app, _ = make_app(aws, root, {"domain_name": DOMAIN, "certificate_arn": arn})

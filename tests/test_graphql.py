@@ -7,14 +7,12 @@ import base64
 import importlib
 import json
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
-import botocore.client
 import pytest
 from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLString
 
@@ -25,29 +23,6 @@ from sstdirect.graphql import make_handler
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 ACCOUNT = "123456789012"
 EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "examples" / "graphql" / "src"
-
-
-class CallLog:
-    def __init__(self) -> None:
-        self.ops: list[str] = []
-        self._lock = threading.Lock()
-
-    def add(self, client: Any, operation: str, params: Any) -> None:
-        with self._lock:
-            self.ops.append(f"{client.meta.service_model.service_name}.{operation}")
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
-    log = CallLog()
-    original = botocore.client.BaseClient._make_api_call
-
-    def _make_api_call(self: Any, operation: str, params: Any) -> Any:
-        log.add(self, operation, params)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)
-    return log
 
 
 @pytest.fixture
@@ -137,7 +112,7 @@ def test_root_path_authorizers_and_function_server(aws: boto3.Session, root: Pat
     ({"defaults": {"authorizer": "nope"}}, "unknown authorizer"),
 ])
 def test_bad_input_is_a_config_error_before_any_aws_call(
-        aws: boto3.Session, root: Path, calls: CallLog, kwargs: dict[str, Any], message: str) -> None:
+        aws: boto3.Session, root: Path, calls: Any, kwargs: dict[str, Any], message: str) -> None:
     app = App("notes", stage="dev", session=aws, root=root)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         GraphQLApi(app, "Gql", **{"server": "src/server.handler", **kwargs})
