@@ -100,7 +100,7 @@ class Aws:
         profile: str | None = None,
         endpoint_url: str | None = None,
         session: boto3.Session | None = None,
-        max_pool_connections: int = 50,
+        max_pool_connections: int = 64,
         retry_budget_s: float = 120.0,
         on_retry: RetryHook | None = None,
     ):
@@ -168,7 +168,7 @@ class Aws:
 
         retrying = Retrying(
             retry=retry_if_exception(lambda e: is_transient(service, op_name, e)),
-            wait=wait_exponential(multiplier=0.25, max=3.0) + wait_random(0, 0.25),
+            wait=wait_exponential(multiplier=0.25, max=1.0) + wait_random(0, 0.1),
             stop=stop_after_delay(self.retry_budget_s),
             before_sleep=before_sleep,
             reraise=True,

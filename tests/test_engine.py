@@ -284,3 +284,24 @@ def test_delete_first_replacement_with_a_create_first_replaced_user_does_not_dea
     assert {(c.action, c.address) for c in plan.changes} == {(Action.REPLACE, "P"), (Action.REPLACE, "C")}
     assert CLOUD.log == [("delete", "P"), ("create", "P"), ("create", "C"), ("delete", "C")]
     assert CLOUD.objects[state.resources["C"].physical_id]["kind"] == f"k-{state.resources['P'].physical_id}"
+
+
+@register
+class ChildThingProvider(ThingProvider):
+    """A thing AWS deletes together with its parent ``fake.Thing`` (a route with its API)."""
+
+    type = "fake.ChildThing"
+    deleted_with = "fake.Thing"
+
+
+def test_children_deleted_with_their_parent_make_no_aws_call(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    child = Resource.make("fake.ChildThing", "C", {"name": "C", "kind": "a", "size": 1, "p": Ref("P", "id")})
+    deploy(state, sf, [thing("P"), child])
+    CLOUD.log.clear()
+    deploy(state, sf, [thing("P")])  # the child alone is removed: it is deleted through AWS
+    assert CLOUD.log == [("delete", "C")]
+    deploy(state, sf, [thing("P"), child])
+    CLOUD.log.clear()
+    deploy(state, sf, [])  # parent and child removed together: only the parent's delete reaches AWS
+    assert CLOUD.log == [("delete", "P")] and state.resources == {}

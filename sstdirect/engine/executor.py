@@ -39,6 +39,7 @@ class Step:
     change: Change
     needs: set[str] = field(default_factory=set)
     old: Record | None = None
+    cascaded: bool = False  # deleted by its parent's deletion in the same plan: only the lockfile changes
 
 
 class Executor:
@@ -50,7 +51,7 @@ class Executor:
         desired: Mapping[str, Resource],
         plan: Plan,
         *,
-        workers: int = 16,
+        workers: int = 64,
         on_event: EventHook | None = None,
     ):
         self.aws = aws
@@ -122,9 +123,25 @@ class Executor:
                         step.needs.add(key)
             if step.kind == "delete":  # old objects of this address go first
                 step.needs.update(k for k in by_address.get(address, []) if k.startswith("deposed:"))
+        self._mark_cascaded(steps)
         for step in steps.values():
             step.needs.discard(step.key)
         return steps
+
+    def _mark_cascaded(self, steps: dict[str, Step]) -> None:
+        """Deletes that AWS performs itself when the parent is deleted in the same plan (a route of a
+        deleted API, a permission of a deleted function): no AWS call, and the parent need not wait."""
+        deleted = {s.change.address for s in steps.values() if s.kind == "delete"}
+        for step in steps.values():
+            rec = self.state.resources.get(step.change.address)
+            if step.kind != "delete" or rec is None:
+                continue
+            parent_type = provider_for(rec.type).deleted_with
+            if parent_type and any(dep in deleted and self.state.resources[dep].type == parent_type
+                                   for dep in rec.depends_on if dep in self.state.resources):
+                step.cascaded = True
+        for step in steps.values():
+            step.needs = {k for k in step.needs if not steps[k].cascaded}
 
     # -- running -----------------------------------------------------------------------------
 
@@ -247,7 +264,7 @@ class Executor:
         address = step.change.address
         with self.state.lock:
             rec = self.state.resources.get(address)
-        if rec is not None and rec.physical_id is not None:
+        if rec is not None and rec.physical_id is not None and not step.cascaded:
             provider_for(rec.type).delete(self.aws, rec)
         with self.state.lock:
             self.state.resources.pop(address, None)

@@ -65,6 +65,9 @@ class Provider:
     type: ClassVar[str] = ""
     replace_on: ClassVar[frozenset[str]] = frozenset()
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    # The resource type whose deletion deletes this one too (a route goes with its API): when both are
+    # deleted in one plan, this one's delete makes no AWS call.
+    deleted_with: ClassVar[str | None] = None
     # Inputs passed to create/update but neither recorded nor diffed (e.g. a local file path).
     transient_fields: ClassVar[frozenset[str]] = frozenset()
     # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).

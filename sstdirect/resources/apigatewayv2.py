@@ -141,6 +141,7 @@ class IntegrationProvider(Provider):
     interrupted create is found again). attrs: ``id``."""
 
     type = "apigatewayv2.Integration"
+    deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id"})
 
     def _params(self, props: FrozenDict, fields: Any = None) -> dict[str, Any]:
@@ -184,6 +185,7 @@ class RouteProvider(Provider):
     ``authorization_scopes`` (tuple). attrs: ``id``."""
 
     type = "apigatewayv2.Route"
+    deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "route_key"})
 
     def _params(self, props: FrozenDict) -> dict[str, Any]:
@@ -234,6 +236,7 @@ class StageProvider(Provider):
     or None), ``tags``. attrs: ``name``."""
 
     type = "apigatewayv2.Stage"
+    deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
@@ -303,6 +306,7 @@ class AuthorizerProvider(Provider):
     ``authorizer_payload_format_version``, ``enable_simple_responses``, ``result_ttl``. attrs: ``id``."""
 
     type = "apigatewayv2.Authorizer"
+    deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "authorizer_type"})
 
     def _params(self, props: FrozenDict) -> dict[str, Any]:

@@ -156,6 +156,7 @@ class PermissionProvider(Provider):
     """
 
     type = "lambda.Permission"
+    deleted_with = "lambda.Function"
     replace_on = frozenset({"function_name", "statement_id", "principal", "source_arn", "action"})
     replace_mode = "delete_first"
 
