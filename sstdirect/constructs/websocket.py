@@ -98,6 +98,9 @@ class WebSocketApi(Construct):
     _stage_resources = Api._stage_resources
     _integration = Api._integration
     _permission = Api._permission
+    id = Api.id
+    arn = Api.arn
+    execution_arn = Api.execution_arn
 
     def __init__(
         self,
@@ -199,10 +202,6 @@ class WebSocketApi(Construct):
         return Fmt.of(self._endpoint(scheme, "{id}"), id=Ref(self.api_address, "id"))
 
     @property
-    def id(self) -> Any:
-        return self._output("id", Ref(self.api_address, "id"))
-
-    @property
     def url(self) -> Any:
         """``wss://{id}.execute-api.{region}.amazonaws.com/{stage}``."""
         return self._output("url", self._endpoint_ref("wss"))
@@ -212,14 +211,6 @@ class WebSocketApi(Construct):
         """``https://{id}.execute-api.{region}.amazonaws.com/{stage}``: boto3 ``apigatewaymanagementapi``'s
         ``endpoint_url``."""
         return self._output("management_endpoint", self._endpoint_ref("https"))
-
-    @property
-    def arn(self) -> Any:
-        return self._output("arn", Ref(self.api_address, "arn"))
-
-    @property
-    def execution_arn(self) -> Any:
-        return self._output("execution_arn", Ref(self.api_address, "execution_arn"))
 
     @property
     def custom_domain_url(self) -> str | None:
