@@ -110,3 +110,32 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _make_api_call)
     return log
+
+
+@pytest.fixture
+def config_error_check() -> Callable[..., None]:
+    """``check(root, build, expected)``: ``build(app)`` then ``app.deploy()`` raise a ConfigError whose
+    message holds every ``expected`` fragment, with zero AWS requests sent and no lockfile written."""
+    import boto3
+
+    from sstdirect import App, ConfigError
+
+    def check(root: Any, build: Callable[[Any], Any], expected: tuple[str, ...]) -> None:
+        session = boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+        sent: list[str] = []
+
+        def refuse(event_name: str = "", **_: Any) -> None:
+            sent.append(event_name)
+            raise AssertionError(f"an AWS call was made: {event_name}")
+
+        session.events.register("before-send", refuse)
+        app = App("notes", stage="dev", session=session, root=root)
+        with pytest.raises(ConfigError) as info:
+            build(app)
+            app.deploy()  # errors found only when expanding are still raised before any call
+        for fragment in expected:
+            assert fragment in str(info.value), str(info.value)
+        assert sent == []
+        assert not app.state_path.exists()
+
+    return check
