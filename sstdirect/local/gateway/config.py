@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
+from .auth import AuthorizerConfig
 from .pipeline import ApiConfig, Integration, RouteConfig
 from .workers import FunctionSpec
 
@@ -35,13 +36,14 @@ def _function_name(uri: str) -> str:
 
 
 def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]:
-    """An :class:`ApiConfig` for ``api_id`` and the names of the functions its routes call."""
+    """An :class:`ApiConfig` for ``api_id`` and the names of the functions its routes and their Lambda
+    authorizers call."""
     api = apigw.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "HTTP":
         raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API; the local gateway serves HTTP APIs "
                           f"only for now")
     integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
-    authorizers = {a["AuthorizerId"]: a for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: read_authorizer(a) for a in _all(apigw, "get_authorizers", ApiId=api_id)}
     stages = _all(apigw, "get_stages", ApiId=api_id)
     stage = next((s for s in stages if s["StageName"] == "$default"), stages[0] if stages else None)
     routes: dict[str, RouteConfig] = {}
@@ -59,11 +61,14 @@ def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]
             integration = Integration(name, raw.get("PayloadFormatVersion") or "2.0",
                                       int(raw.get("TimeoutInMillis") or 30000))
             functions.add(name)
-        authorizer = authorizers.get(route.get("AuthorizerId") or "") or {}
+        authorizer = authorizers.get(route.get("AuthorizerId") or "")
+        kind = route.get("AuthorizationType") or "NONE"
+        if authorizer is not None and authorizer.function_name and kind == "CUSTOM":
+            functions.add(authorizer.function_name)
         routes[route["RouteKey"]] = RouteConfig(
-            key=route["RouteKey"], integration=integration,
-            authorization_type=route.get("AuthorizationType") or "NONE",
-            identity_sources=tuple(authorizer.get("IdentitySource") or ()),
+            key=route["RouteKey"], integration=integration, authorization_type=kind,
+            authorizer=authorizer if kind in ("JWT", "CUSTOM") else None,
+            authorization_scopes=tuple(route.get("AuthorizationScopes") or ()),
         )
     config = ApiConfig(
         api_id=api_id, name=api.get("Name", ""), region=region, account_id=account,
@@ -72,6 +77,21 @@ def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]
         routes=routes, stage_variables=dict((stage or {}).get("StageVariables") or {}),
     )
     return config, functions
+
+
+def read_authorizer(raw: dict[str, Any]) -> AuthorizerConfig:
+    """An :class:`AuthorizerConfig` from one ``GetAuthorizers`` item."""
+    jwt = raw.get("JwtConfiguration") or {}
+    uri = raw.get("AuthorizerUri") or ""
+    return AuthorizerConfig(
+        authorizer_id=raw["AuthorizerId"], name=raw.get("Name", ""), authorizer_type=raw.get("AuthorizerType", "JWT"),
+        identity_sources=tuple(raw.get("IdentitySource") or ()),
+        issuer=jwt.get("Issuer") or "", audience=tuple(jwt.get("Audience") or ()),
+        function_name=_function_name(uri) if uri else None,
+        payload_format_version=raw.get("AuthorizerPayloadFormatVersion") or "2.0",
+        simple_responses=bool(raw.get("EnableSimpleResponses")),
+        ttl_s=int(raw.get("AuthorizerResultTtlInSeconds") or 0),
+    )
 
 
 def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]]) -> FunctionSpec | None:

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
+from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function
 from .messages import HttpRequest, HttpResponse
 from .pipeline import HttpGateway
@@ -121,6 +122,7 @@ class LocalGateway:
         self.app = app
         creds = cloud.credentials
         self.workers = Workers(cloud.region, cloud.endpoint_url, creds.access_key_id, creds.secret_access_key)
+        self.auth = local_authorizers(cloud)
         self.gateways: dict[str, HttpGateway] = {}
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
@@ -152,7 +154,7 @@ class LocalGateway:
                                  api.label, name)
                 else:
                     self.workers.add(spec)
-            gateway = HttpGateway(config, self.workers.invoke)
+            gateway = HttpGateway(config, self.workers.invoke, self.auth)
             port = ports.get(api, ports.get(api.construct_id, 0)) if ports else 0
             server = _Server((HOST, port), gateway)
             self.gateways[api_id] = gateway
