@@ -129,7 +129,9 @@ class _Verifier(SigV4Auth):
         return out
 
     def payload(self, request: AWSRequest) -> str:
-        return UNSIGNED_PAYLOAD if self._signed.presigned else super().payload(request)
+        return UNSIGNED_PAYLOAD if self.unsigned_payload else super().payload(request)
+
+    unsigned_payload = False
 
 
 def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup,
@@ -158,14 +160,18 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup,
         query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
     headers = [(name, value) for name, value in request.headers if name.lower() in signed.signed_headers]
     url = f"http://{request.header('host') or ''}{request.raw_path}" + (f"?{query}" if query else "")
-    aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=request.body)
+    aws_request = AWSRequest(method=request.method, url=url, data=request.body)
+    for name, value in headers:
+        aws_request.headers[name] = value  # HTTPHeaders keeps repeated names, as the signer saw them
     aws_request.context["timestamp"] = signed.timestamp
     verifier = _Verifier(Credentials(principal.access_key, principal.secret_key), region, signed)
-    canonical = verifier.canonical_request(aws_request)
-    expected = verifier.signature(verifier.string_to_sign(aws_request, canonical), aws_request)
-    if not hmac.compare_digest(expected, signed.signature):
-        raise IamDenied("the signature does not match (wrong secret key, or the request was changed)")
-    return principal
+    # a presigned URL hashes the (empty) body as botocore does, or says UNSIGNED-PAYLOAD as S3's do
+    for verifier.unsigned_payload in (False, True) if signed.presigned else (False,):
+        canonical = verifier.canonical_request(aws_request)
+        expected = verifier.signature(verifier.string_to_sign(aws_request, canonical), aws_request)
+        if hmac.compare_digest(expected, signed.signature):
+            return principal
+    raise IamDenied("the signature does not match (wrong secret key, or the request was changed)")
 
 
 class EmbeddedCredentials:

@@ -148,10 +148,10 @@ def bearer_token(value: str | None) -> str | None:
     """The token in an identity source value: the value itself or after ``Bearer `` (§3.2 step 1)."""
     if value is None:
         return None
-    value = value.strip()
+    value = value.lstrip()
     if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    return value or None
+        value = value[7:]
+    return value.strip() or None
 
 
 def verify(token: str | None, issuer: str, audience: Sequence[str], jwks: JwksCache) -> dict[str, Any]:
