@@ -204,10 +204,10 @@ class LocalCloud:
 
         ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"`` (one port
         per API; ``ports={api: 8080}`` pins them). The gateway reads what was deployed into this
-        cloud (routes, integrations, CORS, stage, each function's handler, timeout and environment)
-        and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
-        WebSocket and AppSync APIs, and authorizer checks, are not served yet (see
-        ``sstdirect.local.gateway``).
+        cloud (routes, integrations, authorizers, CORS, stage, each function's handler, timeout and
+        environment), checks JWT / IAM / Lambda authorizers, and runs handlers in warm worker
+        processes; leaving the ``with`` stops servers and workers. WebSocket and AppSync APIs are
+        not served yet (see ``sstdirect.local.gateway``).
         """
         from .gateway.server import LocalGateway
 

@@ -7,12 +7,15 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
 * :mod:`.responses` - a Lambda result → an HTTP response (§1.4, §1.5) and the gateway's own errors (§8).
 * :mod:`.cors` - preflight answers and CORS headers on responses (§5).
 * :mod:`.pipeline` - :class:`HttpGateway`: one deployed API's request pipeline, given an ``invoke`` callable.
+* :mod:`.auth` - a route's authorizer before the integration: :mod:`.auth_jwt` (JWT signatures against the
+  issuer's JWKS through OIDC discovery, §3), :mod:`.auth_iam` (SigV4 with botocore's signer, §4) and
+  :mod:`.auth_lambda` (Lambda authorizer events, simple and IAM-policy answers, the TTL cache).
 
-With I/O: :mod:`.config` reads the deployed configuration from the embedded AWS, :mod:`.workers`
-runs handlers in warm worker processes, :mod:`.server` puts it all on ``ThreadingHTTPServer``\\ s.
-
-This first slice serves HTTP APIs only; WebSocket and AppSync APIs, and JWT / IAM / Lambda
-authorizer checks, come next (see :mod:`.pipeline` for what an authorized route answers meanwhile).
+With I/O: :mod:`.config` reads the deployed configuration (routes, integrations, authorizers, CORS,
+stage) from the embedded AWS, :mod:`.workers` runs handlers (and Lambda authorizers) in warm worker
+processes, :mod:`.server` puts it all on ``ThreadingHTTPServer``\\ s. JWKS documents are fetched over
+HTTP(S); the embedded AWS's Cognito issuers are resolved to its own JWKS, and SigV4 is checked against
+the key pairs the embedded AWS hands out (its own, Cognito identity pools', IAM users', STS sessions').
 """
 
 from __future__ import annotations
