@@ -250,6 +250,19 @@ def test_iam_policy_answers(result: dict[str, Any], allowed: bool) -> None:
     assert decision.principal_id == "me"
 
 
+def test_policy_evaluation_edges() -> None:
+    from sstdirect.local.gateway import auth_policy
+
+    allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    assert auth_policy.decide([allow_all], ARN)
+    assert not auth_policy.decide([], ARN)  # implicit deny
+    assert not auth_policy.decide([{**allow_all, "Condition": {"IpAddress": {"aws:SourceIp": "1.2.3.4"}}}], ARN)
+    assert not auth_policy.decide([allow_all, {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}], ARN)
+    assert auth_policy.decide([{"Effect": "Allow", "Action": "execute-api:Invoke", "NotResource": "*/POST/*"}], ARN)
+    assert auth_policy.statements_of('{"Statement": {"Effect": "Allow"}}') == [{"Effect": "Allow"}]
+    assert auth_policy.statements_of("%7B%22Statement%22%3A%20%5B%5D%7D") == []
+
+
 @pytest.mark.parametrize(("result", "simple"), [
     ("yes", True), ({"isAuthorized": "true"}, True), ({"isAuthorized": True, "context": [1]}, True),
     ({"principalId": "x"}, False), ({"isAuthorized": True}, False),
@@ -414,3 +427,4 @@ def test_lambda_authorizer_results_are_cached_by_identity() -> None:
     for _ in range(2):
         gw.handle(HttpRequest("GET", "/pets/7", "t=1", [("Authorization", "a")]))
     assert len(uncached.events[AUTHZ_FN]) == 2
+    assert uncached.events["fn"][0]["requestContext"]["authorizer"] == {"lambda": None}  # no context (§1.3)

@@ -238,6 +238,31 @@ def test_iam_route_with_identity_pool_credentials(served: dict[str, Any], user: 
     assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
 
 
+def test_iam_route_checks_the_callers_policies(served: dict[str, Any], user: dict[str, str]) -> None:
+    """Guests' role has no execute-api permission (only signed-in users' has, attach_permissions_for_auth_users);
+    an IAM user may call the route once a policy of its own allows it."""
+    auth, cloud = served["cognito"]["auth"], served["cloud"]
+    url = f"{served['cognito_url']}/iam"
+    identity = cloud.client("cognito-identity")
+    guest = identity.get_id(IdentityPoolId=auth.identity_pool_id)["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=guest)["Credentials"]
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+
+    iam = cloud.client("iam")
+    iam.create_user(UserName="bob")
+    key = iam.create_access_key(UserName="bob")["AccessKey"]
+    signed = _sigv4(url, key["AccessKeyId"], key["SecretAccessKey"])
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    api_id = served["cognito"]["api"].id
+    iam.put_user_policy(UserName="bob", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                                                "Resource": f"arn:aws:execute-api:us-east-1:*:{api_id}/*/GET/iam"}]}))
+    signed = _sigv4(url, key["AccessKeyId"], key["SecretAccessKey"])
+    status, _, body = _request("GET", signed["url"], signed["headers"])
+    assert (status, body) == (200, {"message": "Hello arn:aws:iam::123456789012:user/bob!"})
+
+
 # --- third-party JWT issuer (OIDC discovery over HTTP) ------------------------------------------------
 
 

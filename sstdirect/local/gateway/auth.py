@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from . import auth_iam, auth_jwt, auth_lambda
+from . import auth_iam, auth_jwt, auth_lambda, auth_policy
 from .events import Context, event_v1, event_v2, query_pairs
 from .messages import HttpRequest, HttpResponse
 from .responses import gateway_error, internal_error
@@ -102,6 +102,12 @@ class Authorizers:
         except auth_iam.IamDenied as denied:
             _log.info("%s %s: IAM refused: %s", request.method, request.raw_path, denied)
             return Verdict(gateway_error(403, "Forbidden", ctx.request_id))
+        arn = auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method,
+                                    request.raw_path)
+        if principal.statements is not None and not auth_policy.decide(principal.statements, arn):
+            _log.info("%s %s: IAM refused: %s may not execute-api:Invoke %s", request.method, request.raw_path,
+                      principal.user_arn, arn)
+            return Verdict(gateway_error(403, "Forbidden", ctx.request_id))
         cognito = principal.cognito_identity or {}
         amr = cognito.get("amr") or []
         # payload 1.0: the caller goes into requestContext.identity, as REST APIs do (INFERRED)
@@ -118,7 +124,7 @@ class Authorizers:
         if any(v in (None, "") for v in values):
             return Verdict(gateway_error(401, "Unauthorized", ctx.request_id))
         identity = [v for v in values if v is not None]
-        arn = auth_lambda.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method,
+        arn = auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method,
                                     request.raw_path)
         cacheable = authorizer.ttl_s > 0 and bool(identity)
         answer = self.cache.get(authorizer.authorizer_id, identity) if cacheable else None

@@ -4,7 +4,8 @@
 presigned ``X-Amz-*`` query form) with botocore's own SigV4 signer and the secret that a
 :data:`Lookup` finds for the access key id; anything wrong (unsigned, unknown key, wrong secret,
 another service or region, a date outside ±5 minutes, an expired presigned URL) is :class:`IamDenied`
-(the gateway answers 403 ``{"message":"Forbidden"}``). :func:`iam_context` is the
+(the gateway answers 403 ``{"message":"Forbidden"}``; it then also checks the principal's own policies
+allow ``execute-api:Invoke`` on the route, see :mod:`.auth_policy`). :func:`iam_context` is the
 ``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3).
 
 :class:`EmbeddedCredentials` is the lookup of the local gateway: the key pair of ``LocalCloud``, the
@@ -25,6 +26,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
+from .auth_policy import statements_of
 from .messages import HttpRequest
 
 SERVICE = "execute-api"
@@ -47,6 +49,8 @@ class Principal:
     user_arn: str
     user_id: str
     cognito_identity: dict[str, Any] | None = field(default=None, hash=False)
+    # the principal's identity-policy statements; None: unrestricted (the cloud's own key pair)
+    statements: tuple[dict[str, Any], ...] | None = field(default=None, hash=False, compare=False)
 
 
 Lookup = Callable[[str], Principal | None]  # access key id → its principal (None when unknown)
@@ -206,7 +210,7 @@ class EmbeddedCredentials:
                 role = backend.get_assumed_role_from_access_key(access_key_id)
                 if role is not None:
                     return Principal(access_key_id, role.secret_access_key, role.account_id, role.arn, role.user_id,
-                                     issued_identity(access_key_id))
+                                     issued_identity(access_key_id), _role_statements(role.role_arn))
         return None
 
     def _iam_user(self, access_key_id: str) -> Principal | None:
@@ -219,5 +223,32 @@ class EmbeddedCredentials:
                     continue
                 for key in backend.list_access_keys(user.name):
                     if key.access_key_id == access_key_id and key.status == "Active":
-                        return Principal(access_key_id, key.secret_access_key, user.account_id, user.arn, user.id)
+                        groups = backend.get_groups_for_user(user.name)
+                        return Principal(access_key_id, key.secret_access_key, user.account_id, user.arn, user.id,
+                                         statements=_statements(user, *groups))
         return None
+
+
+def _role_statements(role_arn: str) -> tuple[dict[str, Any], ...]:
+    """The statements of a role's inline and attached policies (none when the role does not exist)."""
+    from moto.iam.models import iam_backends
+
+    account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    for backend in list(iam_backends[account_id].values()) if account_id in iam_backends else []:
+        try:
+            return _statements(backend.get_role_by_arn(role_arn))
+        except Exception:  # not in this partition
+            continue
+    return ()
+
+
+def _statements(*entities: Any) -> tuple[dict[str, Any], ...]:
+    """Every statement of the entities' (a role, a user, groups) inline and attached managed policies."""
+    out: list[dict[str, Any]] = []
+    for entity in entities:
+        documents = list(getattr(entity, "policies", {}).values())
+        for policy in getattr(entity, "managed_policies", {}).values():
+            documents += [v.document for v in policy.versions if v.is_default]
+        for document in documents:
+            out += statements_of(document)
+    return tuple(out)

@@ -13,23 +13,19 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import auth_policy
+
 AUTHORIZER_TIMEOUT_S = 10.0  # "authorizer response timeout 10000 ms" (SEMANTICS.md §8)
 
 
 class InvalidAuthorizerResponse(ValueError):
     """The authorizer answered something that is neither a simple nor an IAM policy response."""
-
-
-def route_arn(region: str, account_id: str, api_id: str, stage: str, method: str, path: str) -> str:
-    """``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path without its leading /}`` (§4)."""
-    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{method}/{path.lstrip('/')}"
 
 
 def authorizer_event(version: str, request_event: dict[str, Any], arn: str,
@@ -96,31 +92,7 @@ def decide(answer: _Answer, arn: str) -> Decision:
     """Allow or deny ``arn`` (the route's ``execute-api`` ARN) by the authorizer's answer."""
     if answer.simple:
         return Decision(answer.authorized, answer.context)
-    allowed = False
-    for statement in answer.statements:
-        if not (_matches_any(statement.get("Action"), "execute-api:Invoke", ignore_case=True)
-                and _matches_any(statement.get("Resource"), arn, ignore_case=False)):
-            continue
-        effect = str(statement.get("Effect", "")).lower()
-        if effect == "deny":
-            return Decision(False, answer.context, answer.principal_id)
-        allowed = allowed or effect == "allow"
-    return Decision(allowed, answer.context, answer.principal_id)
-
-
-def _matches_any(patterns: Any, value: str, ignore_case: bool) -> bool:
-    """IAM wildcards: ``*`` any run of characters (``/`` included), ``?`` one character. Actions match
-    case-insensitively (IAM's rule), resource ARNs case-sensitively."""
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list):
-        return False
-    flags = re.IGNORECASE if ignore_case else 0
-    return any(isinstance(p, str) and re.fullmatch(_glob(p), value, flags) is not None for p in patterns)
-
-
-def _glob(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return Decision(auth_policy.decide(answer.statements, arn), answer.context, answer.principal_id)
 
 
 class ResultCache:
