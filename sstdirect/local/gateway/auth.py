@@ -102,8 +102,7 @@ class Authorizers:
         except auth_iam.IamDenied as denied:
             _log.info("%s %s: IAM refused: %s", request.method, request.raw_path, denied)
             return Verdict(gateway_error(403, "Forbidden", ctx.request_id))
-        arn = auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method,
-                                    request.raw_path)
+        arn = _route_arn(request, ctx)
         if principal.statements is not None and not auth_policy.decide(principal.statements, arn):
             _log.info("%s %s: IAM refused: %s may not execute-api:Invoke %s", request.method, request.raw_path,
                       principal.user_arn, arn)
@@ -124,16 +123,16 @@ class Authorizers:
         if any(v in (None, "") for v in values):
             return Verdict(gateway_error(401, "Unauthorized", ctx.request_id))
         identity = [v for v in values if v is not None]
-        arn = auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method,
-                                    request.raw_path)
+        arn = _route_arn(request, ctx)
         cacheable = authorizer.ttl_s > 0 and bool(identity)
-        answer = self.cache.get(authorizer.authorizer_id, identity) if cacheable else None
+        key = f"{ctx.api_id}/{authorizer.authorizer_id}"
+        answer = self.cache.get(key, identity) if cacheable else None
         if answer is None:
             answer = self._invoke_authorizer(authorizer, request, ctx, invoke, arn, identity)
             if answer is None:
                 return Verdict(internal_error(ctx.request_id))
             if cacheable:
-                self.cache.put(authorizer.authorizer_id, identity, answer, authorizer.ttl_s)
+                self.cache.put(key, identity, answer, authorizer.ttl_s)
         decision = auth_lambda.decide(answer, arn)
         if not decision.allowed:
             return Verdict(gateway_error(403, "Forbidden", ctx.request_id))
@@ -162,6 +161,10 @@ class Authorizers:
         except auth_lambda.InvalidAuthorizerResponse as exc:
             _log.warning("authorizer %s returned an invalid response: %s", authorizer.function_name, exc)
             return None
+
+
+def _route_arn(request: HttpRequest, ctx: Context) -> str:
+    return auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method, request.raw_path)
 
 
 def local_authorizers(cloud: Any) -> Authorizers:

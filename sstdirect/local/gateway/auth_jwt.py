@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,8 +58,11 @@ class JwtDenied(Exception):
 
 
 def http_get_json(url: str) -> Any:
-    """GET ``url`` (no proxy, 1.5 s timeout, at most 150000 bytes) and decode it as JSON."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    """GET ``url`` (1.5 s timeout, at most 150000 bytes) and decode it as JSON. Loopback never goes
+    through a proxy; other hosts use the environment's proxy settings."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if loopback else []))
     with opener.open(urllib.request.Request(url, headers={"accept": "application/json"}),
                      timeout=FETCH_TIMEOUT_S) as response:
         raw = response.read(MAX_JWKS_BYTES + 1)
