@@ -236,6 +236,10 @@ def test_iam_route_with_identity_pool_credentials(served: dict[str, Any], user: 
                                                f"CognitoIdentityCredentials!"})
     signed = _sigv4(url, creds["AccessKeyId"], "not-the-secret", creds["SessionToken"])
     assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"])  # no session token
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"], presign=True)
+    assert _request("GET", signed["url"], signed["headers"])[0] == 200
 
 
 def test_iam_route_checks_the_callers_policies(served: dict[str, Any], user: dict[str, str]) -> None:

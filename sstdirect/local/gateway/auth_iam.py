@@ -49,6 +49,8 @@ class Principal:
     user_arn: str
     user_id: str
     cognito_identity: dict[str, Any] | None = field(default=None, hash=False)
+    # temporary credentials (STS sessions) need their session token (X-Amz-Security-Token) too
+    session_token: str | None = field(default=None, compare=False)
     # the principal's identity-policy statements; None: unrestricted (the cloud's own key pair)
     statements: tuple[dict[str, Any], ...] | None = field(default=None, hash=False, compare=False)
 
@@ -159,6 +161,10 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup,
     principal = lookup(signed.access_key)
     if principal is None:
         raise IamDenied(f"unknown access key {signed.access_key}")
+    if principal.session_token is not None:
+        token = request.header("x-amz-security-token") or _query(request.raw_query).get("X-Amz-Security-Token")
+        if not token or not hmac.compare_digest(token, principal.session_token):
+            raise IamDenied("temporary credentials without their session token")
     query = request.raw_query
     if signed.presigned:
         query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
@@ -210,7 +216,8 @@ class EmbeddedCredentials:
                 role = backend.get_assumed_role_from_access_key(access_key_id)
                 if role is not None:
                     return Principal(access_key_id, role.secret_access_key, role.account_id, role.arn, role.user_id,
-                                     issued_identity(access_key_id), _role_statements(role.role_arn))
+                                     issued_identity(access_key_id), role.session_token,
+                                     _role_statements(role.role_arn))
         return None
 
     def _iam_user(self, access_key_id: str) -> Principal | None:
