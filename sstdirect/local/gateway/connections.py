@@ -28,7 +28,9 @@ class Peer(Protocol):
     @property
     def is_open(self) -> bool: ...
 
-    def send(self, data: bytes) -> None: ...
+    def send(self, data: bytes) -> bool:
+        """Queue ``data`` to the client; False when its unsent buffer is full."""
+        ...
 
     def close(self, code: int, reason: str) -> None: ...
 
@@ -93,8 +95,10 @@ def handle(request: HttpRequest, stage: str, find: dict[str, Peer]) -> HttpRespo
     if request.method == "POST":
         if len(request.body) > MAX_POST_BYTES:
             return aws_error(413, "PayloadTooLargeException", "Request Entity Too Large", request_id)
+        if not peer.send(request.body):
+            return aws_error(429, "LimitExceededException", "Rate exceeded or the WebSocket client side buffer "
+                             "is full", request_id)
         peer.info.last_active_ms = int(time.time() * 1000)
-        peer.send(request.body)
         return HttpResponse(200, [("content-type", "application/json"), ("x-amzn-RequestId", request_id)], b"")
     if request.method == "GET":
         info = peer.info

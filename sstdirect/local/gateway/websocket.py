@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 from .events import clf_time, new_request_id, new_trace_id
 from .pipeline import Integration, Invoke, Outcome
+
+_log = logging.getLogger("sstdirect.local.gateway")
 
 # §6.5: "Message payload 128 KB; frame 32 KB ... closed with code 1009"; binary → 1003.
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -365,7 +368,12 @@ class WsGateway:
         self.authorize = authorize
 
     def _call(self, integration: Integration, event: dict[str, Any]) -> Outcome:
-        return self.invoke(integration.function_name, event, integration.timeout_ms / 1000)
+        outcome = self.invoke(integration.function_name, event, integration.timeout_ms / 1000)
+        if outcome.status != "ok":
+            _log.warning("WebSocket API %s, %s: %s failed: %s", self.config.api_id,
+                         event["requestContext"]["routeKey"], integration.function_name,
+                         outcome.error or outcome.status)
+        return outcome
 
     def connect(self, conn: Connection, headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> Handshake:
         """Authorize, then run ``$connect`` (§6.2). With no ``$connect`` route the connection is accepted."""
