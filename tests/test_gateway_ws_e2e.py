@@ -57,6 +57,18 @@ HANDLERS = {
                 return {"statusCode": int(query["status"]), "body": "refused"}
             if "protocol" in query:
                 return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": query["protocol"]}}
+            if "selfpost" in query:  # the upgrade is pending: posting to itself must be GoneException
+                import boto3
+                from botocore.exceptions import ClientError
+
+                ctx = event["requestContext"]
+                client = boto3.client("apigatewaymanagementapi",
+                                      endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
+                try:
+                    client.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"early")
+                except ClientError as exc:
+                    return {"statusCode": 200 if exc.response["Error"]["Code"] == "GoneException" else 500}
+                return {"statusCode": 409}
             return {"statusCode": 200}
     """,
     "disconnect.py": """
@@ -261,6 +273,33 @@ def test_subprotocol_returned_by_connect(served: dict[str, Any]) -> None:
             return ws.subprotocol
 
     assert run(scenario()) == "chat"
+
+
+def test_posting_during_connect_is_gone(served: dict[str, Any]) -> None:
+    async def scenario() -> None:
+        async with connect(served["url"] + "?selfpost=1") as ws:  # 409/500 from $connect would reject
+            await ws.send("after")
+            assert await recv(ws) == "default:after"  # the first frame: "early" was never delivered
+
+    run(scenario())
+
+
+def test_idle_connection_closed_with_1001(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sstdirect.local.gateway import ws_server
+
+    monkeypatch.setattr(ws_server, "IDLE_TIMEOUT_S", 0.5)  # 10 minutes on AWS
+
+    async def scenario() -> str:
+        ws = await connect(served["url"])
+        cid = await connection_id(ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1001, "Going away")
+        return cid
+
+    cid = run(scenario())
+    assert wait_for_file(served["events"], f"{cid}.DISCONNECT.*")["requestContext"]["disconnectStatusCode"] == 1001
 
 
 def test_routes_default_one_way_and_errors(served: dict[str, Any]) -> None:
