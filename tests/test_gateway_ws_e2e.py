@@ -181,6 +181,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                                       region_name=cloud.region, aws_access_key_id=creds.access_key_id,
                                       aws_secret_access_key=creds.secret_access_key)
             yield {"cloud": cloud, "gw": gw, "ws": ws, "url": gw.url(ws), "guarded": gw.url(guarded),
+                   "guarded_id": guarded.id,
                    "chat": chat_gw.url(chat["ws"]), "events": events, "management": management}
 
 
@@ -428,6 +429,23 @@ def test_lambda_authorizer_missing_identity_is_401(served: dict[str, Any]) -> No
         return info.value.response.status_code
 
     assert run(status()) == 401
+
+
+def test_a_failing_pipeline_refuses_the_handshake_with_500(served: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(route: Any, event: Any) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(served["gw"].ws_gateways[served["guarded_id"]], "authorize", broken)
+
+    async def status() -> int:
+        with pytest.raises(InvalidStatus) as info:
+            await connect(served["guarded"], additional_headers={"Authorization": "token"})
+        return info.value.response.status_code
+
+    assert run(status()) == 500
+    monkeypatch.undo()
+    assert run(status()) == 501  # the unverified-authorizer hook: refused, never let through unchecked
 
 
 def test_garbage_never_kills_the_server(served: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ from .websocket import (
     MAX_FRAME_BYTES,
     MAX_MESSAGE_BYTES,
     Connection,
+    Handshake,
     WsGateway,
     new_connection_id,
 )
@@ -241,7 +242,11 @@ class WsApiServer:
         headers = list(request.headers.raw_items())
         info = Connection(new_connection_id(), source_ip, user_agent=request.headers.get("User-Agent"))
         # the upgrade stays pending until $connect has finished (§6.1)
-        handshake = await self.owner.run(self.gateway.connect, info, headers, query_pairs(query))
+        try:
+            handshake = await self.owner.run(self.gateway.connect, info, headers, query_pairs(query))
+        except Exception:  # a gateway bug (the pipeline itself maps handler failures to 502): refuse, live on
+            _log.exception("WebSocket API %s: $connect failed", self.gateway.config.api_id)
+            handshake = Handshake(500, (("Content-Type", "application/json"),), b'{"message": "Internal server error"}')
         if handshake.status != 101:
             status = http.HTTPStatus(handshake.status) if handshake.status in http.HTTPStatus._value2member_map_ \
                 else None
@@ -360,15 +365,21 @@ class WsServer:
         self.apis: dict[str, WsApiServer] = {}
         self.closing = False
         self._calls: set[Future[Any]] = set()
+        self._calls_lock = threading.Lock()
         self._thread = threading.Thread(target=self.loop.run_forever, name="sstdirect-ws", daemon=True)
         self._thread.start()
 
     def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Run a blocking call (a Lambda invocation) in the thread pool; awaitable on the loop."""
         future = self.executor.submit(fn, *args)
-        self._calls.add(future)
-        future.add_done_callback(self._calls.discard)
+        with self._calls_lock:
+            self._calls.add(future)
+        future.add_done_callback(self._forget)
         return asyncio.wrap_future(future)
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._calls_lock:
+            self._calls.discard(future)
 
     def add(self, gateway: WsGateway, host: str, port: int) -> int:
         """Listen for ``gateway``'s API on ``host:port`` (0: any free port); returns the port."""
@@ -383,7 +394,9 @@ class WsServer:
 
     def close(self) -> None:
         """Stop listening, close every connection with 1001 (no ``$disconnect``), stop the loop."""
-        wait(list(self._calls), timeout=CLOSE_TIMEOUT_S)  # a $disconnect in flight finishes (bounded)
+        with self._calls_lock:
+            calls = list(self._calls)
+        wait(calls, timeout=CLOSE_TIMEOUT_S)  # a $disconnect in flight finishes (bounded)
         self.closing = True
         if self.loop.is_running():
             async def stop() -> None:
