@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import clf_time, new_request_id, new_trace_id
+from .events import _joined, _multi, clf_time, new_request_id, new_trace_id
 from .pipeline import Integration, Invoke, Outcome
 
 _log = logging.getLogger("sstdirect.local.gateway")
@@ -176,13 +176,6 @@ def _request_context(config: WsApiConfig, conn: Connection, route_key: str, even
     return ctx
 
 
-def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in pairs:
-        out.setdefault(name, []).append(value)
-    return out
-
-
 def connect_headers(config: WsApiConfig, headers: list[tuple[str, str]], source_ip: str,
                     epoch_ms: int) -> list[tuple[str, str]]:
     """The handshake's headers as the ``$connect`` event shows them: the **original** case (§6.3),
@@ -216,10 +209,7 @@ def connect_event(config: WsApiConfig, conn: Connection, headers: list[tuple[str
     request_id = request_id or new_request_id()
     epoch_ms = epoch_ms if epoch_ms is not None else int(time.time() * 1000)
     pairs = connect_headers(config, headers, conn.source_ip, epoch_ms)
-    joined: dict[str, str] = {}
-    for name, value in pairs:
-        joined[name] = f"{joined[name]},{value}" if name in joined else value
-    event: dict[str, Any] = {"headers": joined, "multiValueHeaders": _multi(pairs)}
+    event: dict[str, Any] = {"headers": _joined(pairs), "multiValueHeaders": _multi(pairs)}
     if query:
         event["queryStringParameters"] = {k: v for k, v in query}  # the last value wins, as payload 1.0
         event["multiValueQueryStringParameters"] = _multi(query)

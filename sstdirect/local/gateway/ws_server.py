@@ -59,10 +59,15 @@ def _json_error(status: int, message: str) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], f'{{"message":"{message}"}}'.encode())
 
 
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _serialize(response: HttpResponse, keep_alive: bool) -> bytes:
-    phrase = http.HTTPStatus(response.status).phrase if response.status in http.HTTPStatus._value2member_map_ \
-        else ""
-    lines = [f"HTTP/1.1 {response.status} {phrase}"]
+    lines = [f"HTTP/1.1 {response.status} {_phrase(response.status)}"]
     lines += [f"{k}: {v}" for k, v in response.headers if k.lower() not in ("content-length", "connection")]
     lines += [f"Content-Length: {len(response.body)}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
@@ -222,7 +227,10 @@ class WsApiServer:
             return False
         response = connections.handle(request, self.stage, self.peers)  # type: ignore[arg-type]
         writer.write(_serialize(response, keep_alive))
-        await writer.drain()
+        try:
+            await writer.drain()
+        except ConnectionError:
+            return False
         return keep_alive
 
     async def _websocket(self, head: bytes, query: str, reader: asyncio.StreamReader,
@@ -248,12 +256,9 @@ class WsApiServer:
             _log.exception("WebSocket API %s: $connect failed", self.gateway.config.api_id)
             handshake = Handshake(500, (("Content-Type", "application/json"),), b'{"message": "Internal server error"}')
         if handshake.status != 101:
-            status = http.HTTPStatus(handshake.status) if handshake.status in http.HTTPStatus._value2member_map_ \
-                else None
             rejected = Headers([("Content-Length", str(len(handshake.body))), ("Connection", "close"),
                                 *handshake.headers])
-            protocol.send_response(Response(handshake.status, status.phrase if status else "", rejected,
-                                            handshake.body))
+            protocol.send_response(Response(handshake.status, _phrase(handshake.status), rejected, handshake.body))
             self._write(protocol, writer)
             return
         for name, value in handshake.headers:
