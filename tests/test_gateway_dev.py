@@ -69,3 +69,51 @@ def test_change_detection(tmp_path: Path) -> None:
     before = snapshot(folders)
     (b / "new.py").write_text("2")
     assert changed_folders(before, snapshot(folders), folders) == {str(b)}
+
+
+def test_dev_serves_the_websocket_example(tmp_path: Path) -> None:
+    import asyncio
+    import json
+    import socket
+
+    from websockets.asyncio.client import connect
+
+    shutil.copytree(EXAMPLES / "websocket", tmp_path / "websocket")
+    with socket.socket() as s:  # a free port to pin, as `sstdirect dev --port N` does
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_dev(str(tmp_path / "websocket" / "app.py"), port, console, _load_apps, poll_s=0.1, stop=stop.is_set)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+        assert not errors and "Serving" in out.getvalue(), out.getvalue()
+        assert re.search(rf"Ws\s+ws://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
+        assert re.search(rf"Ws\s+@connections http://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
+
+        async def chat() -> list[str | bytes]:
+            a = await connect(f"ws://127.0.0.1:{port}/dev")
+            b = await connect(f"ws://127.0.0.1:{port}/dev")
+            await a.send(json.dumps({"action": "sendMessage", "data": "hi"}))
+            got = [await asyncio.wait_for(a.recv(), 20), await asyncio.wait_for(b.recv(), 20)]
+            await a.close()
+            await b.close()
+            return got
+
+        assert asyncio.run(chat()) == ["hi", "hi"]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()

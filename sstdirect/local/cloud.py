@@ -200,14 +200,15 @@ class LocalCloud:
     # --- the local gateway -------------------------------------------------------------------
 
     def serve(self, app: Any, ports: dict[Any, int] | None = None) -> LocalGateway:
-        """Serve every HTTP ``Api`` of the deployed ``app`` on 127.0.0.1, running its handlers.
+        """Serve every HTTP ``Api`` and ``WebSocketApi`` of the deployed ``app`` on 127.0.0.1, running its handlers.
 
-        ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"`` (one port
+        ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"``, ``gw.url(ws)``
+        ``"ws://127.0.0.1:PORT/{stage}"`` and ``gw.management_endpoint(ws)`` its ``@connections`` (one port
         per API; ``ports={api: 8080}`` pins them). The gateway reads what was deployed into this
         cloud (routes, integrations, authorizers, CORS, stage, each function's handler, timeout and
         environment), checks JWT / IAM / Lambda authorizers, and runs handlers in warm worker
-        processes; leaving the ``with`` stops servers and workers. WebSocket and AppSync APIs are
-        not served yet (see ``sstdirect.local.gateway``).
+        processes; leaving the ``with`` stops servers and workers. AppSync APIs are not served yet
+        (see ``sstdirect.local.gateway``).
         """
         from .gateway.server import LocalGateway
 

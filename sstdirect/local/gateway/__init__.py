@@ -1,4 +1,4 @@
-"""The local gateway: serves deployed HTTP APIs on loopback with API Gateway's semantics.
+"""The local gateway: serves deployed HTTP and WebSocket APIs on loopback with API Gateway's semantics.
 
 A pure core (no I/O, unit-tested without sockets) shared by the real server and in-process callers:
 
@@ -10,12 +10,18 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
 * :mod:`.auth` - a route's authorizer before the integration: :mod:`.auth_jwt` (JWT signatures against the
   issuer's JWKS through OIDC discovery, §3), :mod:`.auth_iam` (SigV4 with botocore's signer, §4) and
   :mod:`.auth_lambda` (Lambda authorizer events, simple and IAM-policy answers, the TTL cache).
+* :mod:`.websocket` - a WebSocket API (§6): route selection, events, ``$connect`` results, limits, and
+  :class:`WsGateway`, its pipeline; :mod:`.connections` - its ``@connections`` API (§6.4).
 
 With I/O: :mod:`.config` reads the deployed configuration (routes, integrations, authorizers, CORS,
 stage) from the embedded AWS, :mod:`.workers` runs handlers (and Lambda authorizers) in warm worker
-processes, :mod:`.server` puts it all on ``ThreadingHTTPServer``\\ s. JWKS documents are fetched over
-HTTP(S); the embedded AWS's Cognito issuers are resolved to its own JWKS, and SigV4 is checked against
-the key pairs the embedded AWS hands out (its own, Cognito identity pools', IAM users', STS sessions').
+processes, :mod:`.server` puts HTTP APIs on ``ThreadingHTTPServer``\\ s and WebSocket APIs on
+:mod:`.ws_server`'s event loop. JWKS documents are fetched over HTTP(S); the embedded AWS's Cognito issuers
+are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
+own, Cognito identity pools', IAM users', STS sessions').
+
+AppSync APIs come next; a ``$connect`` authorizer that gets a credential answers 501 for now
+(:func:`.websocket.unverified`).
 """
 
 from __future__ import annotations

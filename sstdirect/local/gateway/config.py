@@ -1,7 +1,8 @@
-"""Read what was deployed: an HTTP API's routes, integrations, authorizers, CORS and stage from the
-embedded AWS's apigatewayv2, and each target function's handler, timeout, memory and environment
-from its Lambda; the function's code folder comes from the App's ``Function`` constructs, matched by
-function name. So what is served is what was deployed."""
+"""Read what was deployed: an HTTP API's routes, integrations, authorizers, CORS and stage (a
+WebSocket API's: :func:`read_ws_api`) from the embedded AWS's apigatewayv2, and each target
+function's handler, timeout, memory and environment from its Lambda; the function's code folder
+comes from the App's ``Function`` constructs, matched by function name. So what is served is what
+was deployed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from ...errors import ConfigError
 from .auth import AuthorizerConfig
 from .pipeline import ApiConfig, Integration, RouteConfig
+from .websocket import WS_INTEGRATION_TIMEOUT_MS, WsApiConfig, WsRoute
 from .workers import FunctionSpec
 
 
@@ -117,3 +119,53 @@ def _all(client: Any, method: str, **kwargs: Any) -> list[dict[str, Any]]:
         token = page.get("NextToken")
         if not token:
             return items
+
+
+def read_ws_api(apigw: Any, api_id: str, region: str) -> tuple[WsApiConfig, set[str]]:
+    """A :class:`WsApiConfig` for the WebSocket API ``api_id`` (route selection expression, routes,
+    integrations, ``$connect`` authorization, stage) and the names of the functions it calls.
+
+    A route is two-way when its ``RouteResponseSelectionExpression`` is ``$default`` (§6.1). AWS also
+    needs the ``$default`` route response itself; moto has no GetRouteResponses to list it, so the
+    expression alone decides here (INFERRED)."""
+    api = apigw.get_api(ApiId=api_id)
+    if api.get("ProtocolType") != "WEBSOCKET":
+        raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API, not a WebSocket API")
+    integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: a for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    stages = _all(apigw, "get_stages", ApiId=api_id)
+    routes: dict[str, WsRoute] = {}
+    functions: set[str] = set()
+    account = "123456789012"
+    for route in _all(apigw, "get_routes", ApiId=api_id):
+        target = route.get("Target") or ""
+        raw = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+        integration = None
+        if raw is not None and raw.get("IntegrationType") == "AWS_PROXY":
+            uri = raw.get("IntegrationUri") or ""
+            name = _function_name(uri)
+            if uri.startswith("arn:") and len(uri.split(":")) > 4 and uri.split(":")[4]:
+                account = uri.split(":")[4]
+            integration = Integration(name, "1.0", int(raw.get("TimeoutInMillis") or WS_INTEGRATION_TIMEOUT_MS))
+            functions.add(name)
+        authorizer = authorizers.get(route.get("AuthorizerId") or "") or {}
+        authorizer_function = _function_name(authorizer["AuthorizerUri"]) if authorizer.get("AuthorizerUri") else None
+        if authorizer_function:
+            functions.add(authorizer_function)
+        routes[route["RouteKey"]] = WsRoute(
+            key=route["RouteKey"], integration=integration,
+            two_way=route.get("RouteResponseSelectionExpression") == "$default",
+            authorization_type=route.get("AuthorizationType") or "NONE",
+            identity_sources=tuple(authorizer.get("IdentitySource") or ()),
+            authorizer_function=authorizer_function,
+        )
+    if not stages:
+        raise ConfigError(f"WebSocket API {api_id} has no stage: deploy the app before serving it")
+    stage = stages[0]
+    config = WsApiConfig(
+        api_id=api_id, stage=stage["StageName"],
+        route_selection_expression=api.get("RouteSelectionExpression") or "$request.body.action",
+        region=region, account_id=account, routes=routes,
+        stage_variables=dict(stage.get("StageVariables") or {}),
+    )
+    return config, functions

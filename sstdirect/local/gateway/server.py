@@ -1,9 +1,11 @@
 """The real server: one ``ThreadingHTTPServer`` per HTTP API on 127.0.0.1, each feeding
-:meth:`HttpGateway.handle`; :class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
+:meth:`HttpGateway.handle`, and one port per WebSocket API on :mod:`.ws_server`'s event loop;
+:class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -12,12 +14,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
+from ._worker import EXECUTE_API_ENV
 from .auth import local_authorizers
-from .config import code_dirs, read_api, read_function
+from .config import code_dirs, read_api, read_function, read_ws_api
 from .messages import HttpRequest, HttpResponse
 from .pipeline import HttpGateway
 from .responses import MAX_REQUEST_BYTES, gateway_error, internal_error, too_large
+from .websocket import WsGateway
 from .workers import Workers
+from .ws_server import WsServer
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
@@ -127,6 +132,10 @@ class LocalGateway:
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         self._by_construct: dict[int, str] = {}
+        self.ws_gateways: dict[str, WsGateway] = {}
+        self._ws_server: WsServer | None = None
+        self._ws_ports: dict[str, int] = {}
+        self._ws_by_construct: dict[int, str] = {}
         try:
             self._start(ports or {}, prewarm)
         except BaseException:
@@ -138,22 +147,53 @@ class LocalGateway:
 
         return [c for c in self.app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
 
+    def _websocket_apis(self) -> list[Any]:
+        from ...constructs.websocket import WebSocketApi
+
+        return [c for c in self.app.constructs if isinstance(c, WebSocketApi)]
+
+    def _add_functions(self, label: str, functions: set[str], lam: Any, code: dict[str, tuple[str, str]]) -> None:
+        for name in sorted(functions):
+            spec = read_function(lam, name, code)
+            if spec is None:
+                _log.warning("%s: function %s has no code folder in this app; its routes answer 500", label, name)
+            else:
+                self.workers.add(spec)
+
+    def _start_websockets(self, ports: dict[Any, int], apigw: Any, lam: Any, code: dict[str, tuple[str, str]]) -> None:
+        """Listen for every WebSocket API first, so every worker (of any API) learns where their
+        ``@connections`` are (``SSTDIRECT_EXECUTE_API``, see :mod:`._worker`) before it starts."""
+        served = []
+        for ws in self._websocket_apis():
+            api_id = ws.id
+            if not isinstance(api_id, str):
+                raise ConfigError(f"{ws.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+            config, functions = read_ws_api(apigw, api_id, self.cloud.region)
+            if self._ws_server is None:
+                self._ws_server = WsServer()
+            gateway = WsGateway(config, self.workers.invoke)
+            port = ports.get(ws, ports.get(ws.construct_id, 0)) if ports else 0
+            self._ws_ports[api_id] = self._ws_server.add(gateway, HOST, port)
+            self.ws_gateways[api_id] = gateway
+            self._ws_by_construct[id(ws)] = api_id
+            served.append((ws.label, functions))
+        if self._ws_ports:
+            self.workers.set_env(EXECUTE_API_ENV, json.dumps(
+                {api_id: f"http://{HOST}:{port}" for api_id, port in self._ws_ports.items()}))
+        for label, functions in served:
+            self._add_functions(label, functions, lam, code)
+
     def _start(self, ports: dict[Any, int], prewarm: bool) -> None:
         apigw = self.cloud.client("apigatewayv2")
         lam = self.cloud.client("lambda")
         code = code_dirs(self.app)
+        self._start_websockets(ports, apigw, lam, code)
         for api in self._apis():
             api_id = api.id
             if not isinstance(api_id, str):
                 raise ConfigError(f"{api.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
             config, functions = read_api(apigw, api_id, self.cloud.region)
-            for name in sorted(functions):
-                spec = read_function(lam, name, code)
-                if spec is None:
-                    _log.warning("%s: function %s has no code folder in this app; its routes answer 500",
-                                 api.label, name)
-                else:
-                    self.workers.add(spec)
+            self._add_functions(api.label, functions, lam, code)
             gateway = HttpGateway(config, self.workers.invoke, self.auth)
             port = ports.get(api, ports.get(api.construct_id, 0)) if ports else 0
             server = _Server((HOST, port), gateway)
@@ -175,9 +215,26 @@ class LocalGateway:
             raise ConfigError(f"{getattr(api, 'label', api)!r} is not an HTTP API served by this gateway")
         return api_id
 
+    def _ws_api_id(self, ws: Any) -> str | None:
+        if isinstance(ws, str) and ws in self._ws_ports:
+            return ws
+        return self._ws_by_construct.get(id(ws))
+
     def url(self, api: Any) -> str:
-        """``http://127.0.0.1:PORT`` of an ``Api`` (or its API id)."""
+        """``http://127.0.0.1:PORT`` of an ``Api``, ``ws://127.0.0.1:PORT/{stage}`` of a ``WebSocketApi``
+        (or either's API id)."""
+        ws_id = self._ws_api_id(api)
+        if ws_id is not None:
+            return f"ws://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
         return f"http://{HOST}:{self._servers[self._api_id(api)].server_address[1]}"
+
+    def management_endpoint(self, ws: Any) -> str:
+        """``http://127.0.0.1:PORT/{stage}``: the ``@connections`` API of a ``WebSocketApi`` (or its id),
+        for ``boto3.client("apigatewaymanagementapi", endpoint_url=...)`` outside handlers."""
+        ws_id = self._ws_api_id(ws)
+        if ws_id is None:
+            raise ConfigError(f"{getattr(ws, 'label', ws)!r} is not a WebSocket API served by this gateway")
+        return f"http://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
 
     def gateway(self, api: Any) -> HttpGateway:
         """The in-process pipeline of an ``Api``: ``gateway(api).handle(HttpRequest(...))``, no sockets."""
@@ -186,7 +243,9 @@ class LocalGateway:
     @property
     def urls(self) -> dict[str, str]:
         """``{construct id: url}`` of every served API."""
-        return {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        out = {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        out.update({ws.construct_id: self.url(ws) for ws in self._websocket_apis() if id(ws) in self._ws_by_construct})
+        return out
 
     def reload(self, changed: set[str] | None = None) -> list[str]:
         """Recycle the workers of the functions whose code folder is in ``changed`` (all if None)."""
@@ -205,6 +264,8 @@ class LocalGateway:
                 server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._ws_server is not None:
+            self._ws_server.close()
         self.workers.close()
 
     def __enter__(self) -> LocalGateway:
