@@ -7,11 +7,13 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
+from .appsync_server import ServedAppSync, start_appsync
 from .config import code_dirs, read_api, read_function
 from .messages import HttpRequest, HttpResponse
 from .pipeline import HttpGateway
@@ -33,7 +35,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: HttpGateway):
+    def __init__(self, address: tuple[str, int], gateway: Any):  # anything with handle(HttpRequest)
         self.gateway = gateway
         super().__init__(address, _Handler)
 
@@ -125,6 +127,7 @@ class LocalGateway:
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         self._by_construct: dict[int, str] = {}
+        self.appsync: list[ServedAppSync] = []
         try:
             self._start(ports or {}, prewarm)
         except BaseException:
@@ -162,8 +165,12 @@ class LocalGateway:
                                       name=f"sstdirect-gateway-{api_id}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        start_appsync(self.cloud, self.app, self.workers, code, ports, _Server, self.appsync)
         if prewarm:
             self.workers.prewarm()
+
+    def _appsync(self, api: Any) -> ServedAppSync | None:
+        return next((s for s in self.appsync if s.construct is api or s.api_id == api), None)
 
     def _api_id(self, api: Any) -> str:
         if isinstance(api, str) and api in self._servers:
@@ -174,17 +181,34 @@ class LocalGateway:
         return api_id
 
     def url(self, api: Any) -> str:
-        """``http://127.0.0.1:PORT`` of an ``Api`` (or its API id)."""
+        """``http://127.0.0.1:PORT`` of an ``Api`` (or its API id); ``http://127.0.0.1:PORT/graphql`` of an
+        ``AppSyncApi``."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.url
         return f"http://{HOST}:{self._servers[self._api_id(api)].server_address[1]}"
 
-    def gateway(self, api: Any) -> HttpGateway:
-        """The in-process pipeline of an ``Api``: ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+    def gateway(self, api: Any) -> Any:
+        """The in-process pipeline of an ``Api`` (an :class:`HttpGateway`) or of an ``AppSyncApi`` (an
+        :class:`~.appsync.AppSyncGateway`): ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.gateway
         return self.gateways[self._api_id(api)]
 
     @property
     def urls(self) -> dict[str, str]:
         """``{construct id: url}`` of every served API."""
-        return {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        urls = {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        return {**urls, **{s.construct.construct_id: s.url for s in self.appsync}}
+
+    def api_keys(self, api: Any) -> list[str]:
+        """The unexpired API keys of a served ``AppSyncApi`` (what ``x-api-key`` takes), newest first."""
+        served = self._appsync(api)
+        if served is None:
+            raise ConfigError(f"{getattr(api, 'label', api)!r} is not an AppSync API served by this gateway")
+        keys = served.gateway.auth.api_keys
+        return sorted((k for k, exp in keys.items() if exp > time.time()), key=lambda k: -keys[k])
 
     def reload(self, changed: set[str] | None = None) -> list[str]:
         """Recycle the workers of the functions whose code folder is in ``changed`` (all if None)."""
@@ -196,13 +220,14 @@ class LocalGateway:
         return names
 
     def close(self) -> None:
-        for server in self._servers.values():
+        for server in [*self._servers.values(), *(s.server for s in self.appsync)]:
             with contextlib.suppress(Exception):
                 server.shutdown()
             with contextlib.suppress(Exception):
                 server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for thread in [*self._threads, *(s.thread for s in self.appsync)]:
+            if thread.is_alive():
+                thread.join(timeout=5)
         self.workers.close()
 
     def __enter__(self) -> LocalGateway:
