@@ -133,8 +133,16 @@ def prelude_for(sdl: str) -> str:
 
 
 def build_appsync_schema(sdl: str) -> GraphQLSchema:
-    """The deployed SDL as a graphql-core schema, with AppSync's scalars and directives where missing."""
-    return build_schema(sdl + "\n" + prelude_for(sdl), assume_valid_sdl=True)
+    """The deployed SDL as a graphql-core schema, with AppSync's scalars and directives where missing.
+    ``AWSJSON`` values are sent as JSON text (a resolver may return any JSON value for them)."""
+    schema = build_schema(sdl + "\n" + prelude_for(sdl), assume_valid_sdl=True)
+    aws_json = schema.type_map.get("AWSJSON")
+    if aws_json is not None:  # graphql-core 3.3 calls coerce_output_value, 3.2 serialize
+        def to_text(value: Any) -> str:
+            return value if isinstance(value, str) else json.dumps(value)
+
+        aws_json.serialize = aws_json.coerce_output_value = to_text  # type: ignore[method-assign]
+    return schema
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -1,0 +1,295 @@
+"""GraphQL served locally, end to end over real sockets: LocalCloud + deploy + ``cloud.serve(app)`` + urllib.
+
+One cloud and one gateway per module: the appsync example (copied), an AppSync test app (failing and
+templated resolvers, a NONE data source, an additional Cognito user-pool mode with a real token of the
+embedded Cognito) and a ``GraphQLApi`` app whose server is built with ``sstdirect.graphql.make_handler``
+(no requirements.txt, so no PyPI install: the local worker uses the installed graphql-core).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import runpy
+import shutil
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sstdirect import App, AppSyncApi, Cognito, GraphQLApi
+from sstdirect import app as app_module
+from sstdirect.local import LocalCloud
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+PASSWORD = "Correct-h0rse-battery!"
+
+SCHEMA = """
+type Query {
+  boom: String
+  denied: String
+  echo(msg: String, n: Int): AWSJSON
+  doubled(x: Int!): Int
+  greet(name: String!): String
+  greetBoom: String
+  unsupported: String
+  whoami: AWSJSON @aws_cognito_user_pools
+  both: String @aws_api_key @aws_cognito_user_pools
+}
+"""
+RESOLVERS = """
+class UnauthorizedException(Exception):
+    pass
+
+
+def boom(event, context):
+    raise ValueError("no notes today")
+
+
+def denied(event, context):
+    raise UnauthorizedException("the secret reason")
+
+
+def echo(event, context):
+    return event
+
+
+def greet(event, context):
+    if event.get("name") is None:
+        raise RuntimeError("greet needs a name")
+    return {"text": "hello " + event["name"]}
+"""
+GRAPHQL_SERVER = """
+from sstdirect.graphql import make_handler
+
+NOTES = []
+
+
+def add(obj, info, content):
+    note = {"id": str(len(NOTES) + 1), "content": content}
+    NOTES.append(note)
+    return note
+
+
+handler = make_handler(
+    "type Note { id: ID! content: String! } "
+    "type Query { notes: [Note!]! } type Mutation { addNote(content: String!): Note! }",
+    {"Query": {"notes": lambda obj, info: NOTES}, "Mutation": {"addNote": add}},
+)
+"""
+
+
+def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"content-type": "application/json", **(headers or {})})
+    try:
+        with OPENER.open(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("graphql")
+    shutil.copytree(EXAMPLES / "appsync", tmp / "appsync")
+    root = tmp / "tests-app"
+    (root / "src").mkdir(parents=True)
+    (root / "schema.graphql").write_text(SCHEMA)
+    (root / "src" / "resolvers.py").write_text(textwrap.dedent(RESOLVERS))
+    (root / "src" / "gqlserver.py").write_text(textwrap.dedent(GRAPHQL_SERVER))
+    saved = dict(app_module.CLI_OVERRIDES)
+    with LocalCloud() as cloud:
+        cloud.reset()  # moto's state is process-wide: other modules may have deployed "notes" already
+        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
+                                        session=cloud.session(), state_dir=str(tmp / "state"))
+        try:
+            notes = runpy.run_path(str(tmp / "appsync" / "app.py"), run_name="__example__")
+            notes["app"].deploy()
+            app = App("gqltests", stage="dev", root=root)
+            auth = Cognito(app, "Auth", login=["email"], identity_pool=False)
+            api = AppSyncApi(app, "Graphql", schema="schema.graphql", data_sources={
+                "boom": "src/resolvers.boom", "denied": "src/resolvers.denied", "echo": "src/resolvers.echo",
+                "greet": "src/resolvers.greet", "none": {"type": "none"},
+            }, resolvers={
+                "Query boom": "boom", "Query denied": "denied", "Query echo": "echo", "Query whoami": "echo",
+                "Query both": {"data_source": "none", "request_mapping": {"inline": '{"payload": "ok"}'},
+                               "response_mapping": {"inline": "$util.toJson($ctx.result)"}},
+                "Query doubled": {"data_source": "none", "request_mapping": {
+                    "inline": '#set($d = $ctx.args.x * 2)\n{"version": "2018-05-29", "payload": {"v": $d}}'},
+                    "response_mapping": {"inline": "$util.toJson($ctx.result.v)"}},
+                "Query greet": {"data_source": "greet", "request_mapping": {
+                    "inline": '{"version": "2018-05-29", "operation": "Invoke", '
+                              '"payload": {"name": $util.toJson($ctx.args.name)}}'},
+                    "response_mapping": {"inline": "$util.toJson($ctx.result.text)"}},
+                "Query greetBoom": {"data_source": "greet", "request_mapping": {
+                    "inline": '{"version": "2018-05-29", "operation": "Invoke", "payload": {}}'},
+                    "response_mapping": {"inline": "#if($ctx.error)$util.error($ctx.error.message, $ctx.error.type)"
+                                                   "#end\n$util.toJson($ctx.result)"}},
+                "Query unsupported": {"data_source": "none", "request_mapping": {
+                    "inline": '{"payload": $util.dynamodb.toDynamoDBJson(1)}'}, "response_mapping": {"inline": "null"}},
+            }, authorization={"default": "api_key", "additional": ["user_pool"],
+                              "user_pool": {"id": auth.user_pool_id}})
+            gql = GraphQLApi(app, "Gql", server="src/gqlserver.handler")
+            app.deploy()
+            idp = cloud.client("cognito-idp")
+            idp.admin_create_user(UserPoolId=auth.user_pool_id, Username="ada@example.com",
+                                  MessageAction="SUPPRESS", TemporaryPassword="Tempor4ry-pass!")
+            idp.admin_set_user_password(UserPoolId=auth.user_pool_id, Username="ada@example.com",
+                                        Password=PASSWORD, Permanent=True)
+            tokens = idp.admin_initiate_auth(
+                UserPoolId=auth.user_pool_id, ClientId=auth.user_pool_client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": "ada@example.com", "PASSWORD": PASSWORD})["AuthenticationResult"]
+            notes_key, key = notes["api"].api_key, api.api_key
+        finally:
+            app_module.CLI_OVERRIDES.clear()
+            app_module.CLI_OVERRIDES.update(saved)
+        with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw:
+            yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "notes_key": notes_key, "notes_gw": notes_gw,
+                   "notes_api": notes["api"], "url": gw.url(api), "key": key, "gw": gw, "api": api, "auth": auth,
+                   "tokens": tokens, "gql": gw.url(gql)}
+
+
+def test_example_query_and_mutation_with_the_api_key(served: dict[str, Any]) -> None:
+    url, key = served["notes"], {"x-api-key": served["notes_key"]}
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/graphql")
+    status, body = _post(url, {"query": "mutation Add($n: NoteInput!) { createNote(note: $n) { id content } }",
+                               "variables": {"n": {"id": "n1", "content": "hello"}}}, key)
+    assert (status, body) == (200, {"data": {"createNote": {"id": "n1", "content": "hello"}}})
+    status, body = _post(url, {"query": '{ listNotes { id content } one: getNoteById(noteId: "n1") { content } }'},
+                         key)
+    assert status == 200
+    assert body == {"data": {"listNotes": [{"id": "n1", "content": "hello"}], "one": {"content": "hello"}}}
+    assert served["notes_gw"].api_keys(served["notes_api"]) == [served["notes_key"]]
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "da2-wrong"}], ids=["missing", "wrong"])
+def test_no_or_a_wrong_api_key_is_401(served: dict[str, Any], headers: dict[str, str]) -> None:
+    status, body = _post(served["notes"], {"query": "{ listNotes { id } }"}, headers)
+    assert status == 401
+    assert body == {"errors": [{"errorType": "UnauthorizedException",
+                                "message": "You are not authorized to make this call."}]}
+
+
+def test_an_expired_api_key_is_401(served: dict[str, Any]) -> None:
+    auth = served["gw"].gateway(served["api"]).auth
+    query = {"query": "{ doubled(x: 2) }"}
+    assert _post(served["url"], query, {"x-api-key": served["key"]})[0] == 200
+    auth.clock = lambda: time.time() + 366 * 86400  # past the key's 365 days
+    try:
+        status, body = _post(served["url"], query, {"x-api-key": served["key"]})
+    finally:
+        auth.clock = time.time
+    assert status == 401 and body["errors"][0]["errorType"] == "UnauthorizedException"
+
+
+def test_a_lambda_that_raises_is_a_graphql_error_with_http_200(served: dict[str, Any]) -> None:
+    status, body = _post(served["url"], {"query": "query {\n  boom\n  doubled(x: 21)\n}"},
+                         {"x-api-key": served["key"]})
+    assert status == 200
+    assert body["data"] == {"boom": None, "doubled": 42}
+    assert body["errors"] == [{"path": ["boom"], "data": None, "errorType": "ValueError", "errorInfo": None,
+                               "locations": [{"line": 2, "column": 3, "sourceName": None}],
+                               "message": "no notes today"}]
+    status, body = _post(served["url"], {"query": "{ denied }"}, {"x-api-key": served["key"]})
+    assert status == 200 and body["errors"][0]["errorType"] == "UnauthorizedException"
+    assert body["errors"][0]["message"] == "You are not authorized to make this call."
+
+
+def test_direct_lambda_resolver_gets_appsyncs_context(served: dict[str, Any]) -> None:
+    query = 'query Q($m: String) { echo(msg: $m, n: 3) }'
+    status, body = _post(served["url"], {"query": query, "variables": {"m": "hi"}},
+                         {"x-api-key": served["key"], "X-Custom": "c1", "Cookie": "secret=1"})
+    assert status == 200, body
+    event = json.loads(body["data"]["echo"])
+    assert set(event) == {"arguments", "identity", "source", "request", "info", "prev", "stash"}
+    assert event["arguments"] == {"msg": "hi", "n": 3}
+    assert event["identity"] is None and event["source"] is None and event["prev"] is None and event["stash"] == {}
+    assert event["info"] == {"selectionSetList": [], "selectionSetGraphQL": "", "parentTypeName": "Query",
+                             "fieldName": "echo", "variables": {"m": "hi"}}
+    headers = event["request"]["headers"]
+    assert headers["x-custom"] == "c1" and "cookie" not in headers and headers["x-api-key"] == served["key"]
+    assert headers["host"].endswith(".appsync-api.us-east-1.amazonaws.com")
+    assert event["request"]["domainName"] is None
+
+
+def test_mapping_templates_lambda_and_none_data_sources(served: dict[str, Any]) -> None:
+    key = {"x-api-key": served["key"]}
+    status, body = _post(served["url"], {"query": '{ greet(name: "Ada") doubled(x: 5) both }'}, key)
+    assert (status, body) == (200, {"data": {"greet": "hello Ada", "doubled": 10, "both": "ok"}})
+    status, body = _post(served["url"], {"query": "{ greetBoom }"}, key)
+    assert status == 200 and body["data"] == {"greetBoom": None}
+    assert body["errors"][0]["errorType"] == "Lambda:Unhandled"
+    assert body["errors"][0]["message"] == "greet needs a name"
+
+
+def test_an_unsupported_template_feature_is_an_error_naming_the_resolver(served: dict[str, Any]) -> None:
+    status, body = _post(served["url"], {"query": "{ unsupported }"}, {"x-api-key": served["key"]})
+    assert status == 200 and body["data"] == {"unsupported": None}
+    message = body["errors"][0]["message"]
+    assert "resolver Query.unsupported" in message and "$util.dynamodb" in message and "not supported" in message
+
+
+def test_user_pool_token_of_the_embedded_cognito(served: dict[str, Any]) -> None:
+    tokens, auth = served["tokens"], served["auth"]
+    bearer = {"authorization": tokens["IdToken"]}
+    status, body = _post(served["url"], {"query": "{ whoami both }"}, bearer)
+    assert status == 200, body
+    identity = json.loads(body["data"]["whoami"])["identity"]
+    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{auth.user_pool_id}"
+    assert identity["issuer"] == issuer and identity["username"] == identity["claims"]["cognito:username"]
+    assert identity["claims"]["aud"] == auth.user_pool_client_id and isinstance(identity["claims"]["exp"], int)
+    assert identity["sourceIp"] == ["127.0.0.1"] and identity["defaultAuthStrategy"] == "ALLOW"
+    assert body["data"]["both"] == "ok"
+    # the access token works too; a field without @aws_cognito_user_pools is the default mode's only
+    status, body = _post(served["url"], {"query": "{ whoami doubled(x: 1) }"},
+                         {"authorization": tokens["AccessToken"]})
+    assert status == 200 and body["data"]["doubled"] is None and body["data"]["whoami"]
+    assert body["errors"][0]["errorType"] == "Unauthorized"
+    assert body["errors"][0]["message"] == "Not Authorized to access doubled on type Query"
+    # and the API key may not read the user-pool-only field
+    status, body = _post(served["url"], {"query": "{ whoami }"}, {"x-api-key": served["key"]})
+    assert status == 200 and body["data"] == {"whoami": None} and body["errors"][0]["errorType"] == "Unauthorized"
+
+
+def test_bad_tampered_and_expired_tokens_are_401(served: dict[str, Any]) -> None:
+    token = served["tokens"]["IdToken"]
+    head, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "email": "eve@example.com"}).encode()).rstrip(b"=")
+    tampered = f"{head}.{forged.decode()}.{signature}"
+    for bad in (tampered, "not-a-token"):
+        status, body = _post(served["url"], {"query": "{ whoami }"}, {"authorization": bad})
+        assert status == 401 and body["errors"][0]["errorType"] == "UnauthorizedException"
+    auth = served["gw"].gateway(served["api"]).auth
+    auth.clock = lambda: time.time() + 2 * 3600  # Cognito tokens live one hour
+    try:
+        status, body = _post(served["url"], {"query": "{ whoami }"}, {"authorization": token})
+    finally:
+        auth.clock = time.time
+    assert (status, body["errors"][0]["message"]) == (401, "Token has expired.")
+
+
+def test_malformed_and_invalid_requests(served: dict[str, Any]) -> None:
+    key = {"x-api-key": served["key"]}
+    status, body = _post(served["url"], b"{not json", key)
+    assert (status, body["errors"][0]["errorType"]) == (400, "MalformedHttpRequestException")
+    status, body = _post(served["url"], {"query": "{ nope }"}, key)
+    assert status == 400 and body["data"] is None and "nope" in body["errors"][0]["message"]
+
+
+def test_graphql_api_query_and_mutation(served: dict[str, Any]) -> None:
+    url = served["gql"]
+    status, body = _post(url, {"query": 'mutation { addNote(content: "first") { id content } }'})
+    assert (status, body) == (200, {"data": {"addNote": {"id": "1", "content": "first"}}})
+    status, body = _post(url, {"query": "{ notes { id content } }"})
+    assert (status, body) == (200, {"data": {"notes": [{"id": "1", "content": "first"}]}})
+    with OPENER.open(f"{url}/?query=%7Bnotes%7Bcontent%7D%7D", timeout=30) as r:
+        assert r.status == 200 and json.loads(r.read()) == {"data": {"notes": [{"content": "first"}]}}
