@@ -143,7 +143,8 @@ def token(key: Any, **claims: Any) -> str:
 @pytest.fixture
 def gateway(jwks: dict[str, Any]) -> tuple[AppSyncGateway, Lambdas]:
     lambdas = Lambdas(LAMBDAS)
-    providers = [AuthProvider("API_KEY"), AuthProvider("OPENID_CONNECT", oidc={"issuer": ISSUER, "clientId": "client-1"}),
+    providers = [AuthProvider("API_KEY"),
+                 AuthProvider("OPENID_CONNECT", oidc={"issuer": ISSUER, "clientId": "client-1"}),
                  AuthProvider("AMAZON_COGNITO_USER_POOLS", user_pool={"userPoolId": "us-east-1_pool",
                                                                       "awsRegion": "us-east-1"}),
                  AuthProvider("AWS_LAMBDA", authorizer_function="authorizer-fn",
@@ -166,7 +167,8 @@ def post(gw: AppSyncGateway, body: Any, headers: dict[str, str] | None = None, p
 
 def test_direct_resolvers_get_the_context_nested_fields_get_their_source(gateway: Any) -> None:
     gw, lambdas = gateway
-    query = 'query Q($id: ID!) { note(id: $id) { id text: content author { name ...B } } } fragment B on Author { books }'
+    query = ('query Q($id: ID!) { note(id: $id) { id text: content author { name ...B } } } '
+             'fragment B on Author { books }')
     status, body = post(gw, {"query": query, "variables": {"id": "n1"}},
                         {"x-forwarded-for": "1.1.1.1", "X-Multi": "a", "x-multi": "b", "cookie": "c=1"})
     assert status == 200 and body == {"data": {"note": {"id": "n1", "text": "hi",
@@ -180,7 +182,8 @@ def test_direct_resolvers_get_the_context_nested_fields_get_their_source(gateway
     assert event["prev"] is None and event["stash"] == {}
     headers = event["request"]["headers"]
     assert headers["x-multi"] == ["a", "b"] and "cookie" not in headers
-    assert headers["x-forwarded-for"] == "1.1.1.1, 10.0.0.9" and headers["host"] == "abc.appsync-api.us-east-1.amazonaws.com"
+    assert headers["x-forwarded-for"] == "1.1.1.1, 10.0.0.9"
+    assert headers["host"] == "abc.appsync-api.us-east-1.amazonaws.com"
     assert nested["source"] == NOTE and nested["info"]["parentTypeName"] == "Note"
     assert nested["info"]["selectionSetList"] == ["name", "books"]
 

@@ -1,5 +1,6 @@
 """``sstdirect dev APP.py``: deploy the app into a fresh embedded AWS, serve every HTTP and AppSync API,
-print the URLs (and the AppSync API keys), recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C."""
+print the URLs (and the AppSync API keys), recycle a function's warm workers when files in its code folder
+change, and serve until Ctrl-C."""
 
 from __future__ import annotations
 
