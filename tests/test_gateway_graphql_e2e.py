@@ -2,8 +2,9 @@
 
 One cloud and one gateway per module: the appsync example (copied), an AppSync test app (failing and
 templated resolvers, a NONE data source, an additional Cognito user-pool mode with a real token of the
-embedded Cognito) and a ``GraphQLApi`` app whose server is built with ``sstdirect.graphql.make_handler``
-(no requirements.txt, so no PyPI install: the local worker uses the installed graphql-core).
+embedded Cognito), the graphql example and a ``GraphQLApi`` app whose server is built with
+``sstdirect.graphql.make_handler`` (neither with a requirements.txt, so no PyPI install: the local worker
+uses the installed graphql-core).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[i
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("graphql")
     shutil.copytree(EXAMPLES / "appsync", tmp / "appsync")
+    shutil.copytree(EXAMPLES / "graphql", tmp / "graphql")
+    (tmp / "graphql" / "src" / "requirements.txt").unlink()  # no PyPI install: the local worker has graphql-core
     root = tmp / "tests-app"
     (root / "src").mkdir(parents=True)
     (root / "schema.graphql").write_text(SCHEMA)
@@ -113,6 +116,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         try:
             notes = runpy.run_path(str(tmp / "appsync" / "app.py"), run_name="__example__")
             notes["app"].deploy()
+            example_gql = runpy.run_path(str(tmp / "graphql" / "app.py"), run_name="__example__")
+            example_gql["app"].deploy()
             app = App("gqltests", stage="dev", root=root)
             auth = Cognito(app, "Auth", login=["email"], identity_pool=False)
             api = AppSyncApi(app, "Graphql", schema="schema.graphql", data_sources={
@@ -151,10 +156,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         finally:
             app_module.CLI_OVERRIDES.clear()
             app_module.CLI_OVERRIDES.update(saved)
-        with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw:
+        with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw, \
+                cloud.serve(example_gql["app"]) as example_gw:
             yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "notes_key": notes_key, "notes_gw": notes_gw,
                    "notes_api": notes["api"], "url": gw.url(api), "key": key, "gw": gw, "api": api, "auth": auth,
-                   "tokens": tokens, "gql": gw.url(gql)}
+                   "tokens": tokens, "gql": gw.url(gql), "example_gql": example_gw.url(example_gql["api"])}
 
 
 def test_example_query_and_mutation_with_the_api_key(served: dict[str, Any]) -> None:
@@ -293,3 +299,14 @@ def test_graphql_api_query_and_mutation(served: dict[str, Any]) -> None:
     assert (status, body) == (200, {"data": {"notes": [{"id": "1", "content": "first"}]}})
     with OPENER.open(f"{url}/?query=%7Bnotes%7Bcontent%7D%7D", timeout=30) as r:
         assert r.status == 200 and json.loads(r.read()) == {"data": {"notes": [{"content": "first"}]}}
+
+
+def test_graphql_example_served_by_the_http_gateway(served: dict[str, Any]) -> None:
+    url = served["example_gql"]
+    status, body = _post(url, {"query": 'mutation { createNote(content: "hi") { id content } }'})
+    assert status == 200 and body["data"]["createNote"]["content"] == "hi"
+    note_id = body["data"]["createNote"]["id"]
+    status, body = _post(url, {"query": "query { listNotes { id content } whoami }"})
+    assert status == 200 and body["data"] == {"listNotes": [{"id": note_id, "content": "hi"}], "whoami": "127.0.0.1"}
+    status, body = _post(url, {"query": 'mutation { createNote(content: " ") { id } }'})
+    assert status == 200 and body["data"] is None and body["errors"][0]["message"] == "content must not be empty"
