@@ -1,4 +1,4 @@
-"""The local gateway: serves deployed HTTP APIs on loopback with API Gateway's semantics.
+"""The local gateway: serves deployed HTTP APIs with API Gateway's semantics and AppSync APIs with AppSync's.
 
 A pure core (no I/O, unit-tested without sockets) shared by the real server and in-process callers:
 
@@ -8,11 +8,16 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
 * :mod:`.cors` - preflight answers and CORS headers on responses (§5).
 * :mod:`.pipeline` - :class:`HttpGateway`: one deployed API's request pipeline, given an ``invoke`` callable.
 
-With I/O: :mod:`.config` reads the deployed configuration from the embedded AWS, :mod:`.workers`
-runs handlers in warm worker processes, :mod:`.server` puts it all on ``ThreadingHTTPServer``\\ s.
+AppSync (SEMANTICS.md §7), pure as well: :mod:`.appsync` (:class:`AppSyncGateway`: ``POST /graphql``
+executed with graphql-core, direct Lambda and mapping-template resolvers), :mod:`.vtl` (Velocity
+templates with ``$util`` / ``$ctx``), :mod:`.appsync_auth` (API key, Cognito, OIDC, Lambda modes).
 
-This first slice serves HTTP APIs only; WebSocket and AppSync APIs, and JWT / IAM / Lambda
-authorizer checks, come next (see :mod:`.pipeline` for what an authorized route answers meanwhile).
+With I/O: :mod:`.config` and :mod:`.appsync_config` read the deployed configuration from the embedded
+AWS, :mod:`.workers` runs handlers in warm worker processes, :mod:`.server` (and :mod:`.appsync_server`)
+put it all on ``ThreadingHTTPServer``\\ s.
+
+WebSocket APIs, and JWT / IAM / Lambda authorizer checks on HTTP APIs, come next (see :mod:`.pipeline`
+for what an authorized route answers meanwhile).
 """
 
 from __future__ import annotations
