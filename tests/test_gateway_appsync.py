@@ -39,6 +39,7 @@ type Query {
   strict: String!
   admins: String @aws_cognito_user_pools(cognito_groups: ["admin"])
   members: String @aws_lambda @aws_api_key
+  iam: String @aws_iam
 }
 type Mutation { add(content: String!): Note }
 type Subscription { added: Note @aws_subscribe(mutations: ["add"]) }
@@ -117,6 +118,7 @@ def make_config() -> AppSyncConfig:
         unit("Query", "slow", "slow"), unit("Query", "strict", "null"),
         unit("Query", "admins", "none", '{"payload": "admin only"}', "$util.toJson($ctx.result)"),
         unit("Query", "members", "none", '{"payload": "members"}', "$util.toJson($ctx.result)"),
+        unit("Query", "iam", "none", '{"payload": $util.toJson($ctx.identity)}', "$util.toJson($ctx.result.userArn)"),
     ]
     return AppSyncConfig(api_id="api1", name="t", region="us-east-1", account_id="123456789012", sdl=SDL,
                          host="abc.appsync-api.us-east-1.amazonaws.com", data_sources=sources,
@@ -148,11 +150,13 @@ def gateway(jwks: dict[str, Any]) -> tuple[AppSyncGateway, Lambdas]:
                  AuthProvider("AMAZON_COGNITO_USER_POOLS", user_pool={"userPoolId": "us-east-1_pool",
                                                                       "awsRegion": "us-east-1"}),
                  AuthProvider("AWS_LAMBDA", authorizer_function="authorizer-fn",
-                              identity_validation_expression="^let-.*")]
+                              identity_validation_expression="^let-.*"), AuthProvider("AWS_IAM")]
     fetched: list[str] = []
     auth = Authenticator(providers, {KEY: int(time.time()) + 86400, "da2-old": int(time.time()) - 1},
                          jwks=JwksCache(lambda url: fetched.append(url) or jwks), jwks_url=lambda iss: f"{iss}/jwks",
-                         invoke=lambdas, api_id="api1", account_id="123456789012")
+                         invoke=lambdas, api_id="api1", account_id="123456789012",
+                         iam_users={"AKIDLOCAL": ("local-secret", {"accountId": "123456789012", "username": "AIDA1",
+                                                                   "userArn": "arn:aws:iam::123456789012:user/me"})})
     return AppSyncGateway(make_config(), lambdas, auth), lambdas
 
 
@@ -325,3 +329,38 @@ def test_verify_jwt(rsa_key: Any, jwks: dict[str, Any]) -> None:
         verify_jwt(hs, jwks, ISSUER)
     with pytest.raises(InvalidToken, match="no key"):
         verify_jwt(jwt.encode({"iss": ISSUER}, rsa_key, algorithm="RS256", headers={"kid": "k9"}), jwks, ISSUER)
+
+
+def signed(body: bytes, secret: str = "local-secret", when: float | None = None) -> HttpRequest:
+    """A request signed by botocore's own SigV4 signer, as boto3 / AWS SDKs sign AppSync calls."""
+    from unittest import mock
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url="http://127.0.0.1:4000/graphql", data=body,
+                         headers={"content-type": "application/json"})
+    signer = SigV4Auth(Credentials("AKIDLOCAL", secret), "appsync", "us-east-1")
+    if when is None:
+        signer.add_auth(request)
+    else:
+        from datetime import UTC, datetime
+
+        with mock.patch("botocore.auth.get_current_datetime", lambda: datetime.fromtimestamp(when, UTC)):
+            signer.add_auth(request)
+    headers = [("host", "127.0.0.1:4000"), *request.headers.items()]
+    return HttpRequest("POST", "/graphql", headers=headers, body=body, source_ip="10.0.0.9")
+
+
+def test_iam_sigv4_callers(gateway: Any) -> None:
+    gw, _ = gateway
+    body = json.dumps({"query": "{ iam }"}).encode()
+    response = gw.handle(signed(body))
+    assert (response.status, json.loads(response.body)) == (200, {"data": {"iam": "arn:aws:iam::123456789012:user/me"}})
+    refused = [signed(body, secret="wrong"), signed(body, when=time.time() - 3600)]
+    tampered = signed(body)
+    tampered.body = json.dumps({"query": "{ iam members }"}).encode()
+    for request in [*refused, tampered]:
+        response = gw.handle(request)
+        assert response.status == 401 and json.loads(response.body)["errors"][0]["errorType"] == "UnauthorizedException"

@@ -42,6 +42,7 @@ type Query {
   unsupported: String
   whoami: AWSJSON @aws_cognito_user_pools
   both: String @aws_api_key @aws_cognito_user_pools
+  signed: AWSJSON @aws_iam
 }
 """
 RESOLVERS = """
@@ -125,6 +126,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 "greet": "src/resolvers.greet", "none": {"type": "none"},
             }, resolvers={
                 "Query boom": "boom", "Query denied": "denied", "Query echo": "echo", "Query whoami": "echo",
+                "Query signed": "echo",
                 "Query both": {"data_source": "none", "request_mapping": {"inline": '{"payload": "ok"}'},
                                "response_mapping": {"inline": "$util.toJson($ctx.result)"}},
                 "Query doubled": {"data_source": "none", "request_mapping": {
@@ -140,7 +142,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                                                    "#end\n$util.toJson($ctx.result)"}},
                 "Query unsupported": {"data_source": "none", "request_mapping": {
                     "inline": '{"payload": $util.dynamodb.toDynamoDBJson(1)}'}, "response_mapping": {"inline": "null"}},
-            }, authorization={"default": "api_key", "additional": ["user_pool"],
+            }, authorization={"default": "api_key", "additional": ["user_pool", "iam"],
                               "user_pool": {"id": auth.user_pool_id}})
             gql = GraphQLApi(app, "Gql", server="src/gqlserver.handler")
             app.deploy()
@@ -310,3 +312,29 @@ def test_graphql_example_served_by_the_http_gateway(served: dict[str, Any]) -> N
     assert status == 200 and body["data"] == {"listNotes": [{"id": note_id, "content": "hi"}], "whoami": "127.0.0.1"}
     status, body = _post(url, {"query": 'mutation { createNote(content: " ") { id } }'})
     assert status == 200 and body["data"] is None and body["errors"][0]["message"] == "content must not be empty"
+
+
+def test_iam_caller_signed_with_the_embedded_aws_credentials(served: dict[str, Any]) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = served["cloud"].credentials
+
+    def signed_post(secret: str) -> tuple[int, Any]:
+        body = json.dumps({"query": "{ signed }"}).encode()
+        request = AWSRequest(method="POST", url=served["url"], data=body, headers={"content-type": "application/json"})
+        SigV4Auth(Credentials(creds.access_key_id, secret), "appsync", "us-east-1").add_auth(request)
+        req = urllib.request.Request(served["url"], data=body, method="POST", headers=dict(request.headers.items()))
+        try:
+            with OPENER.open(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    status, body = signed_post(creds.secret_access_key)
+    assert status == 200, body
+    identity = json.loads(body["data"]["signed"])["identity"]
+    assert identity["accountId"] == "123456789012" and identity["userArn"].startswith("arn:aws:")
+    assert identity["sourceIp"] == ["127.0.0.1"] and identity["cognitoIdentityPoolId"] is None
+    assert signed_post("not-the-secret")[0] == 401

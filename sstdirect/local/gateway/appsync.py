@@ -220,7 +220,7 @@ class AppSyncGateway:
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return self._response(400, _malformed("Unable to parse GraphQL query."), request_id)
         try:
-            principal = self.auth.authenticate(headers, source_ips, {**body, "requestId": request_id})
+            principal = self.auth.authenticate(headers, source_ips, {**body, "requestId": request_id}, request)
         except Unauthorized as exc:
             return self._response(401, {"errors": [{"errorType": "UnauthorizedException", "message": exc.message}]},
                                   request_id)

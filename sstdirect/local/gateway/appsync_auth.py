@@ -5,23 +5,26 @@ Lambda ``invoke``).
 A request picks its mode by what it carries, among the API's default and additional modes:
 ``x-api-key`` → ``API_KEY``; an ``Authorization`` JWT whose ``iss`` is a configured Cognito user pool
 (``AMAZON_COGNITO_USER_POOLS``) or OIDC issuer (``OPENID_CONNECT``); any other ``Authorization`` value →
-``AWS_LAMBDA`` when configured. A missing, wrong or expired credential is :class:`Unauthorized` (401 with
-AppSync's ``UnauthorizedException`` body). ``AWS_IAM`` (SigV4) is not verified locally: such a request is
-refused with a message saying so, never let through.
+``AWS_LAMBDA`` when configured; a SigV4 ``Authorization`` → ``AWS_IAM``, verified against the embedded AWS's
+credentials. A missing, wrong or expired credential is :class:`Unauthorized` (401 with AppSync's
+``UnauthorizedException`` body).
 
-:func:`verify_jwt` is a small standalone RS256 check (signature against a JWKS, ``iss``, ``exp``/``nbf``)
-meant to be shared with the HTTP API's JWT authorizer.
+:func:`verify_jwt` (RS256 signature against a JWKS, ``iss``, ``exp``/``nbf``) and :func:`verify_sigv4`
+are small standalone checks meant to be shared with the HTTP API's authorizers.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from .messages import HttpRequest
 from .pipeline import Invoke
 
 DEFAULT_MESSAGE = "You are not authorized to make this call."
@@ -31,6 +34,10 @@ EXPIRED_TOKEN_MESSAGE = "Token has expired."
 COGNITO_ISSUER = "https://cognito-idp.{region}.amazonaws.com/{pool}"
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 AUTHORIZER_TIMEOUT_S = 10.0
+SIGV4_MAX_SKEW_S = 15 * 60  # AWS refuses a signature more than 15 minutes off
+_SIGV4 = re.compile(r"AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
+                    r"(?P<service>[^/]+)/aws4_request,\s*SignedHeaders=(?P<signed>[^,\s]+),\s*"
+                    r"Signature=(?P<signature>[0-9a-f]{64})\s*$")
 
 
 class Unauthorized(Exception):
@@ -104,6 +111,44 @@ def verify_jwt(token: str, jwks: dict[str, Any], issuer: str, now: float | None 
     return claims
 
 
+def verify_sigv4(request: HttpRequest, secrets: Mapping[str, str], service: str, region: str,
+                 now: float | None = None) -> str:
+    """The access key id whose secret (``secrets[key id]``) signed ``request`` with Signature Version 4
+    for ``service`` in ``region``, the signed headers as sent, within 15 minutes of ``now``.
+    Raises :class:`InvalidToken`."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    match = _SIGV4.match(request.header("authorization") or "")
+    if match is None:
+        raise InvalidToken("not a SigV4 Authorization header")
+    if (match["service"], match["region"]) != (service, region):
+        raise InvalidToken(f"signed for {match['service']} in {match['region']}, not {service} in {region}")
+    secret = secrets.get(match["key"])
+    if secret is None:
+        raise InvalidToken(f"unknown access key {match['key']}")
+    stamp = request.header("x-amz-date") or ""
+    try:
+        signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise InvalidToken("missing or malformed x-amz-date") from None
+    if stamp[:8] != match["date"] or abs((time.time() if now is None else now) - signed_at) > SIGV4_MAX_SKEW_S:
+        raise InvalidToken("the signature's date is outside the allowed window", expired=True)
+    headers = {name: request.header(name) for name in match["signed"].split(";")}
+    if any(value is None for value in headers.values()):
+        raise InvalidToken("a signed header is missing")
+    query = f"?{request.raw_query}" if request.raw_query else ""
+    aws_request = AWSRequest(method=request.method, url=f"http://{headers.get('host') or 'localhost'}"
+                             f"{request.raw_path}{query}", data=request.body, headers=headers)
+    aws_request.context["timestamp"] = stamp
+    signer = SigV4Auth(Credentials(match["key"], secret, request.header("x-amz-security-token")), service, region)
+    expected = signer.signature(signer.string_to_sign(aws_request, signer.canonical_request(aws_request)), aws_request)
+    if not hmac.compare_digest(expected, match["signature"]):
+        raise InvalidToken("the signature does not match")
+    return match["key"]
+
+
 def unverified_issuer(token: str) -> str | None:
     """The ``iss`` claim of a JWT, unverified (to pick the provider), or None if it is not a JWT."""
     import jwt
@@ -139,11 +184,13 @@ class JwksCache:
 class Authenticator:
     """Checks a request against an API's modes. ``jwks_url(issuer)`` maps a token issuer to the URL of
     its keys (Cognito issuers → the embedded AWS); ``api_keys`` is ``{key id: expires epoch seconds}``, read
-    again with ``reload_keys`` when a request carries a key it does not know."""
+    again with ``reload_keys`` when a request carries a key it does not know; ``iam_users`` are the
+    credentials SigV4 requests may be signed with."""
 
     def __init__(self, providers: list[AuthProvider], api_keys: dict[str, int], *, jwks: JwksCache,
                  jwks_url: Callable[[str], str], invoke: Invoke, api_id: str = "", account_id: str = "",
-                 clock: Callable[[], float] = time.time, reload_keys: Callable[[], dict[str, int]] | None = None):
+                 clock: Callable[[], float] = time.time, reload_keys: Callable[[], dict[str, int]] | None = None,
+                 iam_users: Mapping[str, tuple[str, dict[str, Any]]] | None = None, region: str = "us-east-1"):
         self.providers = providers
         self.modes = {p.mode: p for p in providers}
         self.default_mode = providers[0].mode if providers else "API_KEY"
@@ -155,18 +202,20 @@ class Authenticator:
         self.account_id = account_id
         self.clock = clock
         self.reload_keys = reload_keys
+        self.iam_users = dict(iam_users or {})  # {access key id: (secret, {accountId, userArn, username})}
+        self.region = region
 
-    def authenticate(self, headers: dict[str, Any], source_ips: list[str], request: dict[str, Any]) -> Principal:
+    def authenticate(self, headers: dict[str, Any], source_ips: list[str], request: dict[str, Any],
+                     http: HttpRequest | None = None) -> Principal:
         """The caller of a request (``headers`` lower-cased; ``request`` is the GraphQL body, for a Lambda
-        authorizer's ``requestContext``). Raises :class:`Unauthorized`."""
+        authorizer's ``requestContext``; ``http`` the request as sent, for SigV4). Raises :class:`Unauthorized`."""
         api_key = _first(headers.get("x-api-key"))
         token = _first(headers.get("authorization"))
         if api_key is not None and "API_KEY" in self.modes:
             return self._api_key(api_key)
         if token:
-            if token.startswith("AWS4-HMAC-SHA256") and "AWS_IAM" in self.modes:
-                raise Unauthorized("IAM (SigV4) authorization is not supported by the local AppSync; call it "
-                                   "with another of the API's authorization modes")
+            if token.startswith("AWS4-HMAC-SHA256") and "AWS_IAM" in self.modes and http is not None:
+                return self._iam(http, source_ips)
             issuer = unverified_issuer(token.removeprefix("Bearer ").strip())
             if issuer is not None:
                 provider = self._jwt_provider(issuer)
@@ -183,6 +232,18 @@ class Authenticator:
         if expires is None or expires <= self.clock():  # an expired key is refused like a wrong one
             raise Unauthorized()
         return Principal("API_KEY", None)  # "The identity field isn't populated" (§7.1)
+
+    def _iam(self, http: HttpRequest, source_ips: list[str]) -> Principal:
+        secrets = {key: secret for key, (secret, _) in self.iam_users.items()}
+        try:
+            key = verify_sigv4(http, secrets, "appsync", self.region, now=self.clock())
+        except InvalidToken:
+            raise Unauthorized() from None
+        who = self.iam_users[key][1]
+        return Principal("AWS_IAM", {
+            "accountId": who.get("accountId"), "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
+            "sourceIp": source_ips, "username": who.get("username"), "userArn": who.get("userArn"),
+            "cognitoIdentityAuthType": None, "cognitoIdentityAuthProvider": None})
 
     def _jwt_provider(self, issuer: str) -> AuthProvider | None:
         for provider in self.providers:

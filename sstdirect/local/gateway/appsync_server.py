@@ -62,6 +62,14 @@ def jwks_url_for(endpoint_url: str) -> Any:
     return jwks_url
 
 
+def _iam_users(cloud: LocalCloud) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The credentials SigV4 callers may sign with: the embedded AWS's own key pair, as STS names it."""
+    creds = cloud.credentials
+    who = cloud.client("sts").get_caller_identity()
+    return {creds.access_key_id: (creds.secret_access_key, {"accountId": who.get("Account"),
+                                                            "userArn": who.get("Arn"), "username": who.get("UserId")})}
+
+
 def appsync_apis(app: Any) -> list[Any]:
     """The app's ``AppSyncApi`` constructs."""
     from ...constructs.appsync import AppSyncApi
@@ -76,6 +84,7 @@ def start_appsync(cloud: LocalCloud, app: Any, workers: Workers, code: dict[str,
     client = cloud.client("appsync")
     lam = cloud.client("lambda")
     jwks = JwksCache(fetch_json)
+    iam_users = _iam_users(cloud) if appsync_apis(app) else {}
     for construct in appsync_apis(app):
         api_id = construct.id
         if not isinstance(api_id, str):
@@ -90,7 +99,8 @@ def start_appsync(cloud: LocalCloud, app: Any, workers: Workers, code: dict[str,
                 workers.add(spec)
         auth = Authenticator(providers, read_api_keys(client, api_id), jwks=jwks, jwks_url=jwks_url_for(
             cloud.endpoint_url), invoke=workers.invoke, api_id=api_id, account_id=config.account_id,
-            reload_keys=lambda api_id=api_id: read_api_keys(client, api_id))
+            reload_keys=lambda api_id=api_id: read_api_keys(client, api_id), iam_users=iam_users,
+            region=cloud.region)
         gateway = AppSyncGateway(config, workers.invoke, auth)
         port = ports.get(construct, ports.get(construct.construct_id, 0)) if ports else 0
         server = server_class(("127.0.0.1", port), gateway)
