@@ -275,6 +275,8 @@ def test_oidc_token_identity_and_field_directives(gateway: Any, rsa_key: Any) ->
     assert body["errors"][0]["message"] == "Not Authorized to access secret on type Note"
     status, body = post(gw, {"query": "{ pipe(x: 1) }"}, bearer)
     assert body["data"] == {"pipe": None} and body["errors"][0]["errorType"] == "Unauthorized"
+    status, body = post(gw, {"query": "{ __schema { queryType { name fields { name } } } }"}, bearer)
+    assert status == 200 and body["data"]["__schema"]["queryType"]["name"] == "Query" and "errors" not in body
 
 
 def test_bad_oidc_tokens(gateway: Any, rsa_key: Any) -> None:

@@ -274,7 +274,7 @@ class AppSyncGateway:
     def _resolve(self, source: Any, info: Any, **args: Any) -> Any:
         state: _Request = info.context
         type_name, field_name = info.parent_type.name, info.field_name
-        if not field_name.startswith("__"):
+        if not (field_name.startswith("__") or type_name.startswith("__")):  # introspection is open to all modes
             self._authorize(state.principal, type_name, field_name)
         resolver = self.config.resolvers.get((type_name, field_name))
         if resolver is None:
@@ -466,7 +466,7 @@ def _headers(request: HttpRequest, host: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in request.headers:
         key = name.lower()
-        if key in ("cookie", "host", "x-forwarded-proto", "x-forwarded-port", "content-length", "connection"):
+        if key in ("cookie", "host", "x-forwarded-proto", "x-forwarded-port", "connection"):
             continue
         if key in out:
             out[key] = [*(out[key] if isinstance(out[key], list) else [out[key]]), value]
