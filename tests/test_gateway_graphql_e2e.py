@@ -32,7 +32,16 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopbac
 PASSWORD = "Correct-h0rse-battery!"
 
 SCHEMA = """
+type Item { id: ID! title: String n: Int }
+type ItemPage { items: [Item] nextToken: String }
+type Mutation {
+  putItem(id: ID!, title: String!, n: Int): Item
+  bump(id: ID!): Item
+  deleteItem(id: ID!): Item
+}
 type Query {
+  getItem(id: ID!): Item
+  listItems(limit: Int, nextToken: String): ItemPage
   boom: String
   denied: String
   echo(msg: String, n: Int): AWSJSON
@@ -67,6 +76,27 @@ def greet(event, context):
         raise RuntimeError("greet needs a name")
     return {"text": "hello " + event["name"]}
 """
+KEY_ARG = '{"id": $util.dynamodb.toDynamoDBJson($ctx.args.id)}'
+RAISE_OR_RESULT = "#if($ctx.error)$util.error($ctx.error.message, $ctx.error.type)#end\n$util.toJson($ctx.result)"
+
+
+def dynamodb(request: str) -> dict[str, Any]:
+    return {"data_source": "table", "request_mapping": {"inline": '{"version": "2018-05-29", ' + request + "}"},
+            "response_mapping": {"inline": RAISE_OR_RESULT}}
+
+
+DYNAMODB_RESOLVERS = {
+    "Query getItem": dynamodb(f'"operation": "GetItem", "key": {KEY_ARG}'),
+    "Query listItems": dynamodb('"operation": "Scan", "limit": $util.defaultIfNull($ctx.args.limit, 20), '
+                                '"nextToken": $util.toJson($ctx.args.nextToken)'),
+    "Mutation putItem": dynamodb(f'"operation": "PutItem", "key": {KEY_ARG}, '
+                                 '"attributeValues": $util.dynamodb.toMapValuesJson({"title": $ctx.args.title, '
+                                 '"n": $util.defaultIfNull($ctx.args.n, 0)}), '
+                                 '"condition": {"expression": "attribute_not_exists(id)"}'),
+    "Mutation bump": dynamodb(f'"operation": "UpdateItem", "key": {KEY_ARG}, "update": {{"expression": '
+                              '"ADD n :one", "expressionValues": {":one": {"N": "1"}}}'),
+    "Mutation deleteItem": dynamodb(f'"operation": "DeleteItem", "key": {KEY_ARG}'),
+}
 GRAPHQL_SERVER = """
 from sstdirect.graphql import make_handler
 
@@ -124,7 +154,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             api = AppSyncApi(app, "Graphql", schema="schema.graphql", data_sources={
                 "boom": "src/resolvers.boom", "denied": "src/resolvers.denied", "echo": "src/resolvers.echo",
                 "greet": "src/resolvers.greet", "none": {"type": "none"},
-            }, resolvers={
+                "table": {"type": "dynamodb", "table": "gql-items"},
+            }, resolvers={**DYNAMODB_RESOLVERS,
                 "Query boom": "boom", "Query denied": "denied", "Query echo": "echo", "Query whoami": "echo",
                 "Query signed": "echo",
                 "Query both": {"data_source": "none", "request_mapping": {"inline": '{"payload": "ok"}'},
@@ -141,10 +172,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                     "response_mapping": {"inline": "#if($ctx.error)$util.error($ctx.error.message, $ctx.error.type)"
                                                    "#end\n$util.toJson($ctx.result)"}},
                 "Query unsupported": {"data_source": "none", "request_mapping": {
-                    "inline": '{"payload": $util.dynamodb.toDynamoDBJson(1)}'}, "response_mapping": {"inline": "null"}},
+                    "inline": '{"payload": $util.transform.toDynamoDBFilterExpression($ctx.args)}'},
+                    "response_mapping": {"inline": "null"}},
             }, authorization={"default": "api_key", "additional": ["user_pool", "iam"],
                               "user_pool": {"id": auth.user_pool_id}})
             gql = GraphQLApi(app, "Gql", server="src/gqlserver.handler")
+            cloud.client("dynamodb").create_table(
+                TableName="gql-items", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
             app.deploy()
             idp = cloud.client("cognito-idp")
             idp.admin_create_user(UserPoolId=auth.user_pool_id, Username="ada@example.com",
@@ -242,7 +278,7 @@ def test_an_unsupported_template_feature_is_an_error_naming_the_resolver(served:
     status, body = _post(served["url"], {"query": "{ unsupported }"}, {"x-api-key": served["key"]})
     assert status == 200 and body["data"] == {"unsupported": None}
     message = body["errors"][0]["message"]
-    assert "resolver Query.unsupported" in message and "$util.dynamodb" in message and "not supported" in message
+    assert "resolver Query.unsupported" in message and "$util.transform" in message and "not supported" in message
 
 
 def test_user_pool_token_of_the_embedded_cognito(served: dict[str, Any]) -> None:
@@ -338,3 +374,32 @@ def test_iam_caller_signed_with_the_embedded_aws_credentials(served: dict[str, A
     assert identity["accountId"] == "123456789012" and identity["userArn"].startswith("arn:aws:")
     assert identity["sourceIp"] == ["127.0.0.1"] and identity["cognitoIdentityPoolId"] is None
     assert signed_post("not-the-secret")[0] == 401
+
+
+def test_dynamodb_resolvers_on_the_embedded_dynamodb(served: dict[str, Any]) -> None:
+    url, key = served["url"], {"x-api-key": served["key"]}
+
+    def gql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        status, body = _post(url, {"query": query, "variables": variables or {}}, key)
+        assert status == 200, body
+        return body
+
+    put = "mutation P($id: ID!, $t: String!) { putItem(id: $id, title: $t, n: 1) { id title n } }"
+    assert gql(put, {"id": "a", "t": "first"}) == {"data": {"putItem": {"id": "a", "title": "first", "n": 1}}}
+    assert gql(put, {"id": "b", "t": "second"})["data"]["putItem"]["id"] == "b"
+    # the same put again: the condition fails but the item already is what it writes (AppSync's default)
+    assert gql(put, {"id": "a", "t": "first"}) == {"data": {"putItem": {"id": "a", "title": "first", "n": 1}}}
+    body = gql(put, {"id": "a", "t": "changed"})
+    assert body["data"] == {"putItem": None}
+    assert body["errors"][0]["errorType"] == "DynamoDB:ConditionalCheckFailedException"
+    assert gql('mutation { bump(id: "a") { n } }')["data"] == {"bump": {"n": 2}}
+    assert gql('{ getItem(id: "a") { title n } }')["data"] == {"getItem": {"title": "first", "n": 2}}
+    first = gql("{ listItems(limit: 1) { items { id } nextToken } }")["data"]["listItems"]
+    assert len(first["items"]) == 1 and first["nextToken"]
+    rest = gql("query L($t: String) { listItems(nextToken: $t) { items { id } nextToken } }",
+               {"t": first["nextToken"]})["data"]["listItems"]
+    assert {i["id"] for i in first["items"] + rest["items"]} == {"a", "b"} and rest["nextToken"] is None
+    assert gql('mutation { deleteItem(id: "a") { title } }')["data"] == {"deleteItem": {"title": "first"}}
+    assert gql('{ getItem(id: "a") { id } }')["data"] == {"getItem": None}
+    item = served["cloud"].client("dynamodb").get_item(TableName="gql-items", Key={"id": {"S": "b"}})["Item"]
+    assert item == {"id": {"S": "b"}, "title": {"S": "second"}, "n": {"N": "1"}}

@@ -43,6 +43,12 @@ def run(template: str, context: dict[str, Any] | None = None, util: Util | None 
      "[y] {}"),
     ("$util.authType()", "API Key Authorization"),
     ("#macro(twice $v)$v$v#end#twice('ab')", "abab"),
+    ('{"id": $util.dynamodb.toDynamoDBJson($ctx.args.id), "n": $util.dynamodb.toNumberJson($ctx.args.n)}',
+     '{"id": {"S":"n1"}, "n": {"N":"3"}}'),
+    ("$util.toJson($util.dynamodb.toMapValues($ctx.args.obj)) $util.dynamodb.toDynamoDBJson($ctx.args.tags)",
+     '{"a":{"N":"1"}} {"L":[{"S":"x"},{"S":"y"}]}'),
+    ("$util.dynamodb.toDynamoDBJson($ctx.source) $util.dynamodb.toStringSetJson($ctx.args.tags)",
+     '{"NULL":true} {"SS":["x","y"]}'),
 ])
 def test_templates_render_as_appsync_does(template: str, expected: str) -> None:
     assert run(template) == expected
@@ -80,7 +86,7 @@ def test_util_error_validate_unauthorized_and_append_error() -> None:
     assert [(e.message, e.error_type) for e in util.errors] == [("soft", "Warn")]
 
 
-@pytest.mark.parametrize("template", ["$util.dynamodb.toDynamoDBJson(1)", '$util.time.nowFormatted("yyyy")',
+@pytest.mark.parametrize("template", ["$util.dynamodb.toS3ObjectJson('b', 'k', 'r')", '$util.time.nowFormatted("yyyy")',
                                       "$util.transform.toDynamoDBFilterExpression($ctx.args)", "$util.nope()"])
 def test_what_the_local_appsync_cannot_run_is_an_error_not_literal_text(template: str) -> None:
     with pytest.raises(Unsupported, match="is not supported by the local AppSync"):

@@ -12,7 +12,10 @@ with a deployed resolver runs it:
   200 (§7.2);
 * mapping templates render with :mod:`.vtl`: a Lambda request template's ``payload`` is what the
   function gets (``operation: Invoke``); a ``NONE`` data source returns the template's ``payload``;
-  ``$util.error`` is a field error; ``$ctx.error.type`` of a Lambda error is ``Lambda:Unhandled``;
+  ``$util.error`` is a field error; ``$ctx.error.type`` of a Lambda error is ``Lambda:Unhandled``; a
+  DynamoDB data source runs the template's operation on the embedded DynamoDB (:mod:`.appsync_dynamodb`);
+  a data source error reaches the response template as ``$ctx.error`` (``2018-05-29``) or is raised at
+  once (``2017-02-28``, or without a response template);
 * ``PIPELINE`` resolvers run their before template, each function in order (``$ctx.prev.result``,
   one ``$ctx.stash``) and their after template.
 
@@ -21,9 +24,9 @@ directives (``@aws_api_key``, ``@aws_iam``, ``@aws_oidc``, ``@aws_lambda``, ``@a
 with ``cognito_groups``, ``@aws_auth``) apply as AppSync documents: a field or its type lists the modes
 allowed; with none, only the default mode is. A refused field is ``null`` with an ``Unauthorized`` error.
 
-What the local AppSync cannot run — ``APPSYNC_JS`` resolvers, data sources other than Lambda and
-``NONE``, ``BatchInvoke`` templates, unsupported ``$util`` helpers, subscriptions — is a GraphQL error
-naming the resolver, never a silently wrong answer.
+What the local AppSync cannot run — ``APPSYNC_JS`` resolvers, data sources other than Lambda, ``NONE``
+and DynamoDB, ``BatchInvoke`` templates, DynamoDB batch / transaction / ``Sync`` operations, unsupported
+``$util`` helpers, subscriptions — is a GraphQL error naming the resolver, never a silently wrong answer.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +53,7 @@ from graphql import (
 )
 from graphql.language import ast as g
 
-from . import vtl
+from . import appsync_dynamodb, vtl
 from .appsync_auth import Authenticator, Principal, Unauthorized
 from .messages import HttpRequest, HttpResponse
 from .pipeline import Invoke
@@ -83,6 +87,8 @@ class DataSource:
     name: str
     type: str                          # AWS_LAMBDA | NONE | AMAZON_DYNAMODB | HTTP | ...
     function_name: str | None = None   # AWS_LAMBDA
+    table: str | None = None           # AMAZON_DYNAMODB
+    region: str | None = None          # AMAZON_DYNAMODB
 
 
 @dataclass(frozen=True)
@@ -190,10 +196,12 @@ class _Request:
 class AppSyncGateway:
     """``handle(HttpRequest) -> HttpResponse`` for one deployed AppSync API."""
 
-    def __init__(self, config: AppSyncConfig, invoke: Invoke, authenticator: Authenticator):
+    def __init__(self, config: AppSyncConfig, invoke: Invoke, authenticator: Authenticator,
+                 dynamodb: Callable[[str], Any] | None = None):
         self.config = config
         self.invoke = invoke
         self.auth = authenticator
+        self.dynamodb = dynamodb  # region → a boto3 DynamoDB client of the embedded AWS
         self.schema = build_appsync_schema(config.sdl)
         self._allowed = _auth_rules(self.schema)
 
@@ -352,9 +360,11 @@ class AppSyncGateway:
         source = self.config.data_sources.get(step.data_source or "")
         if source is None:
             raise ResolverError(f"{step.label}: data source {step.data_source!r} does not exist", "MappingTemplate")
-        if source.type not in ("AWS_LAMBDA", "NONE"):
+        if source.type not in ("AWS_LAMBDA", "NONE", "AMAZON_DYNAMODB") or (
+                source.type == "AMAZON_DYNAMODB" and (self.dynamodb is None or not source.table)):
             raise _unsupported(step.label, f"data source {source.name!r} of type {source.type}")
         ctx = _vtl_context(context)
+        request_version = None
         if step.request_template is None:
             if source.type != "AWS_LAMBDA":
                 raise ResolverError(f"{step.label}: a {source.type} data source needs a request mapping template",
@@ -372,15 +382,18 @@ class AppSyncGateway:
             if not isinstance(request, dict):
                 raise ResolverError(f"{step.label}: the request mapping template must render a JSON object",
                                     "MappingTemplate")
+            request_version = request.get("version")
             if source.type == "NONE":
                 result, error = request.get("payload"), None
+            elif source.type == "AMAZON_DYNAMODB":
+                result, error = self._dynamodb(step, source, request)
             else:
                 operation = request.get("operation", "Invoke")
                 if operation != "Invoke":
                     raise _unsupported(step.label, f"the Lambda operation {operation!r}")
                 result, error = self._invoke(step, source, request.get("payload"), direct=False)
-        if step.response_template is None:
-            if error is not None:
+        if step.response_template is None or (error is not None and request_version == "2017-02-28"):
+            if error is not None:  # 2017-02-28 templates raise data source errors themselves
                 raise error
             return result
         ctx["result"] = result
@@ -388,6 +401,15 @@ class AppSyncGateway:
             ctx["error"] = {"message": error.message, "type": error.error_type}
         rendered = self._render(step.label, step.response_template, ctx, util)
         return rendered.value if rendered.returned else self._json(step.label, rendered)
+
+    def _dynamodb(self, step: Step, source: DataSource, request: dict[str, Any]) -> tuple[Any, ResolverError | None]:
+        assert self.dynamodb is not None and source.table
+        try:
+            return appsync_dynamodb.run(self.dynamodb(source.region or self.config.region), source.table, request), None
+        except appsync_dynamodb.DynamoDBError as exc:
+            return None, ResolverError(exc.message, exc.error_type, exc.data)
+        except vtl.Unsupported as exc:
+            raise _unsupported(step.label, str(exc)) from None
 
     def _invoke(self, step: Step, source: DataSource, payload: Any, direct: bool) -> tuple[Any, ResolverError | None]:
         assert source.function_name is not None

@@ -26,7 +26,9 @@ def read_appsync(client: Any, api_id: str, region: str) -> tuple[AppSyncConfig, 
         if item.get("type") == "AWS_LAMBDA":
             name = _function_name((item.get("lambdaConfig") or {}).get("lambdaFunctionArn") or "")
             functions.add(name)
-        sources[item["name"]] = DataSource(item["name"], item.get("type") or "NONE", name)
+        table = item.get("dynamodbConfig") or {}
+        sources[item["name"]] = DataSource(item["name"], item.get("type") or "NONE", name, table.get("tableName"),
+                                           table.get("awsRegion"))
     pipeline_functions = {f["functionId"]: f for f in _pages(client, "list_functions", "functions", apiId=api_id)}
     resolvers: dict[tuple[str, str], Resolver] = {}
     for type_name in _object_types(sdl):

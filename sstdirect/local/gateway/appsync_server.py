@@ -85,6 +85,12 @@ def start_appsync(cloud: LocalCloud, app: Any, workers: Workers, code: dict[str,
     lam = cloud.client("lambda")
     jwks = JwksCache(fetch_json)
     iam_users = _iam_users(cloud) if appsync_apis(app) else {}
+    dynamodb_clients: dict[str, Any] = {}
+
+    def dynamodb(region: str) -> Any:  # one client per region, made on first use (boto3 clients are thread-safe)
+        if region not in dynamodb_clients:
+            dynamodb_clients[region] = cloud.client("dynamodb", region_name=region)
+        return dynamodb_clients[region]
     for construct in appsync_apis(app):
         api_id = construct.id
         if not isinstance(api_id, str):
@@ -101,7 +107,7 @@ def start_appsync(cloud: LocalCloud, app: Any, workers: Workers, code: dict[str,
             cloud.endpoint_url), invoke=workers.invoke, api_id=api_id, account_id=config.account_id,
             reload_keys=lambda api_id=api_id: read_api_keys(client, api_id), iam_users=iam_users,
             region=cloud.region)
-        gateway = AppSyncGateway(config, workers.invoke, auth)
+        gateway = AppSyncGateway(config, workers.invoke, auth, dynamodb=dynamodb)
         port = ports.get(construct, ports.get(construct.construct_id, 0)) if ports else 0
         server = server_class(("127.0.0.1", port), gateway)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -12,10 +12,11 @@
   ``base64Encode``/``base64Decode``, ``isNull``, ``isNullOrEmpty``, ``isNullOrBlank``, ``defaultIfNull``,
   ``defaultIfNullOrEmpty``, ``defaultIfNullOrBlank``, ``isString``, ``isNumber``, ``isBoolean``, ``isList``,
   ``isMap``, ``typeOf``, ``matches``, ``authType``, ``log.info``/``log.error``; ``$util.time`` (ISO 8601 and
-  epoch helpers), ``$util.str``, ``$util.math``, ``$util.list``, ``$util.map``.
+  epoch helpers), ``$util.str``, ``$util.math``, ``$util.list``, ``$util.map``, ``$util.dynamodb`` (``toDynamoDB``,
+  ``toMapValues``, ``toString``, ``toNumber``, ... and their ``...Json`` forms).
 * Java methods on values that templates call (``$map.put``, ``$list.add``, ``$s.toUpperCase()``, ...).
 
-Anything else under ``$util`` (``$util.dynamodb``, ``$util.transform``, ``$util.time.nowFormatted``
+Anything else under ``$util`` (``$util.dynamodb.toS3Object``, ``$util.transform``, ``$util.time.nowFormatted``
 with its Java date patterns, ...) raises :class:`Unsupported`, which the executor turns into a GraphQL
 error naming the resolver: a template the local AppSync cannot run never renders a silently wrong
 answer. References that resolve to nothing render as their own text, as Velocity does (``$util.qr``
@@ -280,6 +281,93 @@ class _Map(_Namespace):
         return {k: v for k, v in m.items() if k not in keys}
 
 
+def _typed(value: Any) -> dict[str, Any]:
+    """A JSON value as a DynamoDB typed value, as ``$util.dynamodb.toDynamoDB`` writes it."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": java_str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list | tuple):
+        return {"L": [_typed(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {str(k): _typed(v) for k, v in value.items()}}
+    raise Unsupported(f"$util.dynamodb of a {type(value).__name__}")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class _DynamoDB(_Namespace):
+    """``$util.dynamodb``: values → DynamoDB typed values (the ``...Json`` forms return JSON text)."""
+
+    _path = "$util.dynamodb"
+
+    def toDynamoDB(self, v: Any) -> dict[str, Any]:
+        return _typed(v)
+
+    def toDynamoDBJson(self, v: Any) -> str:
+        return _json(_typed(v))
+
+    def toString(self, v: str) -> dict[str, Any]:
+        return {"S": v}
+
+    def toStringJson(self, v: str) -> str:
+        return _json({"S": v})
+
+    def toStringSet(self, v: list[str]) -> dict[str, Any]:
+        return {"SS": list(v)}
+
+    def toStringSetJson(self, v: list[str]) -> str:
+        return _json({"SS": list(v)})
+
+    def toNumber(self, v: Any) -> dict[str, Any]:
+        return {"N": java_str(v)}
+
+    def toNumberJson(self, v: Any) -> str:
+        return _json({"N": java_str(v)})
+
+    def toNumberSet(self, v: list[Any]) -> dict[str, Any]:
+        return {"NS": [java_str(x) for x in v]}
+
+    def toNumberSetJson(self, v: list[Any]) -> str:
+        return _json(self.toNumberSet(v))
+
+    def toBoolean(self, v: bool) -> dict[str, Any]:
+        return {"BOOL": bool(v)}
+
+    def toBooleanJson(self, v: bool) -> str:
+        return _json({"BOOL": bool(v)})
+
+    def toNull(self) -> dict[str, Any]:
+        return {"NULL": True}
+
+    def toNullJson(self) -> str:
+        return _json({"NULL": True})
+
+    def toList(self, v: list[Any]) -> dict[str, Any]:
+        return _typed(list(v))
+
+    def toListJson(self, v: list[Any]) -> str:
+        return _json(_typed(list(v)))
+
+    def toMap(self, v: dict[str, Any]) -> dict[str, Any]:
+        return _typed(dict(v))
+
+    def toMapJson(self, v: dict[str, Any]) -> str:
+        return _json(_typed(dict(v)))
+
+    def toMapValues(self, v: dict[str, Any]) -> dict[str, Any]:
+        return {str(k): _typed(x) for k, x in v.items()}
+
+    def toMapValuesJson(self, v: dict[str, Any]) -> str:
+        return _json(self.toMapValues(v))
+
+
 class _Log(_Namespace):
     _path = "$util.log"
 
@@ -307,7 +395,7 @@ class Util(_Namespace):
         self._type_name = type_name
         self._field_name = field_name
         self.time, self.str, self.math = _Time(), _Str(), _Math()
-        self.list, self.map, self.log = _List(), _Map(), _Log()
+        self.list, self.map, self.log, self.dynamodb = _List(), _Map(), _Log(), _DynamoDB()
 
     # -- output control and errors --
     def qr(self, *_: Any) -> str:
