@@ -40,6 +40,8 @@ type Query {
   admins: String @aws_cognito_user_pools(cognito_groups: ["admin"])
   members: String @aws_lambda @aws_api_key
   iam: String @aws_iam
+  old: String
+  handled: String
 }
 type Mutation { add(content: String!): Note }
 type Subscription { added: Note @aws_subscribe(mutations: ["add"]) }
@@ -118,6 +120,9 @@ def make_config() -> AppSyncConfig:
         unit("Query", "slow", "slow"), unit("Query", "strict", "null"),
         unit("Query", "admins", "none", '{"payload": "admin only"}', "$util.toJson($ctx.result)"),
         unit("Query", "members", "none", '{"payload": "members"}', "$util.toJson($ctx.result)"),
+        unit("Query", "old", "add", '{"version": "2017-02-28", "operation": "Invoke", "payload": {}}', '"ignored"'),
+        unit("Query", "handled", "add", '{"version": "2018-05-29", "operation": "Invoke", "payload": {}}',
+             '$util.toJson("handled: $ctx.error.message")'),
         unit("Query", "iam", "none", '{"payload": $util.toJson($ctx.identity)}', "$util.toJson($ctx.result.userArn)"),
     ]
     return AppSyncConfig(api_id="api1", name="t", region="us-east-1", account_id="123456789012", sdl=SDL,
@@ -366,3 +371,10 @@ def test_iam_sigv4_callers(gateway: Any) -> None:
     for request in [*refused, tampered]:
         response = gw.handle(request)
         assert response.status == 401 and json.loads(response.body)["errors"][0]["errorType"] == "UnauthorizedException"
+
+
+def test_data_source_errors_by_template_version(gateway: Any) -> None:
+    status, body = post(gateway[0], {"query": "{ old handled }"})
+    assert status == 200 and body["data"] == {"old": None, "handled": "handled: cannot add"}
+    assert [(e["path"], e["errorType"], e["message"]) for e in body["errors"]] == \
+        [(["old"], "Lambda:Unhandled", "cannot add")]
