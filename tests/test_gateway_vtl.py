@@ -43,6 +43,8 @@ def run(template: str, context: dict[str, Any] | None = None, util: Util | None 
      "[y] {}"),
     ("$util.authType()", "API Key Authorization"),
     ("#macro(twice $v)$v$v#end#twice('ab')", "abab"),
+    ("#foreach($v in $ctx.args.obj)$v#end #foreach($k in $ctx.args.obj.keySet())$k#end "
+     "#foreach($e in $ctx.args.obj.entrySet())$e.key=$e.value#end", "1 a a=1"),
     ('{"id": $util.dynamodb.toDynamoDBJson($ctx.args.id), "n": $util.dynamodb.toNumberJson($ctx.args.n)}',
      '{"id": {"S":"n1"}, "n": {"N":"3"}}'),
     ("$util.toJson($util.dynamodb.toMapValues($ctx.args.obj)) $util.dynamodb.toDynamoDBJson($ctx.args.tags)",

@@ -23,7 +23,9 @@ answer. References that resolve to nothing render as their own text, as Velocity
 exists for that reason).
 
 airspeed is extended in place, once, at import: ``#return`` is registered as a directive, values render
-as Java's ``toString`` does (``true``, ``{a=1}``, ``[1, 2]``), and the Java methods above are added to
+as Java's ``toString`` does (``true``, ``{a=1}``, ``[1, 2]``), ``#foreach`` over a map walks its values
+(as Velocity does; ``$map.keySet()`` / ``$map.entrySet()`` give keys / ``key``+``value`` entries), and
+the Java methods above are added to
 its method table (``put`` returns the previous value, as ``java.util.Map.put`` does). This module is
 airspeed's only user in sstdirect.
 """
@@ -124,6 +126,25 @@ class _ReturnDirective(airspeed._Element):
         raise _Return(None if self.value is None else self.value.calculate(namespace, loader))
 
 
+class _MapValues:
+    """``#foreach($v in $map)`` iterates the map's values in Velocity (airspeed iterates its keys)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def calculate(self, namespace: Any, loader: Any) -> Any:
+        value = self.inner.calculate(namespace, loader)
+        return list(value.values()) if isinstance(value, dict) else value
+
+
+_foreach_parse = airspeed.ForeachDirective.parse
+
+
+def _foreach_parse_values(self: Any) -> None:
+    _foreach_parse(self)
+    self.value = _MapValues(self.value)
+
+
 def _map_put(self: dict[Any, Any], key: Any, value: Any) -> Any:
     previous = self.get(key)
     self[key] = value
@@ -174,6 +195,7 @@ def _install() -> None:
     if getattr(airspeed, "_sstdirect_installed", False):
         return
     airspeed.FormalReference.evaluate_raw = _formal_reference_evaluate
+    airspeed.ForeachDirective.parse = _foreach_parse_values
     airspeed.UserDefinedDirective.DIRECTIVES = [*airspeed.UserDefinedDirective.DIRECTIVES, _ReturnDirective]
     methods = airspeed.__additional_methods__
     for kind, table in _JAVA_METHODS.items():
