@@ -322,6 +322,18 @@ def test_lambda_authorizer(gateway: Any) -> None:
     assert len(lambdas.events) == calls + 1  # the validation expression refused "nope" without a call
 
 
+def test_jwks_fetched_once_and_again_for_an_unknown_kid(gateway: Any, rsa_key: Any, jwks: dict[str, Any]) -> None:
+    gw, _ = gateway
+    fetched: list[str] = []
+    served = [{"keys": []}, jwks]  # the first fetch lacks the key (rotated since): fetched again, then cached
+    gw.auth.jwks = JwksCache(lambda url: fetched.append(url) or served[min(len(fetched), 2) - 1])
+    bearer = {"x-api-key": None, "authorization": token(rsa_key)}
+    for _ in range(3):
+        status, body = post(gw, {"query": '{ note(id: "n1") { id } }'}, bearer)
+        assert status == 200, body
+    assert fetched == [f"{ISSUER}/jwks", f"{ISSUER}/jwks"]
+
+
 def test_verify_jwt(rsa_key: Any, jwks: dict[str, Any]) -> None:
     claims = verify_jwt(token(rsa_key), jwks, ISSUER)
     assert claims["sub"] == "user-1"

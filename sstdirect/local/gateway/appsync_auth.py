@@ -49,11 +49,13 @@ class Unauthorized(Exception):
 
 
 class InvalidToken(Exception):
-    """:func:`verify_jwt` refused the token (``expired`` tells an expired one apart)."""
+    """:func:`verify_jwt` refused the token (``expired`` tells an expired one apart, ``unknown_key`` one
+    whose ``kid`` is not in the JWKS)."""
 
-    def __init__(self, message: str, expired: bool = False):
+    def __init__(self, message: str, expired: bool = False, unknown_key: bool = False):
         super().__init__(message)
         self.expired = expired
+        self.unknown_key = unknown_key
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def verify_jwt(token: str, jwks: dict[str, Any], issuer: str, now: float | None 
         raise InvalidToken(f"algorithm {alg!r} is not RSA")
     keys = [k for k in jwks.get("keys") or [] if k.get("kid") == header.get("kid")]
     if not keys:
-        raise InvalidToken(f"no key with kid {header.get('kid')!r} in the issuer's JWKS")
+        raise InvalidToken(f"no key with kid {header.get('kid')!r} in the issuer's JWKS", unknown_key=True)
     try:
         key = jwt.PyJWK.from_dict(keys[0], algorithm=alg).key
         claims = jwt.decode(token, key, algorithms=[alg], issuer=issuer,
@@ -161,16 +163,17 @@ def unverified_issuer(token: str) -> str | None:
 
 
 class JwksCache:
-    """``get(url)``: a JWKS document, fetched once per URL with ``fetch`` (thread-safe)."""
+    """``get(url)``: a JWKS document, fetched once per URL with ``fetch`` (``refresh=True`` fetches again, for a
+    token whose ``kid`` the cached keys lack); thread-safe."""
 
     def __init__(self, fetch: Callable[[str], dict[str, Any]]):
         self._fetch = fetch
         self._docs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, url: str) -> dict[str, Any]:
+    def get(self, url: str, refresh: bool = False) -> dict[str, Any]:
         with self._lock:
-            doc = self._docs.get(url)
+            doc = None if refresh else self._docs.get(url)
         if doc is None:
             doc = self._fetch(url)
             with self._lock:
@@ -256,14 +259,19 @@ class Authenticator:
         return None
 
     def _jwt(self, provider: AuthProvider, token: str, issuer: str, source_ips: list[str]) -> Principal:
-        try:
-            jwks = self.jwks.get(self.jwks_url(issuer))
-        except Exception as exc:
-            raise Unauthorized(f"{BAD_TOKEN_MESSAGE} (the issuer's keys could not be read: {exc})") from None
-        try:
-            claims = verify_jwt(token, jwks, issuer, now=self.clock())
-        except InvalidToken as exc:
-            raise Unauthorized(EXPIRED_TOKEN_MESSAGE if exc.expired else BAD_TOKEN_MESSAGE) from None
+        claims = None
+        for refresh in (False, True):
+            try:
+                jwks = self.jwks.get(self.jwks_url(issuer), refresh=refresh)
+            except Exception as exc:
+                raise Unauthorized(f"{BAD_TOKEN_MESSAGE} (the issuer's keys could not be read: {exc})") from None
+            try:
+                claims = verify_jwt(token, jwks, issuer, now=self.clock())
+                break
+            except InvalidToken as exc:
+                if refresh or not exc.unknown_key:
+                    raise Unauthorized(EXPIRED_TOKEN_MESSAGE if exc.expired else BAD_TOKEN_MESSAGE) from None
+        assert claims is not None
         audience = claims.get("aud") if claims.get("token_use") != "access" else claims.get("client_id")
         if provider.mode == "AMAZON_COGNITO_USER_POOLS":
             regex = (provider.user_pool or {}).get("appIdClientRegex")
