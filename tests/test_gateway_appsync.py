@@ -320,6 +320,11 @@ def test_lambda_authorizer(gateway: Any) -> None:
     assert post(gw, {"query": "{ members }"}, {"x-api-key": None, "authorization": "let-me-out"})[0] == 401
     assert post(gw, {"query": "{ members }"}, {"x-api-key": None, "authorization": "nope"})[0] == 401
     assert len(lambdas.events) == calls + 1  # the validation expression refused "nope" without a call
+    gw.auth.providers[3] = gw.auth.modes["AWS_LAMBDA"] = AuthProvider(
+        "AWS_LAMBDA", authorizer_function="authorizer-fn", result_ttl_s=300)
+    for _ in range(3):  # with a TTL the first answer is reused for that token
+        assert post(gw, {"query": "{ members }"}, {"x-api-key": None, "authorization": "let-me-in"})[0] == 200
+    assert len(lambdas.events) == calls + 2
 
 
 def test_jwks_fetched_once_and_again_for_an_unknown_kid(gateway: Any, rsa_key: Any, jwks: dict[str, Any]) -> None:

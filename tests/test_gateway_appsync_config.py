@@ -22,7 +22,8 @@ def test_read_appsync(aws: boto3.Session) -> None:
         name="api", authenticationType="API_KEY",
         additionalAuthenticationProviders=[
             {"authenticationType": "AWS_LAMBDA", "lambdaAuthorizerConfig": {
-                "authorizerUri": FN.format("auth"), "identityValidationExpression": "^ok"}},
+                "authorizerUri": FN.format("auth"), "identityValidationExpression": "^ok",
+                "authorizerResultTtlInSeconds": 60}},
             {"authenticationType": "AMAZON_COGNITO_USER_POOLS",
              "userPoolConfig": {"userPoolId": "us-east-1_abc", "awsRegion": "us-east-1"}}])["graphqlApi"]
     api_id = api["apiId"]
@@ -65,7 +66,7 @@ def test_read_appsync(aws: boto3.Session) -> None:
         [("function step of resolver Query.piped", "none", '{"payload": 1}')]
     assert providers == [
         AuthProvider("API_KEY"),
-        AuthProvider("AWS_LAMBDA", authorizer_function="auth", identity_validation_expression="^ok"),
+        AuthProvider("AWS_LAMBDA", authorizer_function="auth", identity_validation_expression="^ok", result_ttl_s=60),
         AuthProvider("AMAZON_COGNITO_USER_POOLS", user_pool={"userPoolId": "us-east-1_abc", "awsRegion": "us-east-1"}),
     ]
     assert read_api_keys(appsync, api_id) == {key["id"]: key["expires"]}

@@ -67,6 +67,7 @@ class AuthProvider:
     oidc: dict[str, Any] | None = None         # issuer, clientId, iatTTL, authTTL
     authorizer_function: str | None = None     # AWS_LAMBDA: the function name
     identity_validation_expression: str | None = None
+    result_ttl_s: int = 0                      # AWS_LAMBDA: authorizerResultTtlInSeconds
 
 
 @dataclass
@@ -207,6 +208,7 @@ class Authenticator:
         self.reload_keys = reload_keys
         self.iam_users = dict(iam_users or {})  # {access key id: (secret, {accountId, userArn, username})}
         self.region = region
+        self._authorized: dict[str, tuple[float, Principal]] = {}  # Lambda authorizer results by token
 
     def authenticate(self, headers: dict[str, Any], source_ips: list[str], request: dict[str, Any],
                      http: HttpRequest | None = None) -> Principal:
@@ -307,15 +309,22 @@ class Authenticator:
                                "variables": request.get("variables") or {}},
             "requestHeaders": {k: v for k, v in headers.items() if isinstance(v, str)},
         }
-        # INFERRED: every request calls the authorizer (no result caching locally).
+        cached = self._authorized.get(token)
+        if cached is not None and cached[0] > self.clock():
+            return cached[1]
         outcome = self.invoke(provider.authorizer_function, event, AUTHORIZER_TIMEOUT_S)
         result = outcome.result if outcome.status == "ok" else None
         if not isinstance(result, dict) or result.get("isAuthorized") is not True:
             raise Unauthorized()
         denied = frozenset(_field_name(f) for f in result.get("deniedFields") or [] if isinstance(f, str))
         context = result.get("resolverContext")
-        return Principal("AWS_LAMBDA", {"resolverContext": context if isinstance(context, dict) else {}},
-                         denied_fields=denied)
+        principal = Principal("AWS_LAMBDA", {"resolverContext": context if isinstance(context, dict) else {}},
+                              denied_fields=denied)
+        ttl = result.get("ttlOverride", provider.result_ttl_s)
+        if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl > 0:
+            # cached by token for ttlOverride or the API's TTL, as AppSync does; INFERRED: denials are not cached
+            self._authorized[token] = (self.clock() + ttl, principal)
+        return principal
 
 
 def _field_name(value: str) -> str:

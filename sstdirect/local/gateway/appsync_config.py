@@ -79,7 +79,8 @@ def _provider(mode: str, settings: dict[str, Any]) -> AuthProvider:
     return AuthProvider(
         mode=mode, user_pool=settings.get("userPoolConfig"), oidc=settings.get("openIDConnectConfig"),
         authorizer_function=_function_name(lam["authorizerUri"]) if lam.get("authorizerUri") else None,
-        identity_validation_expression=lam.get("identityValidationExpression"))
+        identity_validation_expression=lam.get("identityValidationExpression"),
+        result_ttl_s=int(lam.get("authorizerResultTtlInSeconds") or 0))
 
 
 def _object_types(sdl: str) -> list[str]:
