@@ -1,5 +1,5 @@
-"""The local AppSync's executor and authenticator (``AppSyncGateway``, ``Authenticator``, ``verify_jwt``):
-pure, with fake Lambdas and a locally made RSA key; no AWS, no sockets."""
+"""The local AppSync's executor and authenticator (``AppSyncGateway``, ``Authenticator`` on the HTTP APIs'
+shared JWT / SigV4 verifiers): pure, with fake Lambdas and a locally made RSA key; no AWS, no sockets."""
 
 from __future__ import annotations
 
@@ -12,14 +12,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sstdirect.local.gateway import auth_iam, auth_jwt
 from sstdirect.local.gateway.appsync import AppSyncConfig, AppSyncGateway, DataSource, Resolver, Step
-from sstdirect.local.gateway.appsync_auth import (
-    Authenticator,
-    AuthProvider,
-    InvalidToken,
-    JwksCache,
-    verify_jwt,
-)
+from sstdirect.local.gateway.appsync_auth import Authenticator, AuthProvider
 from sstdirect.local.gateway.messages import HttpRequest
 from sstdirect.local.gateway.pipeline import Outcome
 
@@ -40,6 +35,7 @@ type Query {
   admins: String @aws_cognito_user_pools(cognito_groups: ["admin"])
   members: String @aws_lambda @aws_api_key
   iam: String @aws_iam
+  caller: AWSJSON @aws_iam
   old: String
   handled: String
 }
@@ -124,6 +120,7 @@ def make_config() -> AppSyncConfig:
         unit("Query", "handled", "add", '{"version": "2018-05-29", "operation": "Invoke", "payload": {}}',
              '$util.toJson("handled: $ctx.error.message")'),
         unit("Query", "iam", "none", '{"payload": $util.toJson($ctx.identity)}', "$util.toJson($ctx.result.userArn)"),
+        unit("Query", "caller", "none", '{"payload": $util.toJson($ctx.identity)}', "$util.toJson($ctx.result)"),
     ]
     return AppSyncConfig(api_id="api1", name="t", region="us-east-1", account_id="123456789012", sdl=SDL,
                          host="abc.appsync-api.us-east-1.amazonaws.com", data_sources=sources,
@@ -147,6 +144,32 @@ def token(key: Any, **claims: Any) -> str:
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1"})
 
 
+class Documents:
+    """The ``fetch`` of a :class:`auth_jwt.JwksCache`: every issuer's discovery document points at
+    ``{issuer}/jwks``, which ``serve(url)`` answers; every URL asked for is recorded."""
+
+    def __init__(self, serve: Callable[[str], Any]):
+        self.serve = serve
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> Any:
+        self.urls.append(url)
+        if url.endswith("/.well-known/openid-configuration"):
+            return {"jwks_uri": url.removesuffix("/.well-known/openid-configuration") + "/jwks"}
+        return self.serve(url)
+
+
+LOCAL = auth_iam.Principal("AKIDLOCAL", "local-secret", "123456789012", "arn:aws:iam::123456789012:user/me", "AIDA1")
+FIELD_ARN = "arn:aws:appsync:us-east-1:123456789012:apis/api1/types/Query/fields/"
+# identity-pool credentials: an STS session (its token must be sent) whose role may only read Query.caller
+POOL = auth_iam.Principal(
+    "ASIAPOOL", "pool-secret", "123456789012",
+    "arn:aws:sts::123456789012:assumed-role/Unauth/CognitoIdentityCredentials", "AROAROLE:CognitoIdentityCredentials",
+    {"amr": ["unauthenticated"], "identityId": "us-east-1:id-1", "identityPoolId": "us-east-1:pool-1"},
+    session_token="pool-session", statements=({"Effect": "Allow", "Action": "appsync:GraphQL",
+                                               "Resource": FIELD_ARN + "caller"},))
+
+
 @pytest.fixture
 def gateway(jwks: dict[str, Any]) -> tuple[AppSyncGateway, Lambdas]:
     lambdas = Lambdas(LAMBDAS)
@@ -156,12 +179,9 @@ def gateway(jwks: dict[str, Any]) -> tuple[AppSyncGateway, Lambdas]:
                                                                       "awsRegion": "us-east-1"}),
                  AuthProvider("AWS_LAMBDA", authorizer_function="authorizer-fn",
                               identity_validation_expression="^let-.*"), AuthProvider("AWS_IAM")]
-    fetched: list[str] = []
     auth = Authenticator(providers, {KEY: int(time.time()) + 86400, "da2-old": int(time.time()) - 1},
-                         jwks=JwksCache(lambda url: fetched.append(url) or jwks), jwks_url=lambda iss: f"{iss}/jwks",
-                         invoke=lambdas, api_id="api1", account_id="123456789012",
-                         iam_users={"AKIDLOCAL": ("local-secret", {"accountId": "123456789012", "username": "AIDA1",
-                                                                   "userArn": "arn:aws:iam::123456789012:user/me"})})
+                         jwks=auth_jwt.JwksCache(fetch=Documents(lambda url: jwks)), invoke=lambdas, api_id="api1",
+                         account_id="123456789012", credentials={"AKIDLOCAL": LOCAL, "ASIAPOOL": POOL}.get)
     return AppSyncGateway(make_config(), lambdas, auth), lambdas
 
 
@@ -327,35 +347,38 @@ def test_lambda_authorizer(gateway: Any) -> None:
     assert len(lambdas.events) == calls + 2
 
 
-def test_jwks_fetched_once_and_again_for_an_unknown_kid(gateway: Any, rsa_key: Any, jwks: dict[str, Any]) -> None:
+def test_jwks_shared_cache_refetches_for_a_rotated_key(gateway: Any, rsa_key: Any, jwks: dict[str, Any]) -> None:
+    """The HTTP APIs' :class:`auth_jwt.JwksCache`: keys fetched once per issuer; a kid the cached keys lack
+    fetches them again (rotation), at most every ``REFRESH_AFTER_S``."""
     gw, _ = gateway
-    fetched: list[str] = []
-    served = [{"keys": []}, jwks]  # the first fetch lacks the key (rotated since): fetched again, then cached
-    gw.auth.jwks = JwksCache(lambda url: fetched.append(url) or served[min(len(fetched), 2) - 1])
+    now = [0.0]
+    served = [{"keys": []}]  # before the rotation, the issuer's keys lack k1
+    fetch = Documents(lambda url: served[-1])
+    gw.auth.jwks = auth_jwt.JwksCache(fetch=fetch, clock=lambda: now[0])
     bearer = {"x-api-key": None, "authorization": token(rsa_key)}
+    status, body = post(gw, {"query": '{ note(id: "n1") { id } }'}, bearer)
+    assert (status, body["errors"][0]["message"]) == (401, "Valid authorization header not provided.")
+    served.append(jwks)  # the issuer rotates its keys
+    assert post(gw, {"query": '{ note(id: "n1") { id } }'}, bearer)[0] == 401  # fetched a moment ago: not again
+    now[0] += auth_jwt.REFRESH_AFTER_S + 1
     for _ in range(3):
         status, body = post(gw, {"query": '{ note(id: "n1") { id } }'}, bearer)
         assert status == 200, body
-    assert fetched == [f"{ISSUER}/jwks", f"{ISSUER}/jwks"]
+    assert fetch.urls == [f"{ISSUER}/.well-known/openid-configuration", f"{ISSUER}/jwks"] * 2
 
 
-def test_verify_jwt(rsa_key: Any, jwks: dict[str, Any]) -> None:
-    claims = verify_jwt(token(rsa_key), jwks, ISSUER)
-    assert claims["sub"] == "user-1"
-    with pytest.raises(InvalidToken, match="issuer"):
-        verify_jwt(token(rsa_key), jwks, "https://other.example.com")
-    with pytest.raises(InvalidToken) as info:
-        verify_jwt(token(rsa_key), jwks, ISSUER, now=time.time() + 3600)
-    assert info.value.expired
-    hs = jwt.encode({"iss": ISSUER, "exp": int(time.time()) + 60}, "secret-long-enough-for-hs256-xxxxxxxx",
-                    algorithm="HS256", headers={"kid": "k1"})
-    with pytest.raises(InvalidToken, match="not RSA"):
-        verify_jwt(hs, jwks, ISSUER)
-    with pytest.raises(InvalidToken, match="no key"):
-        verify_jwt(jwt.encode({"iss": ISSUER}, rsa_key, algorithm="RS256", headers={"kid": "k9"}), jwks, ISSUER)
+def test_bearer_prefix_and_a_token_of_no_configured_issuer(gateway: Any, rsa_key: Any) -> None:
+    gw, lambdas = gateway
+    status, body = post(gw, {"query": '{ note(id: "n1") { id } }'},
+                        {"x-api-key": None, "authorization": f"Bearer {token(rsa_key)}"})
+    assert (status, body) == (200, {"data": {"note": {"id": "n1"}}})
+    stranger = token(rsa_key, iss="https://stranger.example.com")  # not a configured issuer: Lambda mode's
+    status, body = post(gw, {"query": "{ members }"}, {"x-api-key": None, "authorization": stranger})
+    assert status == 401 and [name for name, _ in lambdas.events] == ["notes-fn"]  # refused by the expression
 
 
-def signed(body: bytes, secret: str = "local-secret", when: float | None = None) -> HttpRequest:
+def signed(body: bytes, secret: str = "local-secret", when: float | None = None, key: str = "AKIDLOCAL",
+           session_token: str | None = None, service: str = "appsync") -> HttpRequest:
     """A request signed by botocore's own SigV4 signer, as boto3 / AWS SDKs sign AppSync calls."""
     from unittest import mock
 
@@ -365,7 +388,7 @@ def signed(body: bytes, secret: str = "local-secret", when: float | None = None)
 
     request = AWSRequest(method="POST", url="http://127.0.0.1:4000/graphql", data=body,
                          headers={"content-type": "application/json"})
-    signer = SigV4Auth(Credentials("AKIDLOCAL", secret), "appsync", "us-east-1")
+    signer = SigV4Auth(Credentials(key, secret, session_token), service, "us-east-1")
     if when is None:
         signer.add_auth(request)
     else:
@@ -382,12 +405,33 @@ def test_iam_sigv4_callers(gateway: Any) -> None:
     body = json.dumps({"query": "{ iam }"}).encode()
     response = gw.handle(signed(body))
     assert (response.status, json.loads(response.body)) == (200, {"data": {"iam": "arn:aws:iam::123456789012:user/me"}})
-    refused = [signed(body, secret="wrong"), signed(body, when=time.time() - 3600)]
+    assert gw.handle(signed(body, when=time.time() - 600)).status == 200  # AWS's 15 minutes, not API Gateway's 5
+    refused = [signed(body, secret="wrong"), signed(body, when=time.time() - 3600), signed(body, key="AKIDOTHER"),
+               signed(body, service="execute-api")]
     tampered = signed(body)
     tampered.body = json.dumps({"query": "{ iam members }"}).encode()
     for request in [*refused, tampered]:
         response = gw.handle(request)
         assert response.status == 401 and json.loads(response.body)["errors"][0]["errorType"] == "UnauthorizedException"
+
+
+def test_iam_identity_pool_credentials_and_their_policies(gateway: Any) -> None:
+    """Credentials an identity pool issued (an STS session): accepted with their session token, ``identity``
+    names the pool and the identity, and the role's policies decide which fields the caller may read."""
+    gw, _ = gateway
+    body = json.dumps({"query": "{ caller iam }"}).encode()
+    response = gw.handle(signed(body, "pool-secret", key="ASIAPOOL", session_token="pool-session"))
+    result = json.loads(response.body)
+    assert response.status == 200 and result["data"]["iam"] is None
+    assert [(e["path"], e["errorType"]) for e in result["errors"]] == [(["iam"], "Unauthorized")]  # no appsync:GraphQL
+    assert json.loads(result["data"]["caller"]) == {
+        "accountId": "123456789012", "cognitoIdentityPoolId": "us-east-1:pool-1", "cognitoIdentityId": "us-east-1:id-1",
+        "sourceIp": ["10.0.0.9"], "username": "AROAROLE:CognitoIdentityCredentials",
+        "userArn": "arn:aws:sts::123456789012:assumed-role/Unauth/CognitoIdentityCredentials",
+        "cognitoIdentityAuthType": "unauthenticated", "cognitoIdentityAuthProvider": None}
+    for request in (signed(body, "pool-secret", key="ASIAPOOL"),  # the session token left out
+                    signed(body, "pool-secret", key="ASIAPOOL", session_token="another-session")):
+        assert gw.handle(request).status == 401
 
 
 def test_data_source_errors_by_template_version(gateway: Any) -> None:

@@ -350,30 +350,71 @@ def test_graphql_example_served_by_the_http_gateway(served: dict[str, Any]) -> N
     assert status == 200 and body["data"] is None and body["errors"][0]["message"] == "content must not be empty"
 
 
-def test_iam_caller_signed_with_the_embedded_aws_credentials(served: dict[str, Any]) -> None:
+def _signed_post(url: str, key: str, secret: str, session_token: str | None = None) -> tuple[int, Any]:
+    """POST ``{ signed }`` signed with SigV4 for ``appsync``, as an AWS SDK signs it."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
+    body = json.dumps({"query": "{ signed }"}).encode()
+    request = AWSRequest(method="POST", url=url, data=body, headers={"content-type": "application/json"})
+    SigV4Auth(Credentials(key, secret, session_token), "appsync", "us-east-1").add_auth(request)
+    req = urllib.request.Request(url, data=body, method="POST", headers=dict(request.headers.items()))
+    try:
+        with OPENER.open(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_iam_caller_signed_with_the_embedded_aws_credentials(served: dict[str, Any]) -> None:
     creds = served["cloud"].credentials
-
-    def signed_post(secret: str) -> tuple[int, Any]:
-        body = json.dumps({"query": "{ signed }"}).encode()
-        request = AWSRequest(method="POST", url=served["url"], data=body, headers={"content-type": "application/json"})
-        SigV4Auth(Credentials(creds.access_key_id, secret), "appsync", "us-east-1").add_auth(request)
-        req = urllib.request.Request(served["url"], data=body, method="POST", headers=dict(request.headers.items()))
-        try:
-            with OPENER.open(req, timeout=30) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    status, body = signed_post(creds.secret_access_key)
+    status, body = _signed_post(served["url"], creds.access_key_id, creds.secret_access_key)
     assert status == 200, body
     identity = json.loads(body["data"]["signed"])["identity"]
     assert identity["accountId"] == "123456789012" and identity["userArn"].startswith("arn:aws:")
     assert identity["sourceIp"] == ["127.0.0.1"] and identity["cognitoIdentityPoolId"] is None
-    assert signed_post("not-the-secret")[0] == 401
+    assert _signed_post(served["url"], creds.access_key_id, "not-the-secret")[0] == 401
+
+
+def test_iam_callers_with_identity_pool_credentials_and_iam_user_keys(served: dict[str, Any]) -> None:
+    """Every key pair the embedded AWS hands out signs AppSync calls, as it signs HTTP API calls: an identity
+    pool's guest credentials (with their session token) and an IAM user's access key, each allowed only
+    what its own policies allow (``appsync:GraphQL`` on the field)."""
+    cloud, url = served["cloud"], served["url"]
+    iam, identity = cloud.client("iam"), cloud.client("cognito-identity")
+    field_arn = f"arn:aws:appsync:us-east-1:123456789012:apis/{served['api'].id}/types/Query/fields/signed"
+    allow = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "appsync:GraphQL", "Resource": field_arn}]})
+    pool = identity.create_identity_pool(IdentityPoolName="gqlguests", AllowUnauthenticatedIdentities=True)
+    trust = {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+             "Action": "sts:AssumeRoleWithWebIdentity"}
+    role = iam.create_role(RoleName="gql-guest", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [trust]}))["Role"]
+    identity.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles={"unauthenticated": role["Arn"]})
+    guest = identity.get_id(IdentityPoolId=pool["IdentityPoolId"])["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=guest)["Credentials"]
+    status, body = _signed_post(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    assert status == 200 and body["data"] == {"signed": None}  # the role has no appsync:GraphQL permission yet
+    assert body["errors"][0]["errorType"] == "Unauthorized"
+    iam.put_role_policy(RoleName="gql-guest", PolicyName="graphql", PolicyDocument=allow)
+    status, body = _signed_post(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    assert status == 200, body
+    caller = json.loads(body["data"]["signed"])["identity"]
+    assert caller["cognitoIdentityPoolId"] == pool["IdentityPoolId"] and caller["cognitoIdentityId"] == guest
+    assert caller["cognitoIdentityAuthType"] == "unauthenticated"
+    assert caller["userArn"] == "arn:aws:sts::123456789012:assumed-role/gql-guest/CognitoIdentityCredentials"
+    assert _signed_post(url, creds["AccessKeyId"], creds["SecretKey"])[0] == 401  # no session token
+
+    iam.create_user(UserName="gql-bob")
+    key = iam.create_access_key(UserName="gql-bob")["AccessKey"]
+    status, body = _signed_post(url, key["AccessKeyId"], key["SecretAccessKey"])
+    assert status == 200 and body["data"] == {"signed": None}
+    iam.put_user_policy(UserName="gql-bob", PolicyName="graphql", PolicyDocument=allow)
+    status, body = _signed_post(url, key["AccessKeyId"], key["SecretAccessKey"])
+    assert status == 200 and json.loads(body["data"]["signed"])["identity"]["userArn"] == \
+        "arn:aws:iam::123456789012:user/gql-bob"
+    assert _signed_post(url, key["AccessKeyId"], "not-the-secret")[0] == 401
 
 
 def test_dynamodb_resolvers_on_the_embedded_dynamodb(served: dict[str, Any]) -> None:

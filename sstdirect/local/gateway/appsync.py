@@ -22,7 +22,9 @@ with a deployed resolver runs it:
 Fields without a resolver take the parent's property of the same name. Per-field authorization
 directives (``@aws_api_key``, ``@aws_iam``, ``@aws_oidc``, ``@aws_lambda``, ``@aws_cognito_user_pools``
 with ``cognito_groups``, ``@aws_auth``) apply as AppSync documents: a field or its type lists the modes
-allowed; with none, only the default mode is. A refused field is ``null`` with an ``Unauthorized`` error.
+allowed; with none, only the default mode is. An ``AWS_IAM`` caller also needs its own policies to allow
+``appsync:GraphQL`` on the field's ARN (INFERRED: refused per field, as the directives are; the embedded
+AWS's own key pair is unrestricted). A refused field is ``null`` with an ``Unauthorized`` error.
 
 What the local AppSync cannot run — ``APPSYNC_JS`` resolvers, data sources other than Lambda, ``NONE``
 and DynamoDB, ``BatchInvoke`` templates, DynamoDB batch / transaction / ``Sync`` operations, unsupported
@@ -53,8 +55,8 @@ from graphql import (
 )
 from graphql.language import ast as g
 
-from . import appsync_dynamodb, vtl
-from .appsync_auth import Authenticator, Principal, Unauthorized
+from . import appsync_dynamodb, auth_policy, vtl
+from .appsync_auth import GRAPHQL_ACTION, Authenticator, Principal, Unauthorized
 from .messages import HttpRequest, HttpResponse
 from .pipeline import Invoke
 
@@ -301,6 +303,9 @@ class AppSyncGateway:
         refused = ResolverError(f"Not Authorized to access {field_name} on type {type_name}", "Unauthorized")
         if f"{type_name}.{field_name}" in principal.denied_fields:
             raise refused
+        if principal.statements is not None and not auth_policy.decide(
+                principal.statements, self._field_arn(type_name, field_name), GRAPHQL_ACTION):
+            raise refused  # an IAM caller whose own policies do not allow appsync:GraphQL on the field
         rule = self._allowed.get((type_name, field_name)) or self._allowed.get((type_name, None))
         if rule is None:  # no directive: the default mode only (a user pool with DENY refuses it)
             if principal.mode != self.auth.default_mode or principal.default_action == "DENY":
@@ -311,6 +316,11 @@ class AppSyncGateway:
             raise refused
         if groups is not None and not set(groups) & set(principal.groups):
             raise refused
+
+    def _field_arn(self, type_name: str, field_name: str) -> str:
+        """``arn:aws:appsync:{region}:{account}:apis/{id}/types/{Type}/fields/{field}``, what IAM policies name."""
+        c = self.config
+        return f"arn:aws:appsync:{c.region}:{c.account_id}:apis/{c.api_id}/types/{type_name}/fields/{field_name}"
 
     def _context(self, state: _Request, source: Any, info: Any, args: dict[str, Any]) -> dict[str, Any]:
         """AppSync's resolver context (§7.1)."""

@@ -6,7 +6,8 @@ presigned ``X-Amz-*`` query form) with botocore's own SigV4 signer and the secre
 another service or region, a date outside ±5 minutes, an expired presigned URL) is :class:`IamDenied`
 (the gateway answers 403 ``{"message":"Forbidden"}``; it then also checks the principal's own policies
 allow ``execute-api:Invoke`` on the route, see :mod:`.auth_policy`). :func:`iam_context` is the
-``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3).
+``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3). The local AppSync's
+``AWS_IAM`` mode uses the same check (``service="appsync"``, see :mod:`.appsync_auth`).
 
 :class:`EmbeddedCredentials` is the lookup of the local gateway: the key pair of ``LocalCloud``, the
 credentials the embedded Cognito identity pools issue (see ``sstdirect.local.ext.cognitoidentity``),
@@ -140,12 +141,13 @@ class _Verifier(SigV4Auth):
     unsigned_payload = False
 
 
-def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup,
-                 now: datetime.datetime | None = None) -> Principal:
-    """The :class:`Principal` that signed ``request`` for ``execute-api`` in ``region``, or :class:`IamDenied`."""
+def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetime.datetime | None = None,
+                 service: str = SERVICE, max_skew: datetime.timedelta = MAX_SKEW) -> Principal:
+    """The :class:`Principal` that signed ``request`` for ``service`` (``execute-api``; AppSync passes
+    ``appsync``) in ``region``, with ``X-Amz-Date`` within ``max_skew`` of ``now``, or :class:`IamDenied`."""
     signed = _parse(request)
-    if signed.service != SERVICE or signed.region != region:
-        raise IamDenied(f"signed for {signed.service} in {signed.region}, not {SERVICE} in {region}")
+    if signed.service != service or signed.region != region:
+        raise IamDenied(f"signed for {signed.service} in {signed.region}, not {service} in {region}")
     try:
         when = datetime.datetime.strptime(signed.timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
     except ValueError:
@@ -154,10 +156,10 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup,
         raise IamDenied("the credential scope's date is not X-Amz-Date's")
     now = now or datetime.datetime.now(datetime.UTC)
     if signed.presigned:
-        if not (when - MAX_SKEW <= now <= when + datetime.timedelta(seconds=signed.expires_s or 0)):
+        if not (when - max_skew <= now <= when + datetime.timedelta(seconds=signed.expires_s or 0)):
             raise IamDenied("the presigned URL has expired")
-    elif abs(now - when) > MAX_SKEW:
-        raise IamDenied("X-Amz-Date is more than 5 minutes away")
+    elif abs(now - when) > max_skew:
+        raise IamDenied(f"X-Amz-Date is more than {max_skew.total_seconds() / 60:g} minutes away")
     principal = lookup(signed.access_key)
     if principal is None:
         raise IamDenied(f"unknown access key {signed.access_key}")

@@ -40,12 +40,14 @@ Fetch = Callable[[str], Any]  # url → decoded JSON; raises on any failure
 
 
 class JwtDenied(Exception):
-    """The token is refused: ``status`` 401 (``www_authenticate`` set) or 403 (scopes)."""
+    """The token is refused: ``status`` 401 (``www_authenticate`` set) or 403 (scopes); ``expired`` tells a
+    token refused only for its ``exp`` apart (AppSync answers those with a message of their own)."""
 
-    def __init__(self, status: int, description: str):
+    def __init__(self, status: int, description: str, expired: bool = False):
         super().__init__(description)
         self.status = status
         self.description = description
+        self.expired = expired
 
     @property
     def www_authenticate(self) -> str | None:
@@ -158,8 +160,11 @@ def bearer_token(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def verify(token: str | None, issuer: str, audience: Sequence[str], jwks: JwksCache) -> dict[str, Any]:
-    """The verified claims of ``token``, or :class:`JwtDenied` (401) naming what failed (§3.2)."""
+def verify(token: str | None, issuer: str, audience: Sequence[str] | None, jwks: JwksCache,
+           now: float | None = None) -> dict[str, Any]:
+    """The verified claims of ``token``, or :class:`JwtDenied` (401) naming what failed (§3.2).
+    ``audience=None`` leaves the audience to the caller (AppSync matches it its own way, per mode);
+    ``now`` (epoch seconds, default the wall clock) is what ``exp`` / ``nbf`` / ``iat`` are checked against."""
     if not token:
         raise JwtDenied(401, "")
     try:
@@ -179,29 +184,55 @@ def verify(token: str | None, issuer: str, audience: Sequence[str], jwks: JwksCa
     if declared is not None and declared != alg:
         raise JwtDenied(401, "the token's algorithm does not match its key's")
     try:
-        # iss / exp / nbf / iat are checked here with no clock skew (§3.5); aud/client_id below.
+        # iss here, exp / nbf / iat below with no clock skew (§3.5), aud/client_id last.
         # A token without exp is refused (INFERRED: AWS says exp "must be after the current time").
-        claims = jwt.decode(token, key.jwk.key, algorithms=[alg], issuer=issuer, leeway=0,
-                            options={"verify_aud": False, "require": ["exp", "iss"]})
+        claims = jwt.decode(token, key.jwk.key, algorithms=[alg], issuer=issuer,
+                            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                                     "verify_iat": False, "require": ["exp", "iss"]})
     except jwt.InvalidSignatureError:
         raise JwtDenied(401, "the token's signature is invalid") from None
-    except jwt.ExpiredSignatureError:
-        raise JwtDenied(401, "the token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise JwtDenied(401, "the token is not valid yet") from None
     except jwt.InvalidIssuerError:
         raise JwtDenied(401, "the token does not have a valid issuer") from None
     except jwt.MissingRequiredClaimError as exc:
         raise JwtDenied(401, f"the token has no {exc.claim} claim") from None
     except PyJWTError as exc:
         raise JwtDenied(401, f"the token is invalid: {exc}") from None
+    _check_times(claims, time.time() if now is None else now)
+    if audience is not None and not set(token_audiences(claims)) & set(audience):
+        raise JwtDenied(401, "the token does not have a valid audience")  # AWS's own words (§3.3)
+    return claims
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """``exp`` after ``now``, ``nbf`` and ``iat`` not after it (PyJWT's rules, on a clock of the caller's)."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise JwtDenied(401, f"the token's {name} claim is not a number")
+    if claims["exp"] <= now:
+        raise JwtDenied(401, "the token has expired", expired=True)
+    if claims.get("nbf", now) > now or claims.get("iat", now) > now:
+        raise JwtDenied(401, "the token is not valid yet")
+
+
+def token_audiences(claims: dict[str, Any]) -> list[str]:
+    """The audiences a token claims: its ``aud`` (a string or a list), then its ``client_id`` (Cognito
+    access tokens carry no ``aud``)."""
     aud = claims.get("aud")
     auds = [aud] if isinstance(aud, str) else list(aud) if isinstance(aud, list) else []
     if claims.get("client_id") is not None:
         auds.append(claims["client_id"])
-    if not set(auds) & set(audience):
-        raise JwtDenied(401, "the token does not have a valid audience")  # AWS's own words (§3.3)
-    return claims
+    return auds
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` claim of a JWT, unverified (to pick which issuer's keys to check it with), or None
+    when ``token`` is not a JWT."""
+    try:
+        iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except PyJWTError:
+        return None
+    return iss if isinstance(iss, str) else None
 
 
 def token_scopes(claims: dict[str, Any]) -> list[str]:

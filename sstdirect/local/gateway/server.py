@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from ._worker import EXECUTE_API_ENV
-from .appsync_server import ServedAppSync, start_appsync
+from .appsync_server import ServedAppSync, appsync_apis, appsync_gateway, dynamodb_clients
 from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function, read_ws_api
 from .messages import HttpRequest, HttpResponse
@@ -121,6 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
         return "sstdirect-local-gateway"
 
 
+def _deployed_id(construct: Any) -> str:
+    """The API id of a deployed API construct; :class:`ConfigError` when it is not deployed yet."""
+    api_id = construct.id
+    if not isinstance(api_id, str):
+        raise ConfigError(f"{construct.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+    return api_id
+
+
 class LocalGateway:
     """The running gateway of one app: ``url(api)``, then ``close()`` (or leave the ``with``)."""
 
@@ -155,22 +163,32 @@ class LocalGateway:
 
         return [c for c in self.app.constructs if isinstance(c, WebSocketApi)]
 
-    def _add_functions(self, label: str, functions: set[str], lam: Any, code: dict[str, tuple[str, str]]) -> None:
+    def _add_functions(self, label: str, functions: set[str], lam: Any, code: dict[str, tuple[str, str]],
+                       failing: str = "its routes answer 500") -> None:
         for name in sorted(functions):
             spec = read_function(lam, name, code)
             if spec is None:
-                _log.warning("%s: function %s has no code folder in this app; its routes answer 500", label, name)
+                _log.warning("%s: function %s has no code folder in this app; %s", label, name, failing)
             else:
                 self.workers.add(spec)
+
+    @staticmethod
+    def _listen(construct: Any, api_id: str, gateway: Any,
+                ports: dict[Any, int]) -> tuple[_Server, threading.Thread]:
+        """Serve ``gateway`` on the construct's port (0: any free one) from a thread of its own."""
+        port = ports.get(construct, ports.get(construct.construct_id, 0)) if ports else 0
+        server = _Server((HOST, port), gateway)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name=f"sstdirect-gateway-{api_id}", daemon=True)
+        thread.start()
+        return server, thread
 
     def _start_websockets(self, ports: dict[Any, int], apigw: Any, lam: Any, code: dict[str, tuple[str, str]]) -> None:
         """Listen for every WebSocket API first, so every worker (of any API) learns where their
         ``@connections`` are (``SSTDIRECT_EXECUTE_API``, see :mod:`._worker`) before it starts."""
         served = []
         for ws in self._websocket_apis():
-            api_id = ws.id
-            if not isinstance(api_id, str):
-                raise ConfigError(f"{ws.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+            api_id = _deployed_id(ws)
             config, functions = read_ws_api(apigw, api_id, self.cloud.region)
             if self._ws_server is None:
                 self._ws_server = WsServer()
@@ -192,22 +210,22 @@ class LocalGateway:
         code = code_dirs(self.app)
         self._start_websockets(ports, apigw, lam, code)
         for api in self._apis():
-            api_id = api.id
-            if not isinstance(api_id, str):
-                raise ConfigError(f"{api.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+            api_id = _deployed_id(api)
             config, functions = read_api(apigw, api_id, self.cloud.region)
             self._add_functions(api.label, functions, lam, code)
             gateway = HttpGateway(config, self.workers.invoke, self.auth)
-            port = ports.get(api, ports.get(api.construct_id, 0)) if ports else 0
-            server = _Server((HOST, port), gateway)
+            server, thread = self._listen(api, api_id, gateway, ports)
             self.gateways[api_id] = gateway
             self._servers[api_id] = server
             self._by_construct[id(api)] = api_id
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                      name=f"sstdirect-gateway-{api_id}", daemon=True)
-            thread.start()
             self._threads.append(thread)
-        start_appsync(self.cloud, self.app, self.workers, code, ports, _Server, self.appsync)
+        dynamodb = dynamodb_clients(self.cloud)
+        for construct in appsync_apis(self.app):
+            api_id = _deployed_id(construct)
+            appsync, functions = appsync_gateway(self.cloud, api_id, self.workers.invoke, self.auth, dynamodb)
+            self._add_functions(construct.label, functions, lam, code, "its resolvers fail")
+            server, thread = self._listen(construct, api_id, appsync, ports)
+            self.appsync.append(ServedAppSync(construct, api_id, appsync, server, thread))
         if prewarm:
             self.workers.prewarm()
 
