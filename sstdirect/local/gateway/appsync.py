@@ -59,6 +59,7 @@ from . import appsync_dynamodb, auth_policy, vtl
 from .appsync_auth import GRAPHQL_ACTION, Authenticator, Principal, Unauthorized
 from .messages import HttpRequest, HttpResponse
 from .pipeline import Invoke
+from .vtl import ResolverError
 
 _log = logging.getLogger("sstdirect.local.appsync")
 RESOLVER_TIMEOUT_S = 30.0  # AppSync's request execution limit
@@ -154,17 +155,6 @@ def build_appsync_schema(sdl: str) -> GraphQLSchema:
 
 
 # --- errors ------------------------------------------------------------------------------------
-
-
-class ResolverError(Exception):
-    """A field error with AppSync's extra keys (``errorType``, ``errorInfo``, ``data``)."""
-
-    def __init__(self, message: str, error_type: Any = None, data: Any = None, info: Any = None):
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
-        self.data = data
-        self.info = info
 
 
 def _unsupported(label: str, what: str) -> ResolverError:
@@ -417,7 +407,7 @@ class AppSyncGateway:
         try:
             return appsync_dynamodb.run(self.dynamodb(source.region or self.config.region), source.table, request), None
         except appsync_dynamodb.DynamoDBError as exc:
-            return None, ResolverError(exc.message, exc.error_type, exc.data)
+            return None, exc
         except vtl.Unsupported as exc:
             raise _unsupported(step.label, str(exc)) from None
 
@@ -438,10 +428,8 @@ class AppSyncGateway:
         return None, ResolverError(message, error_type)
 
     def _render(self, label: str, template: str, ctx: dict[str, Any], util: vtl.Util) -> vtl.Rendered:
-        try:
+        try:  # a vtl.TemplateError ($util.error) is a ResolverError already
             return vtl.render(template, ctx, util)
-        except vtl.TemplateError as exc:
-            raise ResolverError(exc.message, exc.error_type, exc.data, exc.info) from None
         except vtl.Unsupported as exc:
             raise ResolverError(f"{label}: {exc}", "LocalAppSync:Unsupported") from None
         except vtl.RenderError as exc:

@@ -4,11 +4,14 @@ pipeline functions, authorization modes and API keys. So what is served is what 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .appsync import AppSyncConfig, DataSource, Resolver, Step
 from .appsync_auth import AuthProvider
-from .config import _function_name
+from .config import _all, _function_name
+
+_pages = partial(_all, token_key="nextToken")  # AppSync's lists page with nextToken
 
 
 def read_appsync(client: Any, api_id: str, region: str) -> tuple[AppSyncConfig, list[AuthProvider], set[str]]:
@@ -91,12 +94,3 @@ def _object_types(sdl: str) -> list[str]:
                    if isinstance(d, g.ObjectTypeDefinitionNode | g.ObjectTypeExtensionNode)})
 
 
-def _pages(client: Any, method: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = getattr(client, method)(**kwargs, **({"nextToken": token} if token else {}))
-        items += page.get(key, [])
-        token = page.get("nextToken")
-        if not token:
-            return items

@@ -23,19 +23,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from .vtl import Unsupported
+from .vtl import ResolverError, Unsupported
 
 OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")
 
 
-class DynamoDBError(Exception):
+class DynamoDBError(ResolverError):
     """A DynamoDB call failed: AppSync's ``errorType`` (``DynamoDB:<code>``), message and ``data``."""
-
-    def __init__(self, message: str, error_type: str, data: Any = None):
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
-        self.data = data
 
 
 def plain(value: Any) -> Any:

@@ -110,13 +110,16 @@ def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]
     )
 
 
-def _all(client: Any, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+def _all(client: Any, method: str, key: str = "Items", token_key: str = "NextToken",
+             **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item under ``key`` of every page of ``client.method(**kwargs)``, following ``token_key``
+    (API Gateway's ``Items`` / ``NextToken``; AppSync's lists say ``nextToken``)."""
     items: list[dict[str, Any]] = []
     token = None
     while True:
-        page = getattr(client, method)(**kwargs, **({"NextToken": token} if token else {}))
-        items += page.get("Items", [])
-        token = page.get("NextToken")
+        page = getattr(client, method)(**kwargs, **({token_key: token} if token else {}))
+        items += page.get(key, [])
+        token = page.get(token_key)
         if not token:
             return items
 

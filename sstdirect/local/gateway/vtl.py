@@ -53,8 +53,9 @@ class Unsupported(Exception):
     """A template feature the local AppSync cannot run (the message names it)."""
 
 
-class TemplateError(Exception):
-    """``$util.error(...)`` (or a failed ``$util.validate``): the field resolves to this error."""
+class ResolverError(Exception):
+    """A field error with AppSync's extra keys (``errorType``, ``errorInfo``, ``data``): what a field
+    resolves to when its template, data source or authorization fails (§7.2)."""
 
     def __init__(self, message: str, error_type: Any = None, data: Any = None, info: Any = None):
         super().__init__(message)
@@ -62,6 +63,10 @@ class TemplateError(Exception):
         self.error_type = error_type
         self.data = data
         self.info = info
+
+
+class TemplateError(ResolverError):
+    """``$util.error(...)`` (or a failed ``$util.validate``): the field resolves to this error."""
 
 
 class RenderError(Exception):
