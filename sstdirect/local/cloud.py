@@ -206,9 +206,10 @@ class LocalCloud:
         ``"ws://127.0.0.1:PORT/{stage}"`` and ``gw.management_endpoint(ws)`` its ``@connections`` (one port
         per API; ``ports={api: 8080}`` pins them). The gateway reads what was deployed into this
         cloud (routes, integrations, authorizers, CORS, stage, each function's handler, timeout and
-        environment), checks JWT / IAM / Lambda authorizers, and runs handlers in warm worker
-        processes; leaving the ``with`` stops servers and workers. AppSync APIs are not served yet
-        (see ``sstdirect.local.gateway``).
+        environment), checks JWT / IAM / Lambda authorizers (of HTTP routes and of WebSocket APIs'
+        ``$connect``; ``@connections`` requests must be SigV4-signed with a key pair this cloud hands out),
+        and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
+        AppSync APIs are not served yet (see ``sstdirect.local.gateway``).
         """
         from .gateway.server import LocalGateway
 

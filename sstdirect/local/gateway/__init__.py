@@ -11,7 +11,9 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
   issuer's JWKS through OIDC discovery, §3), :mod:`.auth_iam` (SigV4 with botocore's signer, §4) and
   :mod:`.auth_lambda` (Lambda authorizer events, simple and IAM-policy answers, the TTL cache).
 * :mod:`.websocket` - a WebSocket API (§6): route selection, events, ``$connect`` results, limits, and
-  :class:`WsGateway`, its pipeline; :mod:`.connections` - its ``@connections`` API (§6.4).
+  :class:`WsGateway`, its pipeline, whose ``$connect`` authorizer (Lambda REQUEST or IAM) is checked by
+  :mod:`.auth` as HTTP routes' are; :mod:`.connections` - its ``@connections`` API (§6.4), SigV4-verified
+  by the same :mod:`.auth_iam`.
 
 With I/O: :mod:`.config` reads the deployed configuration (routes, integrations, authorizers, CORS,
 stage) from the embedded AWS, :mod:`.workers` runs handlers (and Lambda authorizers) in warm worker
@@ -20,8 +22,7 @@ processes, :mod:`.server` puts HTTP APIs on ``ThreadingHTTPServer``\\ s and WebS
 are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
 own, Cognito identity pools', IAM users', STS sessions').
 
-AppSync APIs come next; a ``$connect`` authorizer that gets a credential answers 501 for now
-(:func:`.websocket.unverified`).
+AppSync APIs come next.
 """
 
 from __future__ import annotations
