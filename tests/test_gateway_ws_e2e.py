@@ -38,9 +38,9 @@ FRAME = r'\{"message": "%s", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-
 SAVE = """
     import json, os
 
-    def save(event):
+    def save(event, kind=None):
         ctx = event["requestContext"]
-        name = f"{ctx['connectionId']}.{ctx['eventType']}.{ctx.get('messageId', '')}.json"
+        name = f"{ctx['connectionId']}.{kind or ctx['eventType']}.{ctx.get('messageId', '')}.json"
         folder = os.environ["EVENTS_DIR"]
         with open(os.path.join(folder, ".tmp-" + name), "w") as f:  # written whole, then renamed
             json.dump(event, f)
@@ -115,12 +115,10 @@ HANDLERS = {
             return {"statusCode": 200}
     """,
     "auth.py": """
-        import json, os
+        from save import save
 
         def main(event, context):
-            name = event["requestContext"]["connectionId"] + ".AUTHORIZER..json"
-            with open(os.path.join(os.environ["EVENTS_DIR"], name), "w") as f:
-                json.dump(event, f)
+            save(event, "AUTHORIZER")
             token = event["headers"]["Authorization"]
             if token == "crash":
                 raise RuntimeError("the authorizer crashed")
@@ -453,8 +451,20 @@ async def refused_status(url: str, **kwargs: Any) -> int:
     return info.value.response.status_code
 
 
-def events_of(folder: Path, cid: str, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(f"{cid}.{kind}.*"))]
+def saved(folder: Path, pattern: str) -> set[Path]:
+    """The event files written whole (``save`` writes ``.tmp-*`` first, then renames)."""
+    return {p for p in folder.glob(pattern) if not p.name.startswith(".tmp-")}
+
+
+def find_saved(folder: Path, pattern: str, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+    """The one saved event matching ``pattern`` and ``predicate`` (waiting for it to be written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in (json.loads(p.read_text()) for p in saved(folder, pattern)) if predicate(e)]
+        if found or time.monotonic() > deadline:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.05)
 
 
 def test_lambda_authorizer_allows_and_its_context_is_on_every_event(served: dict[str, Any]) -> None:
@@ -463,12 +473,10 @@ def test_lambda_authorizer_allows_and_its_context_is_on_every_event(served: dict
     async def scenario() -> None:
         async with connect(served["guarded"] + "?room=blue", additional_headers={"Authorization": token}) as ws:
             await ws.send("hello")  # $default: one-way, saves its event
-            await asyncio.sleep(0)
 
     run(scenario())
     folder = served["events"]
-    (authorizer_event,) = [e for e in (json.loads(p.read_text()) for p in folder.glob("*.AUTHORIZER..json"))
-                           if e["headers"]["Authorization"] == token]
+    authorizer_event = find_saved(folder, "*.AUTHORIZER.*", lambda e: e["headers"]["Authorization"] == token)
     cid = authorizer_event["requestContext"]["connectionId"]
     assert (authorizer_event["type"], authorizer_event["methodArn"]) == (
         "REQUEST", f"arn:aws:execute-api:us-east-1:123456789012:{served['guarded_id']}/test/$connect")
@@ -491,10 +499,10 @@ def test_lambda_authorizer_allows_and_its_context_is_on_every_event(served: dict
     pytest.param({"Authorization": "crash"}, 500, id="authorizer crashes"),
 ])
 def test_lambda_authorizer_refusals(served: dict[str, Any], headers: dict[str, str], status: int) -> None:
-    before = set(served["events"].glob("*.CONNECT.*"))
+    before = saved(served["events"], "*.CONNECT.*")
     assert run(refused_status(served["guarded"], additional_headers=headers)) == status
     time.sleep(0.2)
-    assert set(served["events"].glob("*.CONNECT.*")) == before  # $connect itself never ran
+    assert saved(served["events"], "*.CONNECT.*") == before  # $connect itself never ran
 
 
 def test_a_failing_pipeline_refuses_the_handshake_with_500(served: dict[str, Any],
@@ -529,22 +537,15 @@ def test_iam_connect_presigned_and_header_signed(served: dict[str, Any]) -> None
     SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key), "execute-api", "us-east-1").add_auth(aws)
     signed_headers = {k: v for k, v in aws.headers.items() if k.lower() in ("authorization", "x-amz-date")}
 
-    async def scenario(target: str, headers: dict[str, str]) -> str:
+    async def scenario(target: str, headers: dict[str, str], body: str) -> None:
         async with connect(target, additional_headers=headers, user_agent_header="iam/1") as ws:
-            await ws.send(json.dumps({"action": "who"}))
-            await asyncio.sleep(0)
-        return str(ws.id)
+            await ws.send(body)  # $default: one-way, saves its event
 
     for target, headers in ((presigned(url + "?room=1", creds), {}), (url, signed_headers)):
-        before = set(served["events"].glob("*.MESSAGE.*"))
-        run(scenario(target, headers))
-        deadline = time.monotonic() + 20
-        while set(served["events"].glob("*.MESSAGE.*")) == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (new,) = set(served["events"].glob("*.MESSAGE.*")) - before
-        message = json.loads(new.read_text())
-        cid = message["requestContext"]["connectionId"]
-        connect_event = wait_for_file(served["events"], f"{cid}.CONNECT.*")
+        body = f"hello {time.monotonic_ns()}"
+        run(scenario(target, headers, body))
+        message = find_saved(served["events"], "*.MESSAGE.*", lambda e, body=body: e["body"] == body)
+        connect_event = wait_for_file(served["events"], f"{message['requestContext']['connectionId']}.CONNECT.*")
         for event in (connect_event, message):
             identity = event["requestContext"]["identity"]
             assert (identity["accessKey"], identity["userArn"], identity["accountId"]) == (
