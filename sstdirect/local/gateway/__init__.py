@@ -1,4 +1,5 @@
-"""The local gateway: serves deployed HTTP and WebSocket APIs on loopback with API Gateway's semantics.
+"""The local gateway: serves deployed HTTP and WebSocket APIs with API Gateway's semantics and AppSync
+APIs with AppSync's, on loopback.
 
 A pure core (no I/O, unit-tested without sockets) shared by the real server and in-process callers:
 
@@ -15,14 +16,17 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
   :mod:`.auth` as HTTP routes' are; :mod:`.connections` - its ``@connections`` API (§6.4), SigV4-verified
   by the same :mod:`.auth_iam`.
 
-With I/O: :mod:`.config` reads the deployed configuration (routes, integrations, authorizers, CORS,
-stage) from the embedded AWS, :mod:`.workers` runs handlers (and Lambda authorizers) in warm worker
-processes, :mod:`.server` puts HTTP APIs on ``ThreadingHTTPServer``\\ s and WebSocket APIs on
+AppSync (SEMANTICS.md §7), pure as well: :mod:`.appsync` (:class:`AppSyncGateway`: ``POST /graphql``
+executed with graphql-core, direct Lambda and mapping-template resolvers), :mod:`.vtl` (Velocity
+templates with ``$util`` / ``$ctx``), :mod:`.appsync_auth` (API key, Cognito, OIDC, Lambda modes).
+
+With I/O: :mod:`.config` and :mod:`.appsync_config` read the deployed configuration (routes, integrations,
+authorizers, CORS, stage; AppSync schema, resolvers, data sources) from the embedded AWS, :mod:`.workers`
+runs handlers (and Lambda authorizers) in warm worker processes, :mod:`.server` (and
+:mod:`.appsync_server`) put HTTP and AppSync APIs on ``ThreadingHTTPServer``\\ s and WebSocket APIs on
 :mod:`.ws_server`'s event loop. JWKS documents are fetched over HTTP(S); the embedded AWS's Cognito issuers
 are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
 own, Cognito identity pools', IAM users', STS sessions').
-
-AppSync APIs come next.
 """
 
 from __future__ import annotations

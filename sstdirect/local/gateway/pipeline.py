@@ -76,11 +76,14 @@ class ApiConfig:
 class Outcome:
     """What an invocation gave: ``result`` (JSON-decoded) when ``status == "ok"``; else ``"error"``
     (the handler raised, its worker died, or the function timed out) or ``"timeout"`` (the
-    integration's own timeout passed first)."""
+    integration's own timeout passed first). For a handler that raised, ``error_type`` and
+    ``error_message`` are Lambda's ``errorType`` (the exception class) and ``errorMessage``."""
 
     status: str
     result: Any = None
     error: str = ""
+    error_type: str = ""
+    error_message: str = ""
 
 
 Invoke = Callable[[str, dict[str, Any], float], Outcome]  # (function_name, event, timeout_s) → Outcome

@@ -9,12 +9,14 @@ import json
 import logging
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from ._worker import EXECUTE_API_ENV
+from .appsync_server import ServedAppSync, start_appsync
 from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function, read_ws_api
 from .messages import HttpRequest, HttpResponse
@@ -39,7 +41,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: HttpGateway):
+    def __init__(self, address: tuple[str, int], gateway: Any):  # anything with handle(HttpRequest)
         self.gateway = gateway
         super().__init__(address, _Handler)
 
@@ -136,6 +138,7 @@ class LocalGateway:
         self._ws_server: WsServer | None = None
         self._ws_ports: dict[str, int] = {}
         self._ws_by_construct: dict[int, str] = {}
+        self.appsync: list[ServedAppSync] = []
         try:
             self._start(ports or {}, prewarm)
         except BaseException:
@@ -204,8 +207,12 @@ class LocalGateway:
                                       name=f"sstdirect-gateway-{api_id}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        start_appsync(self.cloud, self.app, self.workers, code, ports, _Server, self.appsync)
         if prewarm:
             self.workers.prewarm()
+
+    def _appsync(self, api: Any) -> ServedAppSync | None:
+        return next((s for s in self.appsync if s.construct is api or s.api_id == api), None)
 
     def _api_id(self, api: Any) -> str:
         if isinstance(api, str) and api in self._servers:
@@ -221,8 +228,11 @@ class LocalGateway:
         return self._ws_by_construct.get(id(ws))
 
     def url(self, api: Any) -> str:
-        """``http://127.0.0.1:PORT`` of an ``Api``, ``ws://127.0.0.1:PORT/{stage}`` of a ``WebSocketApi``
-        (or either's API id)."""
+        """``http://127.0.0.1:PORT`` of an ``Api``, ``ws://127.0.0.1:PORT/{stage}`` of a ``WebSocketApi``,
+        ``http://127.0.0.1:PORT/graphql`` of an ``AppSyncApi`` (or any of them by API id)."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.url
         ws_id = self._ws_api_id(api)
         if ws_id is not None:
             return f"ws://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
@@ -236,8 +246,12 @@ class LocalGateway:
             raise ConfigError(f"{getattr(ws, 'label', ws)!r} is not a WebSocket API served by this gateway")
         return f"http://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
 
-    def gateway(self, api: Any) -> HttpGateway:
-        """The in-process pipeline of an ``Api``: ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+    def gateway(self, api: Any) -> Any:
+        """The in-process pipeline of an ``Api`` (an :class:`HttpGateway`) or of an ``AppSyncApi`` (an
+        :class:`~.appsync.AppSyncGateway`): ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.gateway
         return self.gateways[self._api_id(api)]
 
     @property
@@ -245,7 +259,15 @@ class LocalGateway:
         """``{construct id: url}`` of every served API."""
         out = {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
         out.update({ws.construct_id: self.url(ws) for ws in self._websocket_apis() if id(ws) in self._ws_by_construct})
-        return out
+        return {**out, **{s.construct.construct_id: s.url for s in self.appsync}}
+
+    def api_keys(self, api: Any) -> list[str]:
+        """The unexpired API keys of a served ``AppSyncApi`` (what ``x-api-key`` takes), newest first."""
+        served = self._appsync(api)
+        if served is None:
+            raise ConfigError(f"{getattr(api, 'label', api)!r} is not an AppSync API served by this gateway")
+        keys = served.gateway.auth.api_keys
+        return sorted((k for k, exp in keys.items() if exp > time.time()), key=lambda k: -keys[k])
 
     def reload(self, changed: set[str] | None = None) -> list[str]:
         """Recycle the workers of the functions whose code folder is in ``changed`` (all if None)."""
@@ -257,13 +279,14 @@ class LocalGateway:
         return names
 
     def close(self) -> None:
-        for server in self._servers.values():
+        for server in [*self._servers.values(), *(s.server for s in self.appsync)]:
             with contextlib.suppress(Exception):
                 server.shutdown()
             with contextlib.suppress(Exception):
                 server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for thread in [*self._threads, *(s.thread for s in self.appsync)]:
+            if thread.is_alive():
+                thread.join(timeout=5)
         if self._ws_server is not None:
             self._ws_server.close()
         self.workers.close()

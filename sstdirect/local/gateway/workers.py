@@ -232,7 +232,8 @@ class WorkerPool:
         self._release(worker)
         if reply.get("ok"):
             return Outcome("ok", result=reply.get("result"))
-        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}")
+        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}",
+                       error_type=str(reply.get("errorType") or ""), error_message=str(reply.get("errorMessage") or ""))
 
     def recycle(self) -> None:
         """Drop every warm worker (after a code change): idle ones now, busy ones when they finish."""
