@@ -9,16 +9,20 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from botocore.awsrequest import HeadersDict
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest, HeadersDict
+from botocore.credentials import Credentials
 from botocore.model import ServiceModel
 from botocore.parsers import RestJSONParser
 from botocore.session import get_session
 
-from sstdirect.local.gateway import connections
+from sstdirect.local.gateway import auth_iam, connections
 from sstdirect.local.gateway._worker import EXECUTE_API_ENV, local_endpoint
+from sstdirect.local.gateway.auth import AuthorizerConfig, Authorizers
 from sstdirect.local.gateway.messages import HttpRequest
 from sstdirect.local.gateway.pipeline import Integration, Outcome
 from sstdirect.local.gateway.websocket import (
@@ -184,6 +188,11 @@ def test_reply_frame_one_way_unless_route_response() -> None:
     assert reply_frame(route("a", two_way=True), Outcome("error")) is None
 
 
+def upgrade(headers: list[tuple[str, str]] | None = None, query: str = "") -> HttpRequest:
+    """A WebSocket upgrade request as the server hands it to :meth:`WsGateway.connect`."""
+    return HttpRequest("GET", "/prod", query, headers or [("Host", "127.0.0.1:9999")], b"", "1.2.3.4")
+
+
 class Recorder:
     """An ``invoke`` that records calls and answers from a table."""
 
@@ -202,7 +211,7 @@ def test_gateway_connect_message_disconnect() -> None:
     cfg.routes["echo"] = route("echo", two_way=True)
     gw = WsGateway(cfg, invoke)
     conn = Connection(new_connection_id(), "127.0.0.1")
-    assert gw.connect(conn, [("Host", "x")], []) == Handshake(101)
+    assert gw.connect(conn, upgrade([("Host", "x")])) == Handshake(101)
     assert invoke.calls[0][0] == "connect" and invoke.calls[0][2] == 29.0
     assert gw.message(conn, '{"action": "echo"}') == "ok"
     frame = gw.message(conn, '{"action": "boom"}')
@@ -217,31 +226,145 @@ def test_gateway_connect_message_disconnect() -> None:
 
 def test_no_connect_route_accepts() -> None:
     invoke = Recorder()
-    assert WsGateway(config("$default"), invoke).connect(Connection("c", "1.2.3.4"), [], []) == Handshake(101)
+    assert WsGateway(config("$default"), invoke).connect(Connection("c", "1.2.3.4"), upgrade()) == Handshake(101)
     assert invoke.calls == []
 
 
-def test_connect_authorization_without_identity() -> None:
-    invoke = Recorder()
-    cfg = config()
-    cfg.routes["$connect"] = route("$connect", authorization_type="CUSTOM", authorizer_function="auth",
-                                   identity_sources=("route.request.header.Authorization",
-                                                     "route.request.querystring.token"))
-    gw = WsGateway(cfg, invoke)
-    conn = Connection("c", "1.2.3.4")
-    assert gw.connect(conn, [("Authorization", "x")], []).status == 401  # the query token is missing
-    assert invoke.calls == []
-    seen: list[dict[str, Any]] = []
-    gw.authorize = lambda r, e: seen.append(e) or {"user": "me"}  # type: ignore[func-returns-value]
-    assert gw.connect(conn, [("authorization", "x")], [("token", "t")]).status == 101
-    assert seen[0]["type"] == "REQUEST"
-    assert seen[0]["methodArn"] == "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/$connect"
-    assert invoke.calls[0][1]["requestContext"]["authorizer"] == {"user": "me"}
-    assert message_event(cfg, conn, "x", "{}")["requestContext"]["authorizer"] == {"user": "me"}
+# --- $connect authorization (§6.2) -------------------------------------------------------------
 
+SECRET = "s3cr3t"
+ALICE = auth_iam.Principal("AKIDALICE", SECRET, "123456789012", "arn:aws:iam::123456789012:user/alice", "AIDAALICE")
+CONNECT_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/$connect"
+
+
+def lookup(key: str) -> auth_iam.Principal | None:
+    return ALICE if key == ALICE.access_key else None
+
+
+def policy(effect: str, resource: str = CONNECT_ARN, **context: Any) -> Outcome:
+    answer: dict[str, Any] = {"principalId": "user-7", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]}}
+    return Outcome("ok", {**answer, "context": context} if context else answer)
+
+
+def lambda_guarded(invoke: Recorder, ttl_s: int = 0) -> WsGateway:
+    cfg = config("$connect", "$disconnect", "$default")
+    authorizer = AuthorizerConfig("au1", "Ws-authorizer", "REQUEST", function_name="auth", ttl_s=ttl_s,
+                                  identity_sources=("route.request.header.Auth", "route.request.querystring.token"))
+    cfg.routes["$connect"] = route("$connect", authorization_type="CUSTOM", authorizer=authorizer)
+    return WsGateway(cfg, invoke, Authorizers(credentials=lookup))
+
+
+def test_lambda_authorizer_allow_event_and_context_on_every_event() -> None:
+    invoke = Recorder({"auth": policy("Allow", user="alice", level=3, admin=True)})
+    gw = lambda_guarded(invoke)
+    conn = Connection(new_connection_id(), "1.2.3.4")
+    assert gw.connect(conn, upgrade([("Host", "h"), ("Auth", "tok")], "token=t1&x=%2F")) == Handshake(101)
+    (name, event, timeout), (connect_name, connect, _) = invoke.calls
+    assert (name, connect_name, timeout) == ("auth", "connect", 10.0)
+    # the authorizer's event: the $connect event plus type and methodArn (§6.3's REAL capture)
+    assert list(event)[:2] == ["type", "methodArn"] and (event["type"], event["methodArn"]) == ("REQUEST", CONNECT_ARN)
+    assert event["headers"]["Auth"] == "tok" and event["queryStringParameters"] == {"token": "t1", "x": "/"}
+    assert set(event["requestContext"]) == CONNECT_CONTEXT and event["requestContext"]["routeKey"] == "$connect"
+    assert event["requestContext"]["connectionId"] == conn.connection_id
+    # principalId and the context's keys: on $connect and on every later event of the connection
+    expected = {"user": "alice", "level": 3, "admin": True, "principalId": "user-7"}
+    authorizer = connect["requestContext"]["authorizer"]
+    assert isinstance(authorizer.pop("integrationLatency"), int) and authorizer == expected
+    gw.message(conn, '{"action": "x"}')
+    gw.disconnect(conn, 1000, "")
+    for _, later, _ in invoke.calls[2:]:
+        assert {k: v for k, v in later["requestContext"]["authorizer"].items() if k != "integrationLatency"} == expected
+    assert [c[0] for c in invoke.calls[2:]] == ["default", "disconnect"]
+
+
+@pytest.mark.parametrize(("headers", "query", "answer", "status"), [
+    pytest.param([("Host", "h")], "token=t", None, 401, id="header missing"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "", None, 401, id="query missing"),
+    pytest.param([("Host", "h"), ("Auth", "")], "token=t", None, 401, id="header empty"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "token=t", policy("Deny"), 403, id="deny"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "token=t", policy("Allow", CONNECT_ARN.replace("prod", "dev")),
+                 403, id="allow for another stage"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "token=t", Outcome("error", error="RuntimeError: boom"), 500,
+                 id="authorizer raises"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "token=t", Outcome("timeout"), 500, id="authorizer times out"),
+    pytest.param([("Host", "h"), ("Auth", "tok")], "token=t", Outcome("ok", {"isAuthorized": True}), 500,
+                 id="not a policy answer"),
+])
+def test_lambda_authorizer_refusals(headers: list[tuple[str, str]], query: str, answer: Outcome | None,
+                                    status: int) -> None:
+    invoke = Recorder({"auth": answer} if answer else {})
+    handshake = lambda_guarded(invoke).connect(Connection("c", "1.2.3.4"), upgrade(headers, query))
+    message = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}[status]
+    assert handshake.status == status and json.loads(handshake.body) == {"message": message}
+    assert [c[0] for c in invoke.calls] == ([] if answer is None else ["auth"])  # never $connect itself
+
+
+def test_lambda_authorizer_answers_cached_for_their_ttl() -> None:
+    invoke = Recorder({"auth": policy("Allow", user="alice")})
+    gw = lambda_guarded(invoke, ttl_s=300)
+    for token in ("a", "a", "b"):
+        conn = Connection(new_connection_id(), "1.2.3.4")
+        assert gw.connect(conn, upgrade([("Auth", "tok")], f"token={token}")).status == 101
+        assert conn.authorizer is not None and conn.authorizer["user"] == "alice"
+    assert [c[0] for c in invoke.calls].count("auth") == 2  # "a" once, "b" once
+
+
+def iam_guarded(invoke: Recorder, principal: auth_iam.Principal = ALICE) -> WsGateway:
+    cfg = config("$connect", "$default")
     cfg.routes["$connect"] = route("$connect", authorization_type="AWS_IAM")
-    assert WsGateway(cfg, invoke).connect(conn, [], []).status == 403
+    return WsGateway(cfg, invoke, Authorizers(credentials=lambda key: principal if key == principal.access_key
+                                              else None))
 
+
+def signed_upgrade(presign: bool, secret: str = SECRET) -> HttpRequest:
+    """An upgrade request signed as clients do: a presigned URL (the usual way, browsers cannot set headers)
+    or the Authorization header."""
+    aws = AWSRequest(method="GET", url="http://127.0.0.1:9999/prod?room=1")
+    creds = Credentials(ALICE.access_key, secret)
+    (SigV4QueryAuth(creds, "execute-api", "us-east-1", expires=300) if presign
+     else SigV4Auth(creds, "execute-api", "us-east-1")).add_auth(aws)
+    target = aws.url.split("127.0.0.1:9999", 1)[1]
+    headers = [("Host", "127.0.0.1:9999"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k=="),
+               *aws.headers.items()]
+    return HttpRequest.from_target("GET", target, headers=headers, source_ip="1.2.3.4")
+
+
+@pytest.mark.parametrize("presign", [True, False])
+def test_iam_connect_verifies_sigv4_and_fills_the_identity(presign: bool) -> None:
+    invoke = Recorder()
+    gw = iam_guarded(invoke)
+    conn = Connection(new_connection_id(), "1.2.3.4", user_agent="ua/1")
+    assert gw.connect(conn, signed_upgrade(presign)) == Handshake(101)
+    identity = invoke.calls[0][1]["requestContext"]["identity"]
+    assert identity == {"accessKey": "AKIDALICE", "accountId": "123456789012", "caller": "AIDAALICE",
+                        "user": "AIDAALICE", "userArn": ALICE.user_arn, "cognitoIdentityId": None,
+                        "cognitoIdentityPoolId": None, "cognitoAuthenticationType": None,
+                        "cognitoAuthenticationProvider": None, "sourceIp": "1.2.3.4", "userAgent": "ua/1"}
+    assert "authorizer" not in invoke.calls[0][1]["requestContext"]
+    gw.message(conn, "hello")
+    assert invoke.calls[1][1]["requestContext"]["identity"] == identity
+
+
+@pytest.mark.parametrize(("request_", "principal"), [
+    pytest.param(lambda: upgrade([("Host", "127.0.0.1:9999")]), ALICE, id="unsigned"),
+    pytest.param(lambda: signed_upgrade(True, secret="wrong"), ALICE, id="presigned, wrong secret"),
+    pytest.param(lambda: signed_upgrade(False, secret="wrong"), ALICE, id="header, wrong secret"),
+    pytest.param(lambda: signed_upgrade(True), replace(ALICE, statements=(
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": CONNECT_ARN.replace("/prod/", "/dev/")},)),
+                 id="policy allows another stage only"),
+])
+def test_iam_connect_refusals(request_: Any, principal: auth_iam.Principal) -> None:
+    invoke = Recorder()
+    handshake = iam_guarded(invoke, principal).connect(Connection("c", "1.2.3.4"), request_())
+    assert handshake.status == 403 and json.loads(handshake.body) == {"message": "Forbidden"}
+    assert invoke.calls == []
+
+
+def test_iam_connect_allowed_by_the_callers_policy() -> None:
+    scoped = replace(ALICE, statements=({"Effect": "Allow", "Action": "execute-api:Invoke",
+                                         "Resource": "arn:aws:execute-api:us-east-1:*:abcdef123/*/$connect"},))
+    assert iam_guarded(Recorder(), scoped).connect(Connection("c", "1.2.3.4"), signed_upgrade(True)).status == 101
 
 # --- @connections -----------------------------------------------------------------------------
 
@@ -267,7 +390,18 @@ class FakePeer:
         self.closed = (code, reason)
 
 
-SIGNED = [("Authorization", "AWS4-HMAC-SHA256 Credential=testing/...")]
+CONNECTION = "R0oXAdfD0kwCH6w="
+
+
+def mgmt(method: str, path: str, body: bytes = b"", secret: str = SECRET, key: str = ALICE.access_key) -> HttpRequest:
+    """A management request signed as botocore's ``apigatewaymanagementapi`` client signs it."""
+    aws = AWSRequest(method=method, url=f"http://127.0.0.1:8080{path}", data=body)
+    SigV4Auth(Credentials(key, secret), "execute-api", "us-east-1").add_auth(aws)
+    return HttpRequest(method, path, "", [("Host", "127.0.0.1:8080"), *aws.headers.items()], body)
+
+
+def handle(request: HttpRequest, peers: dict[str, Any], auth: Authorizers | None = None) -> Any:
+    return connections.handle(request, config(), peers, auth or Authorizers(credentials=lookup))
 
 
 def parse(response: Any, operation: str) -> dict[str, Any]:
@@ -279,11 +413,10 @@ def parse(response: Any, operation: str) -> dict[str, Any]:
 
 def test_connections_post_get_delete_and_gone() -> None:
     peer = FakePeer()
-    peers: dict[str, Any] = {"R0oXAdfD0kwCH6w=": peer}
-    post = connections.handle(HttpRequest("POST", "/prod/%40connections/R0oXAdfD0kwCH6w%3D", "", SIGNED, b"hi"),
-                              "prod", peers)
+    peers: dict[str, Any] = {CONNECTION: peer}
+    post = handle(mgmt("POST", "/prod/%40connections/R0oXAdfD0kwCH6w%3D", b"hi"), peers)
     assert post.status == 200 and peer.sent == [b"hi"]
-    got = connections.handle(HttpRequest("GET", "/prod/@connections/R0oXAdfD0kwCH6w=", "", SIGNED), "prod", peers)
+    got = handle(mgmt("GET", f"/prod/@connections/{CONNECTION}"), peers)
     assert got.status == 200
     assert json.loads(got.body)["connectedAt"] == "2024-01-20T11:54:57.419Z"
     assert json.loads(got.body)["identity"] == {"sourceIp": "1.2.3.4", "userAgent": "ua/1"}
@@ -291,31 +424,69 @@ def test_connections_post_get_delete_and_gone() -> None:
     assert parsed["Identity"] == {"SourceIp": "1.2.3.4", "UserAgent": "ua/1"}
     assert parsed["ConnectedAt"].isoformat().startswith("2024-01-20T11:54:57.419")
     peer.full = True
-    busy = connections.handle(HttpRequest("POST", "/prod/@connections/R0oXAdfD0kwCH6w=", "", SIGNED, b"x"),
-                              "prod", peers)
+    busy = handle(mgmt("POST", f"/prod/@connections/{CONNECTION}", b"x"), peers)
     assert busy.status == 429 and parse(busy, "PostToConnection")["Error"]["Code"] == "LimitExceededException"
-    deleted = connections.handle(HttpRequest("DELETE", "/prod/@connections/R0oXAdfD0kwCH6w=", "", SIGNED),
-                                 "prod", peers)
+    deleted = handle(mgmt("DELETE", f"/prod/@connections/{CONNECTION}"), peers)
     assert deleted.status == 204 and peer.closed == (1000, "")
     for method in ("POST", "GET", "DELETE"):
-        gone = connections.handle(HttpRequest(method, "/prod/@connections/R0oXAdfD0kwCH6w=", "", SIGNED), "prod",
-                                  peers)
+        gone = handle(mgmt(method, f"/prod/@connections/{CONNECTION}"), peers)
         assert (gone.status, gone.header("x-amzn-ErrorType"), gone.body) == (410, "GoneException", b"{}")
         assert parse(gone, "PostToConnection")["Error"]["Code"] == "GoneException"
 
 
 def test_connections_refusals() -> None:
     peers: dict[str, Any] = {"c=": FakePeer()}
-    wrong = connections.handle(HttpRequest("POST", "/dev/@connections/c=", "", SIGNED), "prod", peers)
+    wrong = handle(mgmt("POST", "/dev/@connections/c="), peers)
     assert wrong.status == 403
     assert json.loads(wrong.body) == {"message": "No method found matching route dev/@connections/c= for http "
                                                  "method POST."}
-    assert connections.handle(HttpRequest("PUT", "/prod/@connections/c=", "", SIGNED), "prod", peers).status == 403
-    unsigned = connections.handle(HttpRequest("GET", "/prod/@connections/c="), "prod", peers)
-    assert (unsigned.status, unsigned.header("x-amzn-ErrorType")) == (403, "ForbiddenException")
-    big = connections.handle(HttpRequest("POST", "/prod/@connections/c=", "", SIGNED, b"x" * 131073), "prod", peers)
+    assert handle(mgmt("PUT", "/prod/@connections/c="), peers).status == 403
+    big = handle(mgmt("POST", "/prod/@connections/c=", b"x" * 131073), peers)
     assert (big.status, big.header("x-amzn-ErrorType")) == (413, "PayloadTooLargeException")
     assert parse(big, "PostToConnection")["Error"]["Code"] == "PayloadTooLargeException"
+
+
+def _tampered() -> HttpRequest:
+    request = mgmt("POST", "/prod/@connections/c=", b"hello")
+    request.body = b"HELLO"
+    return request
+
+
+@pytest.mark.parametrize(("request_", "code", "message"), [
+    (lambda: HttpRequest("GET", "/prod/@connections/c="), "MissingAuthenticationTokenException",
+     "Missing Authentication Token"),
+    (lambda: mgmt("GET", "/prod/@connections/c=", secret="wrong"), "InvalidSignatureException",
+     "The request signature we calculated does not match the signature you provided."),
+    (_tampered, "InvalidSignatureException", "The request signature we calculated"),
+    (lambda: mgmt("GET", "/prod/@connections/c=", key="AKIDUNKNOWN"), "UnrecognizedClientException",
+     "The security token included in the request is invalid."),
+    (lambda: HttpRequest("GET", "/prod/@connections/c=", "", [("Authorization", "AWS4-HMAC-SHA256 Credential=x")]),
+     "IncompleteSignatureException", "Authorization header requires"),
+])
+def test_connections_verify_the_signature(request_: Any, code: str, message: str) -> None:
+    """The SigV4 check of AWS_IAM routes, with AWS's error types: botocore raises ClientError with them."""
+    peer = FakePeer()
+    refused = handle(request_(), {"c=": peer})
+    assert (refused.status, refused.header("x-amzn-ErrorType")) == (403, code)
+    error = parse(refused, "GetConnection")["Error"]
+    assert error["Code"] == code and error["Message"].startswith(message)
+    assert peer.sent == [] and peer.closed is None
+
+
+def test_connections_check_the_callers_policies() -> None:
+    """An IAM user's own policies must allow execute-api:ManageConnections on the connection's ARN."""
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod"
+    scoped = replace(ALICE, statements=({"Effect": "Allow", "Action": "execute-api:ManageConnections",
+                                         "Resource": f"{arn}/POST/@connections/*"},))
+    auth = Authorizers(credentials=lambda key: scoped if key == scoped.access_key else None)
+    peer = FakePeer()
+    assert handle(mgmt("POST", f"/prod/@connections/{CONNECTION}", b"ok"), {CONNECTION: peer}, auth).status == 200
+    denied = handle(mgmt("DELETE", f"/prod/@connections/{CONNECTION}"), {CONNECTION: peer}, auth)
+    assert (denied.status, denied.header("x-amzn-ErrorType")) == (403, "ForbiddenException")
+    assert json.loads(denied.body)["message"] == (
+        f"User: {ALICE.user_arn} is not authorized to perform: execute-api:ManageConnections on resource: "
+        f"{arn}/DELETE/@connections/{CONNECTION}")
+    assert peer.sent == [b"ok"] and peer.closed is None
 
 
 # --- the worker's redirection of execute-api endpoints ----------------------------------------

@@ -21,6 +21,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -35,9 +38,9 @@ FRAME = r'\{"message": "%s", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-
 SAVE = """
     import json, os
 
-    def save(event):
+    def save(event, kind=None):
         ctx = event["requestContext"]
-        name = f"{ctx['connectionId']}.{ctx['eventType']}.{ctx.get('messageId', '')}.json"
+        name = f"{ctx['connectionId']}.{kind or ctx['eventType']}.{ctx.get('messageId', '')}.json"
         folder = os.environ["EVENTS_DIR"]
         with open(os.path.join(folder, ".tmp-" + name), "w") as f:  # written whole, then renamed
             json.dump(event, f)
@@ -112,8 +115,19 @@ HANDLERS = {
             return {"statusCode": 200}
     """,
     "auth.py": """
+        from save import save
+
         def main(event, context):
-            return {"principalId": "me", "policyDocument": {"Version": "2012-10-17", "Statement": []}}
+            save(event, "AUTHORIZER")
+            token = event["headers"]["Authorization"]
+            if token == "crash":
+                raise RuntimeError("the authorizer crashed")
+            effect = "Allow" if token.startswith("allow") else "Deny"
+            return {"principalId": "user-" + token,
+                    "policyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
+                    "context": {"token": token, "room": (event.get("queryStringParameters") or {}).get("room", ""),
+                                "level": 3}}
     """,
 }
 
@@ -162,8 +176,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                                       "$default": "src/default.main", "echo": "src/echo.main",
                                       "oneway": "src/oneway.main", "boom": "src/boom.main",
                                       "whoami": "src/whoami.main"})
-            guarded = WebSocketApi(app, "Guarded", routes={"$connect": "src/connect.main"},
-                                   authorizer={"type": "lambda", "function": "src/auth.main"})
+            # $connect guarded the way API.md declares it: a Lambda authorizer, or IAM
+            guarded_routes = {"$connect": "src/connect.main", "$default": "src/oneway.main",
+                              "$disconnect": "src/disconnect.main"}
+            env = {"function": {"environment": {"EVENTS_DIR": str(events)}}}
+            guarded = WebSocketApi(app, "Guarded", routes=guarded_routes, defaults=env,
+                                   authorizer={"type": "lambda", "function": {"handler": "src/auth.main",
+                                                                              **env["function"]}})
+            iam_guarded = WebSocketApi(app, "IamGuarded", routes=guarded_routes, defaults=env, authorizer="iam")
             app.deploy()
             # two-way routes: a $default route response, as a user would add it with the AWS API
             apigw = cloud.client("apigatewayv2")
@@ -181,7 +201,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                                       region_name=cloud.region, aws_access_key_id=creds.access_key_id,
                                       aws_secret_access_key=creds.secret_access_key)
             yield {"cloud": cloud, "gw": gw, "ws": ws, "url": gw.url(ws), "guarded": gw.url(guarded),
-                   "guarded_id": guarded.id,
+                   "guarded_id": guarded.id, "iam_guarded": gw.url(iam_guarded),
                    "chat": chat_gw.url(chat["ws"]), "events": events, "management": management}
 
 
@@ -422,30 +442,166 @@ def test_fragmented_message_under_the_limit(served: dict[str, Any]) -> None:
     assert run(scenario()) == "default:" + "a" * 120000
 
 
-def test_lambda_authorizer_missing_identity_is_401(served: dict[str, Any]) -> None:
-    async def status() -> int:
-        with pytest.raises(InvalidStatus) as info:
-            await connect(served["guarded"])
-        return info.value.response.status_code
+# --- $connect authorizers and @connections' SigV4 ---------------------------------------------
 
-    assert run(status()) == 401
+
+async def refused_status(url: str, **kwargs: Any) -> int:
+    with pytest.raises(InvalidStatus) as info:
+        await connect(url, **kwargs)
+    return info.value.response.status_code
+
+
+def saved(folder: Path, pattern: str) -> set[Path]:
+    """The event files written whole (``save`` writes ``.tmp-*`` first, then renames)."""
+    return {p for p in folder.glob(pattern) if not p.name.startswith(".tmp-")}
+
+
+def find_saved(folder: Path, pattern: str, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+    """The one saved event matching ``pattern`` and ``predicate`` (waiting for it to be written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in (json.loads(p.read_text()) for p in saved(folder, pattern)) if predicate(e)]
+        if found or time.monotonic() > deadline:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.05)
+
+
+def test_lambda_authorizer_allows_and_its_context_is_on_every_event(served: dict[str, Any]) -> None:
+    token = f"allow-{time.monotonic_ns()}"
+
+    async def scenario() -> None:
+        async with connect(served["guarded"] + "?room=blue", additional_headers={"Authorization": token}) as ws:
+            await ws.send("hello")  # $default: one-way, saves its event
+
+    run(scenario())
+    folder = served["events"]
+    authorizer_event = find_saved(folder, "*.AUTHORIZER.*", lambda e: e["headers"]["Authorization"] == token)
+    cid = authorizer_event["requestContext"]["connectionId"]
+    assert (authorizer_event["type"], authorizer_event["methodArn"]) == (
+        "REQUEST", f"arn:aws:execute-api:us-east-1:123456789012:{served['guarded_id']}/test/$connect")
+    assert authorizer_event["queryStringParameters"] == {"room": "blue"}
+    assert authorizer_event["requestContext"]["eventType"] == "CONNECT"
+    assert "authorizer" not in authorizer_event["requestContext"]
+    expected = {"principalId": f"user-{token}", "token": token, "room": "blue", "level": 3}
+    connect_event = wait_for_file(folder, f"{cid}.CONNECT.*")
+    message_event = wait_for_file(folder, f"{cid}.MESSAGE.*")
+    disconnect_event = wait_for_file(folder, f"{cid}.DISCONNECT.*")
+    for event in (connect_event, message_event, disconnect_event):
+        authorizer = dict(event["requestContext"]["authorizer"])
+        assert isinstance(authorizer.pop("integrationLatency"), int) and authorizer == expected
+    assert message_event["body"] == "hello"
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    pytest.param({}, 401, id="no identity"),
+    pytest.param({"Authorization": "deny"}, 403, id="deny"),
+    pytest.param({"Authorization": "crash"}, 500, id="authorizer crashes"),
+])
+def test_lambda_authorizer_refusals(served: dict[str, Any], headers: dict[str, str], status: int) -> None:
+    before = saved(served["events"], "*.CONNECT.*")
+    assert run(refused_status(served["guarded"], additional_headers=headers)) == status
+    time.sleep(0.2)
+    assert saved(served["events"], "*.CONNECT.*") == before  # $connect itself never ran
 
 
 def test_a_failing_pipeline_refuses_the_handshake_with_500(served: dict[str, Any],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(route: Any, event: Any) -> None:
+    def broken(route: Any, request: Any, event: Any) -> None:
         raise RuntimeError("injected")
 
     monkeypatch.setattr(served["gw"].ws_gateways[served["guarded_id"]], "authorize", broken)
-
-    async def status() -> int:
-        with pytest.raises(InvalidStatus) as info:
-            await connect(served["guarded"], additional_headers={"Authorization": "token"})
-        return info.value.response.status_code
-
-    assert run(status()) == 500
+    headers = {"Authorization": "allow-me"}
+    assert run(refused_status(served["guarded"], additional_headers=headers)) == 500
     monkeypatch.undo()
-    assert run(status()) == 501  # the unverified-authorizer hook: refused, never let through unchecked
+
+    async def allowed() -> None:
+        async with connect(served["guarded"], additional_headers=headers):
+            pass
+
+    run(allowed())
+
+
+def presigned(url: str, creds: Any, secret: str | None = None) -> str:
+    """``url`` presigned for execute-api (what IAM WebSocket clients do: browsers cannot set headers)."""
+    aws = AWSRequest(method="GET", url=url.replace("ws://", "http://", 1))
+    SigV4QueryAuth(Credentials(creds.access_key_id, secret or creds.secret_access_key), "execute-api", "us-east-1",
+                   expires=300).add_auth(aws)
+    return aws.url.replace("http://", "ws://", 1)
+
+
+def test_iam_connect_presigned_and_header_signed(served: dict[str, Any]) -> None:
+    creds = served["cloud"].credentials
+    url = served["iam_guarded"]
+    aws = AWSRequest(method="GET", url=url.replace("ws://", "http://", 1))
+    SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key), "execute-api", "us-east-1").add_auth(aws)
+    signed_headers = {k: v for k, v in aws.headers.items() if k.lower() in ("authorization", "x-amz-date")}
+
+    async def scenario(target: str, headers: dict[str, str], body: str) -> None:
+        async with connect(target, additional_headers=headers, user_agent_header="iam/1") as ws:
+            await ws.send(body)  # $default: one-way, saves its event
+
+    for target, headers in ((presigned(url + "?room=1", creds), {}), (url, signed_headers)):
+        body = f"hello {time.monotonic_ns()}"
+        run(scenario(target, headers, body))
+        message = find_saved(served["events"], "*.MESSAGE.*", lambda e, body=body: e["body"] == body)
+        connect_event = wait_for_file(served["events"], f"{message['requestContext']['connectionId']}.CONNECT.*")
+        for event in (connect_event, message):
+            identity = event["requestContext"]["identity"]
+            assert (identity["accessKey"], identity["userArn"], identity["accountId"]) == (
+                creds.access_key_id, "arn:aws:sts::123456789012:user/moto", "123456789012")
+            assert (identity["sourceIp"], identity["userAgent"]) == ("127.0.0.1", "iam/1")
+            assert "authorizer" not in event["requestContext"]
+
+
+def test_iam_connect_refusals(served: dict[str, Any]) -> None:
+    creds = served["cloud"].credentials
+    url = served["iam_guarded"]
+    assert run(refused_status(url)) == 403
+    assert run(refused_status(presigned(url, creds, secret="wrong"))) == 403
+    assert run(refused_status(url, additional_headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"})) == 403
+
+
+def management(served: dict[str, Any], key: str, secret: str) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=served["gw"].management_endpoint(served["ws"]),
+                        region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+
+
+def test_connections_api_verifies_the_signature(served: dict[str, Any]) -> None:
+    creds = served["cloud"].credentials
+    iam = served["cloud"].client("iam")
+    user = f"ops-{time.monotonic_ns()}"
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+
+    async def scenario() -> None:
+        async with connect(served["url"]) as ws:
+            cid = await connection_id(ws)
+            loop = asyncio.get_running_loop()
+
+            async def post(client: Any, data: bytes) -> str:
+                try:
+                    await loop.run_in_executor(None, lambda: client.post_to_connection(ConnectionId=cid, Data=data))
+                except ClientError as exc:
+                    assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+                    return str(exc.response["Error"]["Code"])
+                return "ok"
+
+            assert await post(management(served, creds.access_key_id, "wrong-secret"), b"x") == (
+                "InvalidSignatureException")
+            assert await post(management(served, "AKIAUNKNOWN0000000", "x"), b"x") == "UnrecognizedClientException"
+            # an IAM user's own policies must allow execute-api:ManageConnections
+            ops = management(served, key["AccessKeyId"], key["SecretAccessKey"])
+            assert await post(ops, b"x") == "ForbiddenException"
+            resource = f"arn:aws:execute-api:us-east-1:123456789012:{served['ws'].id}/*/POST/@connections/*"
+            iam.put_user_policy(UserName=user, PolicyName="manage", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": resource}]}))
+            assert await post(ops, b"from ops") == "ok"
+            assert await post(management(served, creds.access_key_id, creds.secret_access_key), b"from cloud") == "ok"
+            assert [await recv(ws), await recv(ws)] == ["from ops", "from cloud"]  # the refused never arrived
+
+    run(scenario())
 
 
 def test_garbage_never_kills_the_server(served: dict[str, Any]) -> None:

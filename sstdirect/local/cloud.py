@@ -208,8 +208,9 @@ class LocalCloud:
         ``gw.url(appsync)`` ``"http://127.0.0.1:PORT/graphql"`` (one port per API; ``ports={api: 8080}``
         pins them). The gateway reads what was deployed into this cloud (routes, integrations, authorizers,
         CORS, stage; AppSync schema, data sources, resolvers, auth and keys; each function's handler,
-        timeout and environment), checks JWT / IAM / Lambda authorizers, and runs handlers in warm worker
-        processes; leaving the ``with`` stops servers and workers.
+        timeout and environment), checks JWT / IAM / Lambda authorizers (of HTTP routes and of WebSocket
+        APIs' ``$connect``; ``@connections`` requests must be SigV4-signed with a key pair this cloud hands
+        out), and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
         """
         from .gateway.server import LocalGateway
 

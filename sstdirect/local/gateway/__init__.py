@@ -12,7 +12,9 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
   issuer's JWKS through OIDC discovery, §3), :mod:`.auth_iam` (SigV4 with botocore's signer, §4) and
   :mod:`.auth_lambda` (Lambda authorizer events, simple and IAM-policy answers, the TTL cache).
 * :mod:`.websocket` - a WebSocket API (§6): route selection, events, ``$connect`` results, limits, and
-  :class:`WsGateway`, its pipeline; :mod:`.connections` - its ``@connections`` API (§6.4).
+  :class:`WsGateway`, its pipeline, whose ``$connect`` authorizer (Lambda REQUEST or IAM) is checked by
+  :mod:`.auth` as HTTP routes' are; :mod:`.connections` - its ``@connections`` API (§6.4), SigV4-verified
+  by the same :mod:`.auth_iam`.
 
 AppSync (SEMANTICS.md §7), pure as well: :mod:`.appsync` (:class:`AppSyncGateway`: ``POST /graphql``
 executed with graphql-core, direct Lambda and mapping-template resolvers), :mod:`.vtl` (Velocity
@@ -27,8 +29,6 @@ WebSocket APIs on
 :mod:`.ws_server`'s event loop. JWKS documents are fetched over HTTP(S); the embedded AWS's Cognito issuers
 are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
 own, Cognito identity pools', IAM users', STS sessions').
-
-A ``$connect`` authorizer that gets a credential answers 501 for now (:func:`.websocket.unverified`).
 """
 
 from __future__ import annotations

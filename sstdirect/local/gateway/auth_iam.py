@@ -37,7 +37,15 @@ _ALGORITHM = "AWS4-HMAC-SHA256"
 
 
 class IamDenied(Exception):
-    """The request is not signed by a known principal (→ 403 ``{"message":"Forbidden"}``)."""
+    """The request is not signed by a known principal (→ 403 ``{"message":"Forbidden"}``). ``code`` is the
+    error type AWS's own SigV4 front answers with (``x-amzn-ErrorType``, as the ``@connections`` API
+    shows it): ``MissingAuthenticationTokenException`` (unsigned), ``IncompleteSignatureException``,
+    ``UnrecognizedClientException`` (an unknown key or a missing session token), else
+    ``InvalidSignatureException`` (wrong secret, changed request, expired, another service or region)."""
+
+    def __init__(self, reason: str, code: str = "InvalidSignatureException"):
+        super().__init__(reason)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,13 @@ def _parse(request: HttpRequest) -> _Signed:
         except ValueError:
             raise IamDenied("X-Amz-Expires is missing") from None
     else:
-        raise IamDenied("the request is not signed")
+        raise IamDenied("the request is not signed", "MissingAuthenticationTokenException")
     if not (credential and signed and signature and timestamp):
-        raise IamDenied("the signature is incomplete (Credential, SignedHeaders, Signature and X-Amz-Date)")
+        raise IamDenied("the signature is incomplete (Credential, SignedHeaders, Signature and X-Amz-Date)",
+                        "IncompleteSignatureException")
     scope = credential.split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
-        raise IamDenied("the credential scope is malformed")
+        raise IamDenied("the credential scope is malformed", "IncompleteSignatureException")
     headers = tuple(h.strip().lower() for h in signed.split(";") if h.strip())
     if "host" not in headers:
         raise IamDenied("the host header is not signed")
@@ -162,11 +171,11 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetim
         raise IamDenied(f"X-Amz-Date is more than {max_skew.total_seconds() / 60:g} minutes away")
     principal = lookup(signed.access_key)
     if principal is None:
-        raise IamDenied(f"unknown access key {signed.access_key}")
+        raise IamDenied(f"unknown access key {signed.access_key}", "UnrecognizedClientException")
     if principal.session_token is not None:
         token = request.header("x-amz-security-token") or _query(request.raw_query).get("X-Amz-Security-Token")
         if not token or not hmac.compare_digest(token, principal.session_token):
-            raise IamDenied("temporary credentials without their session token")
+            raise IamDenied("temporary credentials without their session token", "UnrecognizedClientException")
     query = request.raw_query
     if signed.presigned:
         query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))

@@ -135,7 +135,7 @@ def read_ws_api(apigw: Any, api_id: str, region: str) -> tuple[WsApiConfig, set[
     if api.get("ProtocolType") != "WEBSOCKET":
         raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API, not a WebSocket API")
     integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
-    authorizers = {a["AuthorizerId"]: a for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: read_authorizer(a) for a in _all(apigw, "get_authorizers", ApiId=api_id)}
     stages = _all(apigw, "get_stages", ApiId=api_id)
     routes: dict[str, WsRoute] = {}
     functions: set[str] = set()
@@ -151,16 +151,14 @@ def read_ws_api(apigw: Any, api_id: str, region: str) -> tuple[WsApiConfig, set[
                 account = uri.split(":")[4]
             integration = Integration(name, "1.0", int(raw.get("TimeoutInMillis") or WS_INTEGRATION_TIMEOUT_MS))
             functions.add(name)
-        authorizer = authorizers.get(route.get("AuthorizerId") or "") or {}
-        authorizer_function = _function_name(authorizer["AuthorizerUri"]) if authorizer.get("AuthorizerUri") else None
-        if authorizer_function:
-            functions.add(authorizer_function)
+        kind = route.get("AuthorizationType") or "NONE"
+        authorizer = authorizers.get(route.get("AuthorizerId") or "") if kind == "CUSTOM" else None
+        if authorizer is not None and authorizer.function_name:
+            functions.add(authorizer.function_name)
         routes[route["RouteKey"]] = WsRoute(
             key=route["RouteKey"], integration=integration,
             two_way=route.get("RouteResponseSelectionExpression") == "$default",
-            authorization_type=route.get("AuthorizationType") or "NONE",
-            identity_sources=tuple(authorizer.get("IdentitySource") or ()),
-            authorizer_function=authorizer_function,
+            authorization_type=kind, authorizer=authorizer,
         )
     if not stages:
         raise ConfigError(f"WebSocket API {api_id} has no stage: deploy the app before serving it")

@@ -3,21 +3,44 @@ open connections: ``POST`` (200, send ``Data``), ``GET`` (200, camelCase JSON), 
 ``410 GoneException`` for an unknown or closed connection, in the wire form botocore's rest-json parser
 reads (``x-amzn-ErrorType`` header), so a boto3 ``apigatewaymanagementapi`` client works unchanged.
 
-Requests are meant to be SigV4-signed (signing name ``execute-api``). Locally a request must carry a
-signature; the signature itself is not verified yet (TODO(auth): reuse the HTTP pipeline's SigV4 check).
+Requests must be SigV4-signed (signing name ``execute-api``), checked by the same verifier as ``AWS_IAM``
+routes (:meth:`.auth.Authorizers.principal`): the caller's key pair must be one the embedded AWS hands out
+(``LocalCloud.credentials``, which handlers' boto3 uses inside workers, IAM users', STS sessions',
+Cognito identity pools') and its own policies must allow ``execute-api:ManageConnections`` on
+``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/@connections/{id}``. A refusal is 403 with
+the error type AWS's SigV4 front sends (``MissingAuthenticationTokenException``,
+``UnrecognizedClientException``, ``InvalidSignatureException``, ...; ``ForbiddenException`` when a policy
+denies), which botocore reports as ``ClientError`` with that code.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
 
+from .auth import Authorizers
+from .auth_iam import IamDenied
 from .events import new_request_id
 from .messages import HttpRequest, HttpResponse
-from .websocket import CLOSE_NORMAL, MAX_POST_BYTES, Connection
+from .websocket import CLOSE_NORMAL, MAX_POST_BYTES, Connection, WsApiConfig
+
+MANAGE_CONNECTIONS = "execute-api:ManageConnections"
+# what AWS answers for each SigV4 refusal (the message of a policy denial is the reason itself)
+_SIGV4_MESSAGES = {
+    "MissingAuthenticationTokenException": "Missing Authentication Token",
+    "IncompleteSignatureException": "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' "
+                                    "and 'X-Amz-Date' (or the X-Amz-* query parameters).",
+    "UnrecognizedClientException": "The security token included in the request is invalid.",
+    "InvalidSignatureException": "The request signature we calculated does not match the signature you provided. "
+                                 "Check your AWS Secret Access Key and signing method. Consult the service "
+                                 "documentation for details.",
+}
+
+_log = logging.getLogger("sstdirect.local.gateway")
 
 
 class Peer(Protocol):
@@ -73,22 +96,38 @@ def is_management_path(raw_path: str) -> bool:
     return "/@connections" in unquote(raw_path)
 
 
-def _signed(request: HttpRequest) -> bool:
-    return request.header("authorization") is not None or "X-Amz-Signature=" in request.raw_query
+def connection_arn(config: WsApiConfig, method: str, connection_id: str) -> str:
+    """The resource ``execute-api:ManageConnections`` is checked on."""
+    return (f"arn:aws:execute-api:{config.region}:{config.account_id}:{config.api_id}/{config.stage}/{method}/"
+            f"@connections/{connection_id}")
 
 
-def handle(request: HttpRequest, stage: str, find: dict[str, Peer]) -> HttpResponse:
-    """Answer one management request; ``find`` maps connection ids to the open connections."""
+def refusal(request: HttpRequest, config: WsApiConfig, target: Target, auth: Authorizers,
+            request_id: str) -> HttpResponse | None:
+    """The 403 of a request that is not signed by a principal allowed to manage the connection, else None."""
+    try:
+        auth.principal(request, config.region, connection_arn(config, request.method, target.connection_id),
+                       MANAGE_CONNECTIONS)
+    except IamDenied as denied:
+        _log.info("@connections %s %s refused: %s", request.method, request.raw_path, denied)
+        return aws_error(403, denied.code, _SIGV4_MESSAGES.get(denied.code, str(denied)), request_id)
+    return None
+
+
+def handle(request: HttpRequest, config: WsApiConfig, find: dict[str, Peer], auth: Authorizers) -> HttpResponse:
+    """Answer one management request; ``find`` maps connection ids to the open connections, ``auth``
+    verifies its SigV4 signature."""
     request_id = new_request_id()
     target = parse_path(request.raw_path)
-    if target is None or target.stage != stage or request.method not in ("POST", "GET", "DELETE"):
+    if target is None or target.stage != config.stage or request.method not in ("POST", "GET", "DELETE"):
         # the real answer to a wrong stage or path (§6.4); the status is undocumented (INFERRED 403)
         route = request.raw_path.lstrip("/")
         return aws_error(403, "ForbiddenException",
                          f"No method found matching route {unquote(route)} for http method {request.method}.",
                          request_id)
-    if not _signed(request):
-        return aws_error(403, "ForbiddenException", "Missing Authentication Token", request_id)
+    refused = refusal(request, config, target, auth, request_id)
+    if refused is not None:
+        return refused
     peer = find.get(target.connection_id)
     if peer is None or not peer.is_open:
         return gone(request_id)

@@ -192,7 +192,7 @@ class LocalGateway:
             config, functions = read_ws_api(apigw, api_id, self.cloud.region)
             if self._ws_server is None:
                 self._ws_server = WsServer()
-            gateway = WsGateway(config, self.workers.invoke)
+            gateway = WsGateway(config, self.workers.invoke, self.auth)
             port = ports.get(ws, ports.get(ws.construct_id, 0)) if ports else 0
             self._ws_ports[api_id] = self._ws_server.add(gateway, HOST, port)
             self.ws_gateways[api_id] = gateway

@@ -1,6 +1,14 @@
 """A deployed WebSocket API's semantics, pure (SEMANTICS.md §6): route selection, the Lambda events of
-``$connect`` / messages / ``$disconnect``, what a ``$connect`` result means for the handshake, the
-gateway's error frames and the size limits. No sockets here: :mod:`.ws_server` does the I/O.
+``$connect`` / messages / ``$disconnect``, ``$connect``'s authorization and what its result means for the
+handshake, the gateway's error frames and the size limits. No sockets here: :mod:`.ws_server` does the I/O.
+
+``$connect`` authorization (§6.2) is :class:`.auth.Authorizers`' (:meth:`~.auth.Authorizers.check_connect`),
+the very checks of HTTP APIs: ``AWS_IAM`` verifies the upgrade request's SigV4 (presigned query or
+``Authorization`` header) and the caller's policies on ``.../{stage}/$connect``, and fills the caller into
+``requestContext.identity``; ``CUSTOM`` calls the Lambda REQUEST authorizer with the ``$connect`` event
+plus ``type`` and ``methodArn`` and evaluates the IAM policy it answers (401 for a missing identity source,
+403 for a deny, 500 when it fails; cached for its TTL). Its ``principalId`` and ``context`` become
+``requestContext.authorizer`` of ``$connect`` and of every later event of the connection, as on AWS.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import _joined, _multi, clf_time, new_request_id, new_trace_id
+from .auth import AuthorizerConfig, Authorizers, Verdict
+from .events import Context, _joined, _multi, clf_time, new_request_id, new_trace_id, query_pairs
+from .messages import HttpRequest, HttpResponse
 from .pipeline import Integration, Invoke, Outcome
 
 _log = logging.getLogger("sstdirect.local.gateway")
@@ -46,8 +56,7 @@ class WsRoute:
     integration: Integration | None
     two_way: bool = False  # a ``$default`` route response is configured (§6.1)
     authorization_type: str = "NONE"  # NONE | AWS_IAM | CUSTOM (``$connect`` only)
-    identity_sources: tuple[str, ...] = ()
-    authorizer_function: str | None = None
+    authorizer: AuthorizerConfig | None = None  # CUSTOM: the REQUEST authorizer
 
 
 @dataclass
@@ -143,12 +152,15 @@ class Connection:
     connected_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     last_active_ms: int = 0
     authorizer: dict[str, Any] | None = None  # the $connect authorizer's context, repeated on later events
+    # an IAM caller's requestContext.identity fields (accessKey, userArn, ...), repeated on later events
+    # as the connection's caller does not change (INFERRED)
+    caller: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.last_active_ms = self.last_active_ms or self.connected_at_ms
 
-    def identity(self) -> dict[str, str]:
-        out = {"sourceIp": self.source_ip}
+    def identity(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.caller, "sourceIp": self.source_ip}
         if self.user_agent is not None:
             out["userAgent"] = self.user_agent
         return out
@@ -223,7 +235,7 @@ def connect_event(config: WsApiConfig, conn: Connection, headers: list[tuple[str
 def authorizer_event(config: WsApiConfig, connect: dict[str, Any]) -> dict[str, Any]:
     """The REQUEST authorizer's event: the ``$connect`` event plus ``type`` and ``methodArn`` (§6.3)."""
     arn = (f"arn:aws:execute-api:{config.region}:{config.account_id}:{config.api_id}/{config.stage}/$connect")
-    return {"type": "REQUEST", "methodArn": arn, **connect}
+    return {"type": "REQUEST", "methodArn": arn, **connect, "requestContext": dict(connect["requestContext"])}
 
 
 def message_event(config: WsApiConfig, conn: Connection, route_key: str, body: str,
@@ -293,10 +305,11 @@ def bad_gateway() -> Handshake:
     return Handshake(502, (("Content-Type", "application/json"),), b'{"message": "Internal server error"}')
 
 
-def denied(status: int) -> Handshake:
-    """An authorizer's refusal: 401 ``Unauthorized`` or 403 ``Forbidden`` (§6.2)."""
-    message = "Unauthorized" if status == 401 else "Forbidden"
-    return Handshake(status, (("Content-Type", "application/json"),), json.dumps({"message": message}).encode())
+def refused(response: HttpResponse) -> Handshake:
+    """An authorizer's refusal (401 ``Unauthorized``, 403 ``Forbidden``, 500 when it failed, §6.2) as the
+    rejected handshake: the gateway's own error response, its status and JSON body."""
+    headers = tuple((k, v) for k, v in response.headers if k.lower() not in ("content-length", "connection"))
+    return Handshake(response.status, headers, response.body)
 
 
 def reply_frame(route: WsRoute, outcome: Outcome) -> str | None:
@@ -312,50 +325,30 @@ def reply_frame(route: WsRoute, outcome: Outcome) -> str | None:
     return body if isinstance(body, str) else json.dumps(body)
 
 
-def identity_value(source: str, headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> str | None:
-    """The value of an identity source such as ``route.request.header.Authorization`` (None if absent)."""
-    source = source.strip()
-    for prefix in ("route.request.header.", "$request.header."):
-        if source.startswith(prefix):
-            name = source[len(prefix):].lower()
-            values = [v for k, v in headers if k.lower() == name]
-            return ",".join(values) if values else None
-    for prefix in ("route.request.querystring.", "$request.querystring."):
-        if source.startswith(prefix):
-            name = source[len(prefix):]
-            values = [v for k, v in query if k == name]
-            return ",".join(values) if values else None
-    return "?"  # a context or stage variable: present as far as the gateway can tell here
-
-
 # --- one API's pipeline -----------------------------------------------------------------------
 
-Authorize = Callable[[WsRoute, dict[str, Any]], "Handshake | dict[str, Any] | None"]
-
-
-def unverified(route: WsRoute, event: dict[str, Any]) -> Handshake:
-    """The default :data:`Authorize` hook: a ``$connect`` that carries a credential is refused with 501
-    rather than let through unchecked.
-
-    TODO(auth): wire the Lambda REQUEST authorizer (invoke ``route.authorizer_function`` with ``event``
-    - :func:`authorizer_event` - and evaluate its IAM policy against ``event["methodArn"]``) and the
-    SigV4 verifier of the HTTP pipeline here; return :func:`denied` (401/403), or the authorizer's
-    ``context`` dict (repeated on every later event as ``requestContext.authorizer``), or None to allow.
-    """
-    what = "IAM" if route.authorization_type == "AWS_IAM" else "Lambda"
-    return Handshake(501, (("Content-Type", "application/json"),),
-                     json.dumps({"message": f"{what} authorizers are not supported by the local gateway yet"})
-                     .encode())
+Authorize = Callable[[WsRoute, HttpRequest, dict[str, Any]], Verdict]
 
 
 class WsGateway:
     """One deployed WebSocket API's pipeline, given an ``invoke`` callable (blocking; the server calls it
-    from worker threads): :meth:`connect`, :meth:`message`, :meth:`disconnect`."""
+    from worker threads): :meth:`connect`, :meth:`message`, :meth:`disconnect`. ``auth`` checks
+    ``$connect``'s authorizer (by default with no credentials: every SigV4 signature is refused);
+    :attr:`authorize` is the hook that does it (``(route, upgrade request, $connect event) → Verdict``)."""
 
-    def __init__(self, config: WsApiConfig, invoke: Invoke, authorize: Authorize = unverified):
+    def __init__(self, config: WsApiConfig, invoke: Invoke, auth: Authorizers | None = None):
         self.config = config
         self.invoke = invoke
-        self.authorize = authorize
+        self.auth = auth or Authorizers()
+        self.authorize: Authorize = self._authorize
+
+    def _authorize(self, route: WsRoute, request: HttpRequest, event: dict[str, Any]) -> Verdict:
+        context = event["requestContext"]
+        ctx = Context(self.config.api_id, self.config.region, self.config.account_id, self.config.stage,
+                      request_id=context["requestId"], epoch_ms=context["requestTimeEpoch"],
+                      stage_variables=dict(self.config.stage_variables))
+        return self.auth.check_connect(route.authorization_type, route.authorizer, request, ctx,
+                                       authorizer_event(self.config, event), self.invoke)
 
     def _call(self, integration: Integration, event: dict[str, Any]) -> Outcome:
         outcome = self.invoke(integration.function_name, event, integration.timeout_ms / 1000)
@@ -365,27 +358,24 @@ class WsGateway:
                          outcome.error or outcome.status)
         return outcome
 
-    def connect(self, conn: Connection, headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> Handshake:
-        """Authorize, then run ``$connect`` (§6.2). With no ``$connect`` route the connection is accepted."""
+    def connect(self, conn: Connection, request: HttpRequest) -> Handshake:
+        """Authorize the upgrade ``request``, then run ``$connect`` (§6.2). With no ``$connect`` route the
+        connection is accepted."""
         route = self.config.routes.get("$connect")
         if route is None:
             return Handshake(101)
-        event = connect_event(self.config, conn, headers, query)
-        if route.authorization_type == "AWS_IAM":
-            signed = any(k.lower() == "authorization" for k, _ in headers) or any(
-                k == "X-Amz-Signature" for k, _ in query)
-            if not signed:
-                return denied(403)
-        elif route.authorization_type == "CUSTOM" and any(
-                identity_value(s, headers, query) in (None, "") for s in route.identity_sources):
-            return denied(401)  # a missing identity source: 401 without calling the authorizer (§6.2)
+        event = connect_event(self.config, conn, request.headers, query_pairs(request.raw_query))
         if route.authorization_type != "NONE":
-            verdict = self.authorize(route, authorizer_event(self.config, event))
-            if isinstance(verdict, Handshake):
-                return verdict
-            if isinstance(verdict, dict):
-                conn.authorizer = verdict
-                event["requestContext"]["authorizer"] = dict(verdict)
+            verdict = self.authorize(route, request, event)
+            if verdict.response is not None:
+                return refused(verdict.response)
+            context = event["requestContext"]
+            if route.authorization_type == "CUSTOM":
+                conn.authorizer = dict(verdict.authorizer_v1 or {})
+                context["authorizer"] = dict(conn.authorizer)
+            if verdict.identity:
+                conn.caller = dict(verdict.identity)
+                context["identity"] = conn.identity()
         if route.integration is None:
             return Handshake(101)
         return connect_result(self._call(route.integration, event))

@@ -30,7 +30,6 @@ from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
 from . import connections
-from .events import query_pairs
 from .messages import HttpRequest, HttpResponse
 from .responses import MAX_REQUEST_BYTES
 from .websocket import (
@@ -200,7 +199,7 @@ class WsApiServer:
                     return
                 continue
             if method == "GET" and path.rstrip("/") == f"/{self.stage}" and path.count("/") <= 2:
-                await self._websocket(head, query, reader, writer, source_ip)
+                await self._websocket(head, HttpRequest(method, path, query, headers, b"", source_ip), reader, writer)
                 return
             # not the API's endpoint (INFERRED: API Gateway's 403 for paths it has no route for)
             writer.write(_serialize(_json_error(403, "Forbidden"), False))
@@ -225,7 +224,8 @@ class WsApiServer:
             request.body = await reader.readexactly(length) if length else b""
         except (asyncio.IncompleteReadError, ConnectionError):
             return False
-        response = connections.handle(request, self.stage, self.peers)  # type: ignore[arg-type]
+        response = connections.handle(request, self.gateway.config, self.peers,  # type: ignore[arg-type]
+                                      self.gateway.auth)
         writer.write(_serialize(response, keep_alive))
         try:
             await writer.drain()
@@ -233,8 +233,8 @@ class WsApiServer:
             return False
         return keep_alive
 
-    async def _websocket(self, head: bytes, query: str, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter, source_ip: str) -> None:
+    async def _websocket(self, head: bytes, upgrade: HttpRequest, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
         protocol = ServerProtocol(max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES))  # §6.5 → 1009
         protocol.receive_data(head)
         events = protocol.events_received()
@@ -247,11 +247,11 @@ class WsApiServer:
             protocol.send_response(response)
             self._write(protocol, writer)
             return
-        headers = list(request.headers.raw_items())
-        info = Connection(new_connection_id(), source_ip, user_agent=request.headers.get("User-Agent"))
+        upgrade.headers = list(request.headers.raw_items())
+        info = Connection(new_connection_id(), upgrade.source_ip, user_agent=request.headers.get("User-Agent"))
         # the upgrade stays pending until $connect has finished (§6.1)
         try:
-            handshake = await self.owner.run(self.gateway.connect, info, headers, query_pairs(query))
+            handshake = await self.owner.run(self.gateway.connect, info, upgrade)
         except Exception:  # a gateway bug (the pipeline itself maps handler failures to 502): refuse, live on
             _log.exception("WebSocket API %s: $connect failed", self.gateway.config.api_id)
             handshake = Handshake(500, (("Content-Type", "application/json"),), b'{"message": "Internal server error"}')
