@@ -86,9 +86,11 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1 << 20
 _INDEX_MAX_ENTRIES = 512
 
-# Folders never bundled from user code (by name), besides any folder holding a pyvenv.cfg.
+# Folders never bundled from user code (by name), besides any folder holding a pyvenv.cfg. A folder named
+# ``.env`` is a virtualenv made without pyvenv.cfg (conda, old virtualenv) or a folder of secrets: never shipped.
 _EXCLUDED_DIRS = frozenset(
     {
+        ".env",
         ".git",
         ".sstdirect",
         "__pycache__",
@@ -440,7 +442,7 @@ def build_bundle(
 ) -> Bundle:
     """Zip ``code_dir`` (plus its ``requirements.txt`` packages) deterministically; return the cached zip.
 
-    Same included files -> byte-identical zip.  Files excluded: ``.env``/``.env.*``, ``.git``,
+    Same included files -> byte-identical zip.  Files excluded: ``.env``/``.env.*`` (files or folders), ``.git``,
     ``.sstdirect``, ``__pycache__``, ``*.pyc``, virtual environments, ``node_modules`` and tool caches;
     symlinks pointing outside ``code_dir`` are skipped.  A file of the code folder wins over an
     installed dependency with the same path.
@@ -769,7 +771,8 @@ def _scan(top: Path, *, skip: tuple[Path, ...], user_code: bool) -> list[_Entry]
             return True
         if not user_code:
             return False
-        return name in _EXCLUDED_DIRS or os.path.isfile(os.path.join(real, "pyvenv.cfg"))
+        return (name in _EXCLUDED_DIRS or name.startswith(".env.")
+                or os.path.isfile(os.path.join(real, "pyvenv.cfg")))
 
     def excluded_file(name: str) -> bool:
         if name.endswith(_EXCLUDED_SUFFIXES):

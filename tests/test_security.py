@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -203,3 +204,115 @@ def test_permissions_of_a_route_are_scoped_to_its_api_and_route(aws: boto3.Sessi
         f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*"}
     got = {json.loads(s)["ArnLike"]["AWS:SourceArn"] for s in sources}
     assert got == expected
+
+
+# --- no secrets in the lockfile or the CLI's output -------------------------------------------------------
+
+SECRET_KEY = "sstdirectTESTsecretKEY0123456789abcdefXYZ"  # the deployer's AWS secret access key
+PASSWORD = "Pa55word-never-shown"
+TOKEN = "tok_live_0123456789abcdef"
+
+SECRETS_APP = '''
+from pathlib import Path
+from sstdirect import Api, App, AppSyncApi, Cognito, Function
+
+app = App("{name}", stage="dev", root=Path(__file__).parent)
+auth = Cognito(app, "Auth", login=["email"])
+Api(app, "Api", authorizers={{"pool": {{"type": "user_pool", "user_pool": {{"id": auth.user_pool_id}}}}}},
+    defaults={{"authorizer": "pool"}}, routes={{"GET /notes": "src/h.main"}})
+AppSyncApi(app, "Gql", schema="schema.graphql", data_sources={{"ds": "src/h.main"}},
+           resolvers={{"Query ping": "ds"}})
+Function(app, "Worker", handler="src/h.main", environment={{"DB_PASSWORD": "{password}", "API_TOKEN": "{token}"}})
+'''
+
+
+def test_lockfile_and_cli_output_never_hold_a_secret(tmp_path: Path, local_cloud: Any) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+    import uuid
+
+    name = f"sec{uuid.uuid4().hex[:6]}"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "h.py").write_text("def main(e, c):\n    return 'pong'\n")
+    (tmp_path / "schema.graphql").write_text("type Query {\n  ping: String\n}\n")
+    (tmp_path / "app.py").write_text(SECRETS_APP.format(name=name, password=PASSWORD, token=TOKEN))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": "AKIASSTDIRECTTEST", "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    script = str(Path(sys.executable).parent / "sstdirect")
+    url = ["--endpoint-url", local_cloud.endpoint_url]
+    shown = []
+    for args in (["deploy", "app.py", *url], ["deploy", "app.py", *url, "--json"],
+                 ["outputs", "app.py", *url, "--json"], ["outputs", "app.py", *url],
+                 ["diff", "app.py", *url, "--json"]):
+        done = subprocess.run([script, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        shown.append(done.stdout + done.stderr)
+    assert json.loads(shown[2])  # the outputs really were printed
+
+    # the secrets that now exist in AWS
+    client = local_cloud.client("appsync")
+    (api,) = [a for a in client.list_graphql_apis()["graphqlApis"] if a["name"].startswith(f"dev-{name}-")]
+    api_keys = [k["id"] for k in client.list_api_keys(apiId=api["apiId"])["apiKeys"]]
+    assert api_keys and all(len(k) > 20 for k in api_keys)  # the key id *is* the secret key value
+    idp = local_cloud.client("cognito-idp")
+    (pool,) = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"dev-{name}-Auth"]
+    (app_client,) = idp.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]
+    described = idp.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=app_client["ClientId"])
+    assert "ClientSecret" not in described["UserPoolClient"]  # the client is made without a secret
+
+    state_dir = tmp_path / ".sstdirect"
+    lockfile = state_dir / f"{name}.dev.json"
+    files = [lockfile, state_dir / f"{name}.dev.json.bak"]
+    texts = [p.read_text() for p in files] + shown
+    for secret in (PASSWORD, TOKEN, SECRET_KEY, *api_keys):
+        for text in texts:
+            assert secret not in text
+    for path in [*files, state_dir / f"{name}.dev.json.lock"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+    done = subprocess.run([script, "remove", "app.py", *url], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0 and SECRET_KEY not in done.stdout + done.stderr
+
+
+# --- the Lambda zip ------------------------------------------------------------------------------------------
+
+NEVER_BUNDLED = [
+    ".env", ".env.local", "sub/.env", "sub/.env.production", ".git/config", ".git/HEAD", "sub/.git",
+    ".sstdirect/notes.dev.json", ".sstdirect/cache/x.zip", ".venv/pyvenv.cfg", ".venv/lib/site.py",
+    "venv/bin/activate", "venv/lib/mod.py", "myenv/pyvenv.cfg", "myenv/lib/thing.py", "sub/env2/pyvenv.cfg",
+    "sub/env2/lib/a.py", "__pycache__/handler.cpython-312.pyc", "sub/__pycache__/keep.cpython-312.pyc",
+    # folders named .env / .env.*: a virtualenv made without pyvenv.cfg, or a folder of secrets
+    "stray.pyc", "other/.env/secrets.py", "other/.env.prod/k.py",
+]
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_the_lambda_zip_never_holds_env_git_state_or_virtualenvs(tmp_path: Path, traced: bool) -> None:
+    import zipfile
+
+    from sstdirect.packaging import build_bundle
+
+    code = tmp_path / "code"
+    for rel in NEVER_BUNDLED:
+        path = code / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("SECRET=1\n" if "env" in rel else "x = 1\n")
+    (code / "handler.py").write_text("import sub.keep\n\ndef main(event, context):\n    return {}\n")
+    (code / "sub").mkdir(exist_ok=True)
+    (code / "sub" / "__init__.py").write_text("")
+    (code / "sub" / "keep.py").write_text("x = 1\n")
+    (code / "data.json").write_text("{}")
+    bundle = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "handler.py" if traced else None)
+    with zipfile.ZipFile(bundle.path) as zf:
+        names = set(zf.namelist())
+    assert {"handler.py", "sub/__init__.py", "sub/keep.py", "data.json"} <= names
+    assert not names & set(NEVER_BUNDLED), names & set(NEVER_BUNDLED)
+    for n in names:
+        parts = n.split("/")
+        assert not ({".env", ".git", ".sstdirect", ".venv", "venv", "__pycache__", "myenv", "env2"} & set(parts)), n
+        assert not n.endswith(".pyc") and not parts[-1].startswith(".env"), n
