@@ -25,7 +25,7 @@ from .engine.values import UNKNOWN, Ref, contains_unknown, resolve
 from .errors import ConfigError, DeployError
 from .state import Record, State, StateFile
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
 
 # Set by the CLI before it runs an APP.py, so its flags override what the file says.

@@ -176,6 +176,8 @@ def resolve_handler(
         raise fail("is empty", _HANDLER_FORM)
     if any(c.isspace() for c in handler):
         raise fail("contains whitespace", "remove the spaces; " + _HANDLER_FORM)
+    if not handler.isprintable():  # a NUL or another control character: no file has such a name
+        raise fail("contains a control character", _HANDLER_FORM)
     if "\\" in handler:
         raise fail("uses backslashes", "separate folders with '/', e.g. 'src/list.main'")
     path_part, dot, func = handler.rpartition(".")
@@ -225,7 +227,7 @@ def resolve_handler(
         )
     if src is not None:
         src_str = os.fspath(src) if isinstance(src, os.PathLike) else src
-        if not isinstance(src_str, str) or not src_str.strip():
+        if not isinstance(src_str, str) or not src_str.strip() or not src_str.isprintable():
             raise fail("is empty or not a path", "pass src='folder' relative to the root, or leave src unset",
                        key="src", value=src)
         base = (root_real / src_str).resolve()

@@ -129,6 +129,9 @@ class Cognito(Construct):
     ):
         super().__init__(app, id)
         check_options(self.label, unknown, COGNITO_OPTIONS)
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise ConfigError(f"{self.label}: defaults must be a dict like {{'function': {{'timeout': 20}}}}, "
+                              f"not {defaults!r}")
         defaults = dict(defaults or {})
         check_options(f"{self.label} defaults", defaults, DEFAULTS_OPTIONS)
         if not isinstance(identity_pool, bool):
