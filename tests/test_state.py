@@ -525,3 +525,25 @@ def test_legacy_unsalted_secret_records_still_match_and_are_rewritten_salted(
     assert recorded.startswith("scrypt$") and len(after["secret_salt"]) == 32  # rewritten salted
     assert make_app(root, environment=env).diff(refresh=True).is_empty
     assert SECRET not in app.state_path.read_text()
+
+
+def test_a_refreshed_plan_compares_secrets_in_clear_and_hashes_nothing(
+    tmp_path: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slow hash is paid when a secret is recorded (a create or update), not by every refreshed plan."""
+    import hashlib
+
+    from sstdirect.engine import secrets
+
+    root = handler_root(tmp_path)
+    make_app(root, environment={"DB_PASSWORD": SECRET}).deploy()
+    secrets._scrypt.cache_clear()
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=True).is_empty
+    plan = make_app(root, environment={"DB_PASSWORD": "rotated"}).diff(refresh=True)
+    assert [c.changed for c in plan.changes] == [("environment",)] and "rotated" not in plan.to_json_str()
+    assert calls == []
+    assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=False).is_empty
+    assert len(calls) == 2  # without refresh, the lockfile's hashes are the only reference (both functions)

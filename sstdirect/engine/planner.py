@@ -73,11 +73,25 @@ def _masked(provider: Provider, key: str, value: Any) -> Any:
     return SECRET_MASK if key in provider.secret_fields else value
 
 
+class ObservedSecret:
+    """A secret field's value as AWS just reported it: compared in clear (no slow hash needed), never
+    recorded and never shown (plans mask every secret field)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return SECRET_MASK
+
+
 def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[str, Any], salt: str) -> list[str]:
     """The fields whose desired value differs from the current one (unknown values count).
 
-    A secret field's current value is a hash (salted, or a legacy unsalted one): it matches when it is
-    the hash of the desired value."""
+    A secret field's current value is either what AWS reported (:class:`ObservedSecret`, compared in
+    clear) or the lockfile's hash (salted, or a legacy unsalted one), which matches when it is the hash
+    of the desired value."""
     changed = []
     for key in sorted(desired):
         if key in provider.transient_fields:
@@ -86,19 +100,22 @@ def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[
         if contains_unknown(value):
             changed.append(key)
         elif key in provider.secret_fields:
-            if not secret_matches(value, current.get(key), salt):
+            now = current.get(key)
+            same = (to_json_data(value) == now.value if isinstance(now, ObservedSecret)
+                    else secret_matches(value, now, salt))
+            if not same:
                 changed.append(key)
         elif to_json_data(value) != current.get(key):
             changed.append(key)
     return changed
 
 
-def current_props(provider: Provider, record: Record, observed: Mapping[str, Any] | None,
-                  salt: str) -> dict[str, Any]:
-    """What AWS holds: the lockfile's props overlaid with the observed ones (secrets hashed with ``salt``)."""
+def current_props(provider: Provider, record: Record, observed: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What AWS holds: the lockfile's props overlaid with the observed ones (observed secrets wrapped in
+    :class:`ObservedSecret`, so a refreshed plan hashes nothing)."""
     current = dict(record.props)
     for key, value in (observed or {}).items():
-        current[key] = secret_hash(value, salt) if key in provider.secret_fields else to_json_data(value)
+        current[key] = ObservedSecret(to_json_data(value)) if key in provider.secret_fields else to_json_data(value)
     return current
 
 
@@ -143,7 +160,7 @@ def make_plan(
             changes.append(Change(Action.REPLACE, res.type, address, ("type",), {"type": rec.type},
                                   {"type": res.type}))
             continue
-        current = current_props(provider, rec, observed.get(address) if observed is not None else None, salt)
+        current = current_props(provider, rec, observed.get(address) if observed is not None else None)
         changed = diff_props(provider, props, current, salt)
         if not changed:
             continue
