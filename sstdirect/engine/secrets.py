@@ -16,8 +16,10 @@ would fall at once. The recorded form is therefore::
   deploys with it must be able to tell whether a secret changed, and a key they lack would turn every
   secret into a change on every deploy. Within one lockfile equal values still hash equally (two
   functions with the same environment): that is what lets change detection work at all.
-- Hashes are memoized per process by (salt, value), so planning an app whose functions share an
-  environment hashes it once.
+- The hash is paid only where it is needed: when a secret is recorded (a create or an update) and by a
+  plan without refresh (the lockfile is then the only reference). A refreshed plan compares the desired
+  value with what AWS reports, in clear, in memory (``planner.ObservedSecret``). Hashes are memoized per
+  process by (salt, value), so functions that share an environment hash it once.
 
 Lockfiles written before this recorded an unsalted ``sha256:<hex>``. Such a record still compares
 equal when the unsalted hash of the value matches (so the upgrade plans nothing), and
