@@ -98,17 +98,45 @@ class Inventory:
                 + sum(map(len, self.resource_policies.values())))
 
 
+KITCHEN_SINK = "kitchen-sink"  # what the examples do not show: Lambda authorizers, triggers, DynamoDB data sources
+
+
+def kitchen_sink(root: Path) -> Any:
+    """An app with every construct that grants something the examples do not: a Lambda authorizer on an HTTP
+    API and on a WebSocket API, Cognito triggers, AppSync Lambda and DynamoDB data sources, a guest grant."""
+    from sstdirect import Api, App, AppSyncApi, Cognito, WebSocketApi
+
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "h.py").write_text("def main(event, context):\n    return {}\n")
+    (root / "schema.graphql").write_text("type Query {\n  a: String\n  b: String\n}\n")
+    app = App("sink", stage="dev", root=root)
+    auth = Cognito(app, "Auth", login=["email"], triggers={"pre_sign_up": "src/h.main"})
+    api = Api(app, "Api", authorizers={"fn": {"type": "lambda", "function": "src/h.main"}},
+              routes={"GET /a": {"function": "src/h.main", "authorizer": "fn"}, "$default": "src/h.main"})
+    ws = WebSocketApi(app, "Ws", authorizer={"type": "lambda", "function": "src/h.main"},
+                      routes={"$connect": "src/h.main", "send": "src/h.main"})
+    AppSyncApi(app, "Gql", schema="schema.graphql",
+               data_sources={"fn": "src/h.main", "table": {"type": "dynamodb", "table": "notes"}},
+               resolvers={"Query a": "fn", "Query b": {"data_source": "table",
+                                                       "request_mapping": {"inline": "{}"},
+                                                       "response_mapping": {"inline": "$util.toJson($ctx.result)"}}})
+    auth.attach_permissions_for_auth_users([api, ws])
+    auth.attach_permissions_for_unauth_users([api])
+    return app
+
+
 @pytest.fixture
-def deployed(request: pytest.FixtureRequest, aws: boto3.Session, overrides: None) -> Iterator[Inventory]:  # noqa: F811
+def deployed(request: pytest.FixtureRequest, aws: boto3.Session, overrides: None,  # noqa: F811
+             tmp_path: Path) -> Iterator[Inventory]:
     name = request.param
     if name == "custom-domain":
         aws.client("route53").create_hosted_zone(Name="example.com", CallerReference="examples")
-    app = load(name)
+    app = kitchen_sink(tmp_path / "app") if name == KITCHEN_SINK else load(name)
     app.deploy()
     yield Inventory(aws)
 
 
-@pytest.mark.parametrize("deployed", OFFLINE, indirect=True)
+@pytest.mark.parametrize("deployed", [*OFFLINE, KITCHEN_SINK], indirect=True)
 def test_every_iam_statement_of_every_example_is_least_privilege(deployed: Inventory) -> None:
     inv = deployed
     assert inv.functions and inv.count() > 0
