@@ -158,6 +158,37 @@ def test_malformed_requests_get_api_gateway_errors_and_the_server_keeps_serving(
     still_serving(address)
 
 
+ODD_REQUESTS = {
+    "header name with a space": b"Bad Header: x\r\n",
+    "NUL in a header value": b"X-Nul: a\x00b\r\n",
+    "non-UTF-8 header value": b"X-Utf: \xc3\xa9\xff\r\n",
+    "obsolete line folding": b"X-Fold: a\r\n  continued\r\n",
+    "header line without a colon": b"nocolon\r\n",
+    "non-UTF-8 cookie": b"Cookie: \xff=\xfe; a\r\n",
+}
+ODD_TARGETS = ["/echo/%zz", "/echo/a?%zz=%%&x&=&a=1&a=2", "/echo/\xff\xfe", "http://evil.com/echo/x", "*",
+               "/echo/" + "%2F" * 100]
+
+
+@pytest.mark.parametrize("case", list(ODD_REQUESTS))
+def test_odd_headers_are_answered_and_the_server_keeps_serving(address: tuple[str, int], case: str) -> None:
+    """No documented API Gateway answer: what matters is a well-formed reply (never a crash, never a 5xx)."""
+    data = b"GET /echo/x HTTP/1.1\r\nHost: x\r\n" + ODD_REQUESTS[case] + b"Connection: close\r\n\r\n"
+    status, _, body = exchange(address, data)
+    assert status == 200 and json.loads(body)["routeKey"] == "GET /echo/{proxy+}"
+    still_serving(address)
+
+
+@pytest.mark.parametrize("target", ODD_TARGETS)
+def test_odd_request_targets_are_routed_or_not_found(address: tuple[str, int], target: str) -> None:
+    data = b"GET " + target.encode("latin-1") + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    status, headers, body = exchange(address, data)
+    assert status in (200, 404) and headers["content-type"] == "application/json", body
+    if status == 404:
+        assert json.loads(body) == {"message": "Not Found"}  # an absolute-form or '*' target matches no route
+    still_serving(address)
+
+
 def test_header_limit_counts_the_request_line_and_header_values(address: tuple[str, int]) -> None:
     # just under the limit passes: 10240 bytes of request line + values
     line = "GET /echo/x HTTP/1.1"
