@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sstdirect import Api, App
 from sstdirect import app as app_module
@@ -280,3 +282,28 @@ def test_many_requests_on_one_keep_alive_connection_after_errors(address: tuple[
 def test_the_idle_timeout_is_set() -> None:
     assert gateway_server._Handler.timeout == gateway_server.IDLE_TIMEOUT_S > 0
     assert gateway_server.MAX_HEADER_BYTES == 10240
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.tuples(st.sampled_from([b"GET", b"POST", b"", b"G\x00T", b"PUT"]), st.binary(max_size=40),
+              st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b""]),
+              st.lists(st.binary(max_size=30), max_size=4), st.binary(max_size=50)).map(
+        lambda t: t[0] + b" /echo/" + t[1] + b" " + t[2] + b"\r\n" + b"".join(h + b"\r\n" for h in t[3])
+        + b"\r\n" + t[4])))
+def test_arbitrary_bytes_never_break_the_gateway(address: tuple[str, int], data: bytes) -> None:
+    """Whatever arrives, the answer (if any) is a well-formed HTTP response that is not a gateway failure (500),
+    and the next client is served."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(data)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        raw = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                raw += chunk
+    if raw:
+        status, _, _ = parse_response(raw)
+        assert 200 <= status < 600 and status != 500, raw[:300]
+    still_serving(address)

@@ -38,7 +38,7 @@ from sstdirect.packaging import resolve_handler
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
-SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+SLOW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 H = "src/ok.main"
 PSEUDO = {"region": "us-east-1", "account_id": "123456789012"}
@@ -396,8 +396,9 @@ def test_api_cors_is_checked_before_any_aws_call(root: Path, config_error_check:
 # --- custom domains ----------------------------------------------------------------------------------------
 
 dns_labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
-good_domains = st.lists(dns_labels, min_size=2, max_size=4).filter(
-    lambda parts: not parts[-1].isdigit()).map(".".join).filter(lambda d: len(d) <= 64)
+tlds = st.from_regex(r"[a-z]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True)
+good_domains = st.tuples(st.lists(dns_labels, min_size=1, max_size=3), tlds).map(
+    lambda t: ".".join([*t[0], t[1]])).filter(lambda d: len(d) <= 64)
 any_domains = st.one_of(good_domains, st.text(max_size=40), good_domains.map(lambda d: d + "\n"),
                         good_domains.map(str.upper), good_domains.map(lambda d: d + "."),
                         good_domains.map(lambda d: "*." + d), good_domains.map(lambda d: "-" + d),
