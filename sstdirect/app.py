@@ -183,6 +183,7 @@ class App:
                 state.account = aws.account_id
             if _migrate_secrets(state, desired, aws):
                 state_file.save(state)
+                state_file.save(state)  # twice: the .bak must not keep the unsalted hashes either
             all_outputs = self._collect_outputs(state)
             # a route's own function is reached through its Api (get_function), not listed itself
             outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}

@@ -523,6 +523,8 @@ def test_legacy_unsalted_secret_records_still_match_and_are_rewritten_salted(
     after = json.loads(app.state_path.read_text())
     recorded = after["resources"][fn]["props"]["environment"]
     assert recorded.startswith("scrypt$") and len(after["secret_salt"]) == 32  # rewritten salted
+    backup = app.state_path.with_name(app.state_path.name + ".bak").read_text()
+    assert not [v for v in envs.values() if digest(v) in backup]  # nor does the .bak keep the unsalted hashes
     assert make_app(root, environment=env).diff(refresh=True).is_empty
     assert SECRET not in app.state_path.read_text()
 
