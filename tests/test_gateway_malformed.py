@@ -215,6 +215,13 @@ def test_any_body_is_passed_through_as_the_event_body(address: tuple[str, int], 
     still_serving(address)
 
 
+def test_a_body_under_10_mb_but_over_lambdas_6_mb_is_413(address: tuple[str, int]) -> None:
+    """Between the two limits (SEMANTICS §8): API Gateway takes the request, but the event cannot reach Lambda."""
+    gateway_error(exchange(address, post(b"x" * (7 * 1024 * 1024), "Content-Type: text/plain\r\n"), timeout=30),
+                  413, "Request Entity Too Large")
+    still_serving(address)
+
+
 def test_a_chunked_body_is_dechunked(address: tuple[str, int]) -> None:
     data = post(b"4;ext=1\r\n{\"a\"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n",
                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", "")
