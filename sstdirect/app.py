@@ -20,11 +20,12 @@ from .engine.plan import Action, Change, Plan
 from .engine.planner import make_plan
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
-from .engine.values import UNKNOWN
+from .engine.secrets import migrate_legacy_secrets
+from .engine.values import UNKNOWN, Ref, contains_unknown, resolve
 from .errors import ConfigError, DeployError
 from .state import Record, State, StateFile
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
 
 # Set by the CLI before it runs an APP.py, so its flags override what the file says.
@@ -133,7 +134,8 @@ class App:
         if account is not UNKNOWN:
             aws.account_id = account
         pseudo = {"region": aws.region, "account_id": account}
-        plan = make_plan(desired, snapshot.records, snapshot.observed, pseudo, app=self.name, stage=self.stage)
+        plan = make_plan(desired, snapshot.records, snapshot.observed, pseudo, app=self.name, stage=self.stage,
+                         secret_salt=state.secret_salt)
         if plan.changes:  # input only AWS can judge (a hosted zone exists): ConfigError before any write
             run_preflight(self.constructs, aws)
         return plan, snapshot
@@ -179,6 +181,9 @@ class App:
                 Executor(aws, state_file, state, desired, plan, on_event=on_event).run()
             if state.account is None and plan.changes:
                 state.account = aws.account_id
+            if _migrate_secrets(state, desired, aws):
+                state_file.save(state)
+                state_file.save(state)  # twice: the .bak must not keep the unsalted hashes either
             all_outputs = self._collect_outputs(state)
             # a route's own function is reached through its Api (get_function), not listed itself
             outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
@@ -240,6 +245,24 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
             Executor(aws, state_file, state, {}, plan, on_event=on_event).run()
         state_file.delete()
     return RemoveResult(plan.changes, aws.calls, time.monotonic() - started, aws.retries)
+
+
+def _migrate_secrets(state: State, desired: dict[str, Resource], aws: Aws) -> list[str]:
+    """Rewrite legacy unsalted secret hashes of unchanged resources in the salted form (no AWS call)."""
+    def lookup(ref: Ref) -> Any:
+        if ref.address == "aws":
+            return {"account_id": state.account or UNKNOWN, "region": aws.region}.get(ref.attr, UNKNOWN)
+        rec = state.resources.get(ref.address)
+        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+
+    def resolved(address: str) -> Any:
+        if address not in desired:
+            return None
+        props = resolve(desired[address].props, lookup)
+        return None if contains_unknown(props) else props
+
+    with state.lock:
+        return migrate_legacy_secrets(state.resources, resolved, provider_for, state.secret_salt)
 
 
 def _refuse_deletions(aws: Aws, records: list[Record], force: bool, operation: str) -> None:

@@ -86,9 +86,11 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1 << 20
 _INDEX_MAX_ENTRIES = 512
 
-# Folders never bundled from user code (by name), besides any folder holding a pyvenv.cfg.
+# Folders never bundled from user code (by name), besides any folder holding a pyvenv.cfg. A folder named
+# ``.env`` is a virtualenv made without pyvenv.cfg (conda, old virtualenv) or a folder of secrets: never shipped.
 _EXCLUDED_DIRS = frozenset(
     {
+        ".env",
         ".git",
         ".sstdirect",
         "__pycache__",
@@ -174,6 +176,8 @@ def resolve_handler(
         raise fail("is empty", _HANDLER_FORM)
     if any(c.isspace() for c in handler):
         raise fail("contains whitespace", "remove the spaces; " + _HANDLER_FORM)
+    if not handler.isprintable():  # a NUL or another control character: no file has such a name
+        raise fail("contains a control character", _HANDLER_FORM)
     if "\\" in handler:
         raise fail("uses backslashes", "separate folders with '/', e.g. 'src/list.main'")
     path_part, dot, func = handler.rpartition(".")
@@ -223,7 +227,7 @@ def resolve_handler(
         )
     if src is not None:
         src_str = os.fspath(src) if isinstance(src, os.PathLike) else src
-        if not isinstance(src_str, str) or not src_str.strip():
+        if not isinstance(src_str, str) or not src_str.strip() or not src_str.isprintable():
             raise fail("is empty or not a path", "pass src='folder' relative to the root, or leave src unset",
                        key="src", value=src)
         base = (root_real / src_str).resolve()
@@ -440,7 +444,7 @@ def build_bundle(
 ) -> Bundle:
     """Zip ``code_dir`` (plus its ``requirements.txt`` packages) deterministically; return the cached zip.
 
-    Same included files -> byte-identical zip.  Files excluded: ``.env``/``.env.*``, ``.git``,
+    Same included files -> byte-identical zip.  Files excluded: ``.env``/``.env.*`` (files or folders), ``.git``,
     ``.sstdirect``, ``__pycache__``, ``*.pyc``, virtual environments, ``node_modules`` and tool caches;
     symlinks pointing outside ``code_dir`` are skipped.  A file of the code folder wins over an
     installed dependency with the same path.
@@ -769,7 +773,8 @@ def _scan(top: Path, *, skip: tuple[Path, ...], user_code: bool) -> list[_Entry]
             return True
         if not user_code:
             return False
-        return name in _EXCLUDED_DIRS or os.path.isfile(os.path.join(real, "pyvenv.cfg"))
+        return (name in _EXCLUDED_DIRS or name.startswith(".env.")
+                or os.path.isfile(os.path.join(real, "pyvenv.cfg")))
 
     def excluded_file(name: str) -> bool:
         if name.endswith(_EXCLUDED_SUFFIXES):

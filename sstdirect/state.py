@@ -2,7 +2,7 @@
 
 Format (JSON)::
 
-    {"schema_version": 1, "lineage": "<uuid>", "serial": 7,
+    {"schema_version": 1, "lineage": "<uuid>", "serial": 7, "secret_salt": "<32 hex>",
      "app": "notes", "stage": "dev", "region": "us-east-1", "account": "123456789012",
      "resources": {"<address>": {"type", "status", "physical_id", "attrs", "props",
                                   "props_hash", "depends_on", "deposed": [...]}},
@@ -19,7 +19,8 @@ Guarantees:
 - one process at a time: :meth:`StateFile.lock` takes an OS lock (``flock``) on ``<path>.lock``,
   released by the OS if the process dies; a second locker fails fast with StateLockedError naming
   the holder;
-- no secrets: secret fields are recorded as hashes only (see ``Provider.secret_fields``).
+- no secrets: secret fields are recorded only as a salted, slow hash (scrypt, with the lockfile's own
+  random ``secret_salt``; see :mod:`sstdirect.engine.secrets` and ``Provider.secret_fields``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .engine.secrets import new_salt
 from .errors import StateError, StateLockedError
 
 SCHEMA_VERSION = 1
@@ -92,6 +94,7 @@ class State:
     account: str | None = None
     resources: dict[str, Record] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secret_salt: str = field(default_factory=new_salt)  # for secret fields' hashes; a lockfile without one gets one
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class State:
             "stage": self.stage,
             "region": self.region,
             "account": self.account,
+            "secret_salt": self.secret_salt,
             "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
             "outputs": self.outputs,
         }
@@ -131,6 +135,9 @@ class State:
                           ("resources", dict), ("outputs", dict)):
             if not isinstance(data.get(key), kind):
                 raise bad(f"has a missing or malformed {key!r}")
+        salt = data.get("secret_salt")
+        if salt is not None and not (isinstance(salt, str) and len(salt) >= 16 and _is_hex(salt)):
+            raise bad("has a malformed 'secret_salt'")
         resources: dict[str, Record] = {}
         for address, raw in data["resources"].items():
             if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
@@ -150,6 +157,7 @@ class State:
             account=data.get("account"),
             resources=resources,
             outputs=data["outputs"],
+            **({"secret_salt": salt} if salt is not None else {}),  # an older lockfile gets a fresh salt
         )
 
 
@@ -247,6 +255,14 @@ class StateFile:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from sstdirect.engine.values import freeze
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 HANDLER = "def main(event, context):\n    return event\n"
-BASE = {"Effect": "Allow", "Action": ["mobileanalytics:PutEvents", "cognito-sync:*"], "Resource": "*"}
 PASSWORD = "Sup3r-secret!"
 
 
@@ -53,6 +52,15 @@ def the_pool(aws: boto3.Session) -> dict[str, Any]:
 
 def the_provider(aws: boto3.Session) -> Aws:
     return Aws(region=REGION, session=aws)
+
+
+def base(aws: boto3.Session) -> list[dict[str, Any]]:
+    """Both identity-pool roles' base grant: SST's, with cognito-sync narrowed to the caller's own identity."""
+    (pool,) = aws.client("cognito-identity").list_identity_pools(MaxResults=10)["IdentityPools"]
+    identity = (f"arn:aws:cognito-sync:{REGION}:{ACCOUNT}:identitypool/{pool['IdentityPoolId']}/identity/"
+                "${cognito-identity.amazonaws.com:sub}")
+    return [{"Effect": "Allow", "Action": "mobileanalytics:PutEvents", "Resource": "*"},
+            {"Effect": "Allow", "Action": "cognito-sync:*", "Resource": [identity, f"{identity}/*"]}]
 
 
 def role_docs(aws: boto3.Session, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -126,7 +134,7 @@ def test_deploy_makes_the_user_pool_client_identity_pool_and_roles(aws: boto3.Se
                 "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr},
             },
         }], name
-        assert policy["Statement"] == [BASE], name  # SST's base grant and nothing wider
+        assert policy["Statement"] == base(aws), name  # SST's base grant (narrowed) and nothing wider
 
     # the lockfile records ids, never a secret
     lock = app.state_path.read_text()
@@ -193,13 +201,13 @@ def test_auth_and_unauth_permissions_are_scoped_and_add_up(aws: boto3.Session, r
 
     _, auth_policy = role_docs(aws, "dev-notes-Auth-AuthRole")
     assert auth_policy["Statement"] == [
-        BASE,
+        *base(aws),
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{notes.execution_arn}/*"},
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{files.execution_arn}/*"},
     ]
     assert notes.execution_arn == f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{notes.id}"
     _, unauth_policy = role_docs(aws, "dev-notes-Auth-UnauthRole")
-    assert unauth_policy["Statement"] == [BASE, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]
+    assert unauth_policy["Statement"] == [*base(aws), {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]
 
 
 def test_triggers_are_wired_with_scoped_invoke_permissions(aws: boto3.Session, root: Path) -> None:
@@ -274,7 +282,7 @@ def test_changes_update_in_place_and_keep_the_sign_in_settings(aws: boto3.Sessio
     assert pool["UserPoolTags"]["sstdirect:id"] == "Auth/user-pool"
     assert pool["VerificationMessageTemplate"]["EmailSubject"] == "Verify your new account"
     _, policy = role_docs(aws, "dev-notes-Auth-UnauthRole")
-    assert policy["Statement"] == [BASE, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]
+    assert policy["Statement"] == [*base(aws), {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]
     assert app2.deploy().changes == []
 
     # the sign-in attributes cannot be changed in place: the pool is replaced

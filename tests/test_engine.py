@@ -97,7 +97,8 @@ def deploy(state: State, sf: StateFile, desired: list[Resource], read: bool = Tr
     state.resources.update(snap.adopted)
     for a in snap.dropped:
         state.resources.pop(a)
-    plan = make_plan(wanted, snap.records, snap.observed, {"region": "xx-test-1", "account_id": "111122223333"})
+    plan = make_plan(wanted, snap.records, snap.observed, {"region": "xx-test-1", "account_id": "111122223333"},
+                     secret_salt=state.secret_salt)
     Executor(FakeAws(), sf, state, wanted, plan).run()  # type: ignore[arg-type]
     return plan
 
@@ -132,9 +133,11 @@ def test_topological_order_and_bad_graphs() -> None:
 
 # -- planner ----------------------------------------------------------------------------------
 
+SALT = "00112233445566778899aabbccddeeff"  # a lockfile's secret_salt
+
 
 def recorded(res: Resource, attrs: dict[str, Any], resolved: dict[str, Any] | None = None) -> Record:
-    props = recorded_props(ThingProvider(), resolved if resolved is not None else res.props)
+    props = recorded_props(ThingProvider(), resolved if resolved is not None else res.props, SALT)
     return Record("fake.Thing", res.address, "created", attrs.get("id"), attrs, props, digest(props),
                   sorted(res.depends_on))
 
@@ -190,8 +193,8 @@ def test_secrets_are_hashed_in_state_and_masked_in_plans() -> None:
     a = thing("A", secret="hunter2")
     rec = recorded(a, {"id": "A-1"})
     assert "hunter2" not in json.dumps(rec.props)
-    assert make_plan({"A": a}, {"A": rec}, None, {}).is_empty
-    plan = make_plan({"A": thing("A", secret="hunter3")}, {"A": rec}, None, {})
+    assert make_plan({"A": a}, {"A": rec}, None, {}, secret_salt=SALT).is_empty
+    plan = make_plan({"A": thing("A", secret="hunter3")}, {"A": rec}, None, {}, secret_salt=SALT)
     assert plan.changes[0].changed == ("secret",)
     text = str(plan) + plan.to_json_str()
     assert "hunter" not in text and "(sensitive)" in text
@@ -252,7 +255,8 @@ def test_interrupted_create_is_adopted_not_duplicated(store: tuple[State, StateF
     state, sf = store
     # the intent was recorded and AWS made the object, but the process died before recording it
     a = thing("A")
-    state.resources["A"] = Record("fake.Thing", "A", "creating", None, {}, recorded_props(ThingProvider(), a.props))
+    intent = recorded_props(ThingProvider(), a.props, state.secret_salt)
+    state.resources["A"] = Record("fake.Thing", "A", "creating", None, {}, intent)
     CLOUD.objects["A-77"] = {"name": "A", "kind": "a", "size": 1}
     plan = deploy(state, sf, [a])
     assert plan.is_empty and CLOUD.log == [] and state.resources["A"].physical_id == "A-77"

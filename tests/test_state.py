@@ -447,7 +447,8 @@ def test_function_environment_is_hashed_in_the_lockfile_yet_changes_are_detected
     assert SECRET not in json.dumps(result.outputs) and SECRET not in json.dumps(app.outputs)
     record = next(r for r in json.loads(lockfile)["resources"].values()
                   if r["type"] == "lambda.Function" and r["physical_id"].endswith("Fn"))
-    assert str(record["props"]["environment"]).startswith("sha256:")
+    assert str(record["props"]["environment"]).startswith("scrypt$14$8$1$")  # salted, slow (engine/secrets.py)
+    assert len(json.loads(lockfile)["secret_salt"]) == 32
 
     # The same app again: nothing to do (the hash matches what was recorded).
     assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=False).is_empty
@@ -471,3 +472,80 @@ def test_function_environment_is_hashed_in_the_lockfile_yet_changes_are_detected
     text = app.state_path.read_text() + app.state_path.with_name(app.state_path.name + ".bak").read_text()
     assert SECRET not in text and "hunter3-rotated" not in text
     assert changed.diff(refresh=True).is_empty
+
+
+def test_secret_hashes_are_salted_per_lockfile() -> None:
+    from sstdirect.engine.secrets import secret_hash, secret_matches
+    from sstdirect.engine.values import digest
+
+    one, two = State(app="a", stage="s", region="r"), State(app="a", stage="s", region="r")
+    assert one.secret_salt != two.secret_salt  # random per lockfile
+    env = {"DB_PASSWORD": "hunter2"}
+    h1, h2 = secret_hash(env, one.secret_salt), secret_hash(env, two.secret_salt)
+    assert h1 != h2 and "hunter2" not in h1 and digest(env) not in (h1, h2)  # not the unsalted sha256
+    assert secret_matches(env, h1, one.secret_salt) and not secret_matches(env, h1, two.secret_salt)
+    assert not secret_matches({"DB_PASSWORD": "hunter3"}, h1, one.secret_salt)
+    assert secret_matches(env, digest(env), one.secret_salt)  # a legacy unsalted record still compares
+    for junk in (None, 3, "", "scrypt$99$8$1$00", "scrypt$x$8$1$00", "md5:abc"):
+        assert not secret_matches(env, junk, one.secret_salt)  # never a crash, never a match
+    # the salt survives a save/load round trip; a malformed one is a StateError
+    loaded = State.from_json(json.loads(json.dumps(one.to_json())), Path("x.json"))
+    assert loaded.secret_salt == one.secret_salt
+    with pytest.raises(StateError, match="secret_salt"):
+        State.from_json({**one.to_json(), "secret_salt": "not hex!"}, Path("x.json"))
+
+
+def test_legacy_unsalted_secret_records_still_match_and_are_rewritten_salted(
+    tmp_path: Path, mocked_aws: None
+) -> None:
+    from sstdirect.engine.values import digest
+
+    root = handler_root(tmp_path)
+    env = {"DB_PASSWORD": SECRET}
+    app = make_app(root, environment=env)
+    app.deploy()
+    # Make the lockfile look as an older sstdirect wrote it: no salt, unsalted sha256 of the environment.
+    data = json.loads(app.state_path.read_text())
+    del data["secret_salt"]
+    envs = {a: dict(r.props["environment"]) for a, r in app.resources().items() if r.type == "lambda.Function"}
+    assert set(envs) == {"Fn/function", "Api-GET-notes/function"}
+    for address, value in envs.items():
+        data["resources"][address]["props"]["environment"] = digest(value)
+    fn = "Fn/function"
+    app.state_path.write_text(json.dumps(data))
+
+    for refresh in (False, True):  # the legacy hash matches: nothing to update
+        assert make_app(root, environment=env).diff(refresh=refresh).is_empty
+    assert not make_app(root, environment={"DB_PASSWORD": "other"}).diff(refresh=False).is_empty
+
+    result = make_app(root, environment=env).deploy(refresh=False)
+    assert result.changes == []
+    after = json.loads(app.state_path.read_text())
+    recorded = after["resources"][fn]["props"]["environment"]
+    assert recorded.startswith("scrypt$") and len(after["secret_salt"]) == 32  # rewritten salted
+    backup = app.state_path.with_name(app.state_path.name + ".bak").read_text()
+    assert not [v for v in envs.values() if digest(v) in backup]  # nor does the .bak keep the unsalted hashes
+    assert make_app(root, environment=env).diff(refresh=True).is_empty
+    assert SECRET not in app.state_path.read_text()
+
+
+def test_a_refreshed_plan_compares_secrets_in_clear_and_hashes_nothing(
+    tmp_path: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slow hash is paid when a secret is recorded (a create or update), not by every refreshed plan."""
+    import hashlib
+
+    from sstdirect.engine import secrets
+
+    root = handler_root(tmp_path)
+    make_app(root, environment={"DB_PASSWORD": SECRET}).deploy()
+    secrets._scrypt.cache_clear()
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=True).is_empty
+    plan = make_app(root, environment={"DB_PASSWORD": "rotated"}).diff(refresh=True)
+    assert [c.changed for c in plan.changes] == [("environment",)] and "rotated" not in plan.to_json_str()
+    assert calls == []
+    assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=False).is_empty
+    assert len(calls) == 2  # without refresh, the lockfile's hashes are the only reference (both functions)

@@ -55,6 +55,9 @@ class Api(Construct):
     ):
         super().__init__(app, id)
         check_options(self.label, unknown, API_OPTIONS)
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise ConfigError(f"{self.label}: defaults must be a dict like {{'function': {{'timeout': 20}}}}, "
+                              f"not {defaults!r}")
         defaults = dict(defaults or {})
         check_options(f"{self.label} defaults", defaults, DEFAULTS_OPTIONS)
         self.custom_domain = parse_custom_domain(self.label, custom_domain, region=app.region)
@@ -112,13 +115,19 @@ class Api(Construct):
         elif isinstance(value, Mapping) and set(value) & (set(ROUTE_OPTIONS) - {"function"}):
             raise ConfigError(f"{label}: a route dict with {sorted(set(value) & set(ROUTE_OPTIONS))} needs a "
                               f"'function' key (the handler, props or Function)")
-        fn = Function.from_value(self.app, f"{self.construct_id}-{slug(key.key)}", fn_value,
-                                 self.defaults.get("function"), label)
+        fn = Function.from_value(self.app, self._function_id(key), fn_value, self.defaults.get("function"), label)
         authorizer = self._check_authorizer(label, options.get("authorizer", self._default_auth))
         scopes = (self._check_scopes(label, options["authorization_scopes"])
                   if "authorization_scopes" in options else self._default_scopes)
         payload = self._check_payload(label, options.get("payload_format_version", self._default_payload))
         return RouteSpec(key, fn, authorizer, scopes, payload)
+
+    def _function_id(self, key: RouteKey) -> str:
+        """``{api}-{slug of the key}`` (``Api-GET-notes-id``). Distinct keys can share a slug (``GET /a-b`` and
+        ``GET /a/b``, ``GET /{id}`` and ``GET /id``): a key whose slug is taken gets a short hash of itself
+        appended, so the route declared first keeps its name (and its deployed function)."""
+        plain = f"{self.construct_id}-{slug(key.key)}"
+        return plain if plain not in self.app._constructs else f"{plain}-{short_hash(key.key)}"
 
     def attach_permissions(self, permissions: list[Any]) -> None:
         """Grant ``permissions`` to every function of this API (now and added later)."""

@@ -46,7 +46,7 @@ AUTH_MODES = {"api_key": "API_KEY", "iam": "AWS_IAM", "user_pool": "AMAZON_COGNI
 DS_TYPES = {"function": "AWS_LAMBDA", "none": "NONE", "http": "HTTP", "dynamodb": "AMAZON_DYNAMODB"}
 DEFAULT_API_KEY_DAYS = 365
 DEFAULT_LAMBDA_AUTH_TTL = 300  # seconds, as CDK/SST
-NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*\Z")
 APPSYNC_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "appsync.amazonaws.com"},
@@ -168,10 +168,18 @@ def load_schema(label: str, root: Path, schema: Any) -> tuple[str, Any]:
     texts: list[str] = []
     documents: list[Any] = []
     for f in files:
+        if "\0" in os.fspath(f):
+            raise ConfigError(f"{label}: schema file {str(f)!r} has a NUL character; give a file path")
         path = (root / f).resolve()
         if not path.is_file():
             raise ConfigError(f"{label}: schema file {str(f)!r} does not exist (looked for {path})")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{label}: schema file {str(f)!r} is not UTF-8 text ({exc.reason} at byte "
+                              f"{exc.start}); save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{label}: schema file {str(f)!r} cannot be read: {exc.strerror}") from None
         try:
             documents.append(parse(text))
         except GraphQLError as exc:

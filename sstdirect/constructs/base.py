@@ -15,7 +15,7 @@ from ..errors import ConfigError, did_you_mean
 if TYPE_CHECKING:
     from ..app import App
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ choices); see API.md's "Cognito" section:
 - ``identity_pool=True`` (default): an identity pool allowing unauthenticated identities, with the
   user pool's client as its provider, and authenticated / unauthenticated roles that trust
   ``cognito-identity.amazonaws.com`` on ``aud`` (this identity pool) and ``amr``. Both roles may
-  ``mobileanalytics:PutEvents`` and ``cognito-sync:*``, plus what
+  ``mobileanalytics:PutEvents`` (a service with no resource-level permissions: ``*``) and ``cognito-sync:*``
+  on the caller's own identity in this identity pool (SST grants ``cognito-sync:*`` on ``*``, which would
+  let any guest reconfigure every identity pool's sync settings; see :func:`base_statements`), plus what
   ``attach_permissions_for_auth_users`` / ``attach_permissions_for_unauth_users`` add.
 - ``triggers={"pre_sign_up": handler | props | Function, ...}``: each trigger function may be
   invoked by ``cognito-idp.amazonaws.com`` from this user pool only.
@@ -64,8 +66,22 @@ VERIFICATION = {
     "SmsMessage": "The verification code to your new account is {####}",
 }
 ACCOUNT_RECOVERY = ({"Name": "verified_phone_number", "Priority": 1}, {"Name": "verified_email", "Priority": 2})
-# SST v2's base policy of both identity-pool roles.
-BASE_STATEMENT = {"Effect": "Allow", "Action": ["mobileanalytics:PutEvents", "cognito-sync:*"], "Resource": "*"}
+
+
+def base_statements(identity_pool_id: Any) -> list[dict[str, Any]]:
+    """SST v2's base policy of both identity-pool roles, with ``cognito-sync:*`` narrowed to the caller's
+    own identity (and its datasets) in this identity pool (least privilege; SST grants it on ``*``).
+
+    ``mobileanalytics:PutEvents`` supports no resource-level permissions, so it keeps ``*``.
+    """
+    identity = Fmt.of("arn:aws:cognito-sync:{region}:{account}:identitypool/{pool}/identity/"
+                      "${{cognito-identity.amazonaws.com:sub}}", region=Ref("aws", "region"),
+                      account=Ref("aws", "account_id"), pool=identity_pool_id)
+    return [{"Effect": "Allow", "Action": "mobileanalytics:PutEvents", "Resource": "*"},
+            {"Effect": "Allow", "Action": "cognito-sync:*",
+             "Resource": [identity, Fmt.of("{identity}/*", identity=identity)]}]
+
+
 _ATTRIBUTE = {"email": "email", "phone": "phone_number", "preferred_username": "preferred_username"}
 
 
@@ -113,6 +129,9 @@ class Cognito(Construct):
     ):
         super().__init__(app, id)
         check_options(self.label, unknown, COGNITO_OPTIONS)
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise ConfigError(f"{self.label}: defaults must be a dict like {{'function': {{'timeout': 20}}}}, "
+                              f"not {defaults!r}")
         defaults = dict(defaults or {})
         check_options(f"{self.label} defaults", defaults, DEFAULTS_OPTIONS)
         if not isinstance(identity_pool, bool):
@@ -309,7 +328,8 @@ class Cognito(Construct):
                     }],
                 },
                 "policy": {"Version": "2012-10-17",
-                           "Statement": [BASE_STATEMENT, *statements(label, permissions)]},
+                           "Statement": [*base_statements(Ref(identity.address, "id")),
+                                         *statements(label, permissions)]},
                 "tags": ctx.tags(address),
             }))
         attachment = Resource.make("cognito.IdentityPoolRoles", self._a("identity-pool-roles"), {

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
 CUSTOM_DOMAIN_OPTIONS = ("domain_name", "hosted_zone", "path", "certificate_arn", "is_external_domain")
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_PATH = re.compile(r"^[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*$")
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[A-Za-z0-9-]+$")
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")  # \Z: "$" accepts a final newline
+_PATH = re.compile(r"^[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*\Z")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[A-Za-z0-9-]+\Z")
 # ACM: the certificate's first (common) name may have at most 64 characters
 ACM_MAX_DOMAIN = 64
 

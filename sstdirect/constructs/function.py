@@ -110,6 +110,10 @@ class Function(Construct):
         else:
             raise ConfigError(f"{label}: expected a handler string, a dict of function props or a "
                               f"Function, not {type(value).__name__}")
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise ConfigError(f"{label}: defaults' function must be a dict of function props "
+                              f"(e.g. {{'timeout': 20}}), not {defaults!r}")
+        check_options(f"{label} (defaults' function)", defaults or {}, FUNCTION_OPTIONS)
         return cls(app, id, **merge_function_props(defaults, props), _label=label, _internal=True)
 
     def attach_permissions(self, permissions: list[Any]) -> None:

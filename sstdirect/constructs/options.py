@@ -12,6 +12,8 @@ from .base import check_options
 CORS_OPTIONS = ("allow_headers", "allow_methods", "allow_origins", "allow_credentials", "expose_headers", "max_age")
 CORS_DEFAULTS: dict[str, Any] = {"allow_headers": ["*"], "allow_methods": ["*"], "allow_origins": ["*"],
                                  "allow_credentials": False}
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*")
+MAX_CORS_AGE = 86400  # API Gateway's Cors.MaxAge is -1..86400 (botocore's model)
 _CORS_AWS = {"allow_headers": "AllowHeaders", "allow_methods": "AllowMethods", "allow_origins": "AllowOrigins",
              "allow_credentials": "AllowCredentials", "expose_headers": "ExposeHeaders", "max_age": "MaxAge"}
 
@@ -71,12 +73,19 @@ def cors_config(label: str, cors: Any) -> dict[str, Any] | None:
                 raise ConfigError(f"{label}: cors allow_credentials must be True or False")
         elif key == "max_age":
             value = parse_seconds(f"{label} cors", "max_age", value)
+            if value > MAX_CORS_AGE:
+                raise ConfigError(f"{label}: cors max_age is {value} seconds; API Gateway allows at most "
+                                  f"{MAX_CORS_AGE} (1 day)")
         else:
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{label}: cors {key} must be a list of strings, not {value!r}")
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(f"{label}: cors {key} must be a list of non-empty strings, not {value!r}")
             value = list(value)
             if key == "allow_methods":
                 value = ["*" if v.upper() == "ANY" else v.upper() for v in value]
+                bad = [v for v in value if v not in CORS_METHODS]
+                if bad:
+                    raise ConfigError(f"{label}: cors allow_methods has {bad[0]!r}; use HTTP methods "
+                                      f"({', '.join(CORS_METHODS[:-1])}) or '*'")
         out[_CORS_AWS[key]] = value
     if out.get("AllowCredentials") and "*" in out.get("AllowOrigins", []):
         raise ConfigError(

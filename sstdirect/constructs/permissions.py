@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-_ACTION = re.compile(r"^[a-z0-9-]+(:[A-Za-z0-9*?]+)?$")
+_ACTION = re.compile(r"^[a-z0-9-]+(:[A-Za-z0-9*?]+)?\Z")
 _STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal"}
 _LOWER = {"effect": "Effect", "actions": "Action", "resources": "Resource", "conditions": "Condition"}
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 
 METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_PARAM = re.compile(r"^\{([A-Za-z0-9._-]+)(\+?)\}$")
-_LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*,;=:@%+-]*$")
+_PARAM = re.compile(r"^\{([A-Za-z0-9._-]+)(\+?)\}\Z")
+_LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*,;=:@%+-]*\Z")
 
 
 @dataclass(frozen=True)

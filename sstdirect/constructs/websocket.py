@@ -61,7 +61,8 @@ WEBSOCKET_ACCESS_LOG_FORMAT = (
 
 
 def check_route_key(label: str, key: Any) -> str:
-    """``$connect`` / ``$disconnect`` / ``$default``, or a custom key (non-empty, no whitespace, no ``$``)."""
+    """``$connect`` / ``$disconnect`` / ``$default``, or a custom key (non-empty, printable, no whitespace, not
+    starting with ``$``)."""
     if not isinstance(key, str) or not key:
         raise ConfigError(f"{label}: route key {key!r} must be a non-empty string such as 'sendMessage'")
     if key.startswith("$") and key not in SPECIAL_ROUTES:
@@ -71,6 +72,9 @@ def check_route_key(label: str, key: Any) -> str:
     if any(c.isspace() for c in key):
         raise ConfigError(f"{label}: route key {key!r} must not contain whitespace (it is matched against "
                           f"the message's 'action' value)")
+    if not key.isprintable():
+        raise ConfigError(f"{label}: route key {key!r} has a control character; use printable characters "
+                          f"such as 'sendMessage'")
     return key
 
 

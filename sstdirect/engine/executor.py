@@ -215,7 +215,7 @@ class Executor:
         res = self.desired[address]
         provider = provider_for(res.type)
         props = self._props(address)
-        recorded = recorded_props(provider, props)
+        recorded = recorded_props(provider, props, self.state.secret_salt)
         with self.state.lock:
             old = self.state.resources.get(address)
             deposed = list(old.deposed) if old else []
@@ -238,7 +238,7 @@ class Executor:
         with self.state.lock:
             rec = self.state.resources[address]
         attrs = provider.update(self.aws, rec, props, frozenset(step.change.changed))
-        recorded = recorded_props(provider, props)
+        recorded = recorded_props(provider, props, self.state.secret_salt)
         with self.state.lock:
             rec.attrs.update(attrs or {})
             rec.props, rec.props_hash = recorded, digest(recorded)

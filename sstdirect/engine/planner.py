@@ -24,7 +24,8 @@ from ..errors import ConfigError
 from ..state import Record
 from .plan import Action, Change, Plan
 from .resource import Provider, Resource, provider_for
-from .values import UNKNOWN, Ref, contains_unknown, digest, resolve, to_json_data
+from .secrets import new_salt, secret_hash, secret_matches
+from .values import UNKNOWN, Ref, contains_unknown, resolve, to_json_data
 
 SECRET_MASK = "(sensitive)"
 
@@ -57,13 +58,14 @@ def topological_order(desired: Mapping[str, Resource]) -> list[str]:
     return order
 
 
-def recorded_props(provider: Provider, props: Mapping[str, Any]) -> dict[str, Any]:
-    """The lockfile form of resolved props: JSON data with secret fields replaced by their hash."""
+def recorded_props(provider: Provider, props: Mapping[str, Any], salt: str) -> dict[str, Any]:
+    """The lockfile form of resolved props: JSON data with secret fields replaced by their salted hash
+    (``salt`` is the lockfile's ``secret_salt``; see :mod:`sstdirect.engine.secrets`)."""
     out = {}
     for key, value in props.items():
         if key in provider.transient_fields:
             continue
-        out[key] = digest(value) if key in provider.secret_fields else to_json_data(value)
+        out[key] = secret_hash(value, salt) if key in provider.secret_fields else to_json_data(value)
     return out
 
 
@@ -71,21 +73,49 @@ def _masked(provider: Provider, key: str, value: Any) -> Any:
     return SECRET_MASK if key in provider.secret_fields else value
 
 
-def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """The fields whose desired value differs from the current one (unknown values count)."""
-    want = recorded_props(provider, desired)
+class ObservedSecret:
+    """A secret field's value as AWS just reported it: compared in clear (no slow hash needed), never
+    recorded and never shown (plans mask every secret field)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return SECRET_MASK
+
+
+def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[str, Any], salt: str) -> list[str]:
+    """The fields whose desired value differs from the current one (unknown values count).
+
+    A secret field's current value is either what AWS reported (:class:`ObservedSecret`, compared in
+    clear) or the lockfile's hash (salted, or a legacy unsalted one), which matches when it is the hash
+    of the desired value."""
     changed = []
-    for key in sorted(want):
-        if contains_unknown(desired[key]) or want[key] != current.get(key):
+    for key in sorted(desired):
+        if key in provider.transient_fields:
+            continue
+        value = desired[key]
+        if contains_unknown(value):
+            changed.append(key)
+        elif key in provider.secret_fields:
+            now = current.get(key)
+            same = (to_json_data(value) == now.value if isinstance(now, ObservedSecret)
+                    else secret_matches(value, now, salt))
+            if not same:
+                changed.append(key)
+        elif to_json_data(value) != current.get(key):
             changed.append(key)
     return changed
 
 
 def current_props(provider: Provider, record: Record, observed: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What AWS holds: the lockfile's props overlaid with the observed ones (secrets hashed)."""
+    """What AWS holds: the lockfile's props overlaid with the observed ones (observed secrets wrapped in
+    :class:`ObservedSecret`, so a refreshed plan hashes nothing)."""
     current = dict(record.props)
     for key, value in (observed or {}).items():
-        current[key] = digest(value) if key in provider.secret_fields else to_json_data(value)
+        current[key] = ObservedSecret(to_json_data(value)) if key in provider.secret_fields else to_json_data(value)
     return current
 
 
@@ -97,7 +127,10 @@ def make_plan(
     *,
     app: str = "",
     stage: str = "",
+    secret_salt: str | None = None,
 ) -> Plan:
+    """The plan; ``secret_salt`` is the lockfile's (a fresh one when None: no salted hash then matches)."""
+    salt = secret_salt if secret_salt is not None else new_salt()
     changes: list[Change] = []
     actions: dict[str, Action] = {}
 
@@ -128,7 +161,7 @@ def make_plan(
                                   {"type": res.type}))
             continue
         current = current_props(provider, rec, observed.get(address) if observed is not None else None)
-        changed = diff_props(provider, props, current)
+        changed = diff_props(provider, props, current, salt)
         if not changed:
             continue
         before = {k: _masked(provider, k, current.get(k)) for k in changed}

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -46,12 +47,31 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
+# "Total combined size of request line and header values: 10240 bytes" (SEMANTICS §8, HTTP API quota). The
+# status is undocumented: 431 Request Header Fields Too Large, the status HTTP defines for it (INFERRED).
+MAX_HEADER_BYTES = 10240
+# A connection that sends nothing for this long (a half-sent request, an idle keep-alive) is closed, so a
+# slow or stuck client never holds a server thread for good (API Gateway's idle timeout is not documented
+# for HTTP APIs; 30 s, INFERRED).
+IDLE_TIMEOUT_S = 30.0
+# Reason phrases of the framing errors, fixed here (Python versions name some differently).
+_ERROR_PHRASES = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large",
+                  501: "Not Implemented", 505: "HTTP Version Not Supported"}
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """One connection: requests are read here (bad framing → API Gateway-style JSON errors, the connection
+    closed) and handed to :meth:`HttpGateway.handle`."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # keep-alive + small writes would otherwise wait on delayed ACKs
+    timeout = IDLE_TIMEOUT_S  # per socket read: a stalled client is dropped (TimeoutError in handle_one_request)
     server: _Server
 
     def _serve(self) -> None:
+        if len(self.requestline) + sum(len(v) for v in self.headers.values()) > MAX_HEADER_BYTES:
+            self.send_error(431)
+            return
         try:
             body = self._body()
         except _TooLarge:  # refused before reading 10 MB+ into memory
@@ -77,6 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunks, total = [], 0
             while True:
                 size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"x", 16)
+                if size < 0:  # int(..., 16) takes "-5"; read(-5) would read until the client hangs up
+                    raise ValueError("negative chunk size")
                 if size == 0:
                     while self.rfile.readline(8192).strip():  # trailers
                         pass
@@ -108,6 +130,16 @@ class _Handler(BaseHTTPRequestHandler):
         if response.body and not head:
             self._headers_buffer.append(response.body)
         self.flush_headers()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors http.server finds itself (a bad request line, a header line too long, too many headers, a
+        request line over 64 KB) as API Gateway's compact JSON ``{"message": <reason>}``; the connection is
+        closed since the rest of the request cannot be trusted."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # the request line was not understood: answer in HTTP/1.1
+            self.request_version = "HTTP/1.1"
+        phrase = _ERROR_PHRASES.get(code) or HTTPStatus(code).phrase
+        self._send(gateway_error(code, phrase))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
