@@ -18,6 +18,10 @@ A :class:`Provider` knows one resource type. Its contract:
   can match several objects looks past them).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
+- ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
+  ``sstdirect:stage`` tags of this app and stage, from a few list calls (types that can be listed
+  so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
+  lockfile and to rebuild one (:mod:`sstdirect.engine.rebuild`).
 - ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
   a hash in the lockfile and never printed.
 """
@@ -59,6 +63,24 @@ class Created:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Owned:
+    """An object in AWS tagged as this app's and stage's: its ``sstdirect:id`` tag (the address it was
+    made for) and its physical id."""
+
+    address: str
+    physical_id: str
+
+
+IDENTITY_TAGS = ("sstdirect:app", "sstdirect:stage", "sstdirect:id")
+
+
+def tagged_for(tags: Mapping[str, Any] | None, app: str, stage: str) -> bool:
+    """Whether ``tags`` say the object belongs to ``app`` at ``stage``."""
+    tags = tags or {}
+    return tags.get("sstdirect:app") == app and tags.get("sstdirect:stage") == stage
+
+
 class Provider:
     """Base class of providers; subclasses set ``type`` and implement the operations."""
 
@@ -89,6 +111,10 @@ class Provider:
         raise NotImplementedError
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        return None
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
+        """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""
         return None
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..state import Record
 from .common import gone_is_fine, plain
@@ -110,6 +110,11 @@ class ApiProvider(Provider):
                     and api["ApiId"] not in exclude):
                 return Created(api["ApiId"], self._attrs(aws, api))
         return None
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
+        return [Owned((api.get("Tags") or {}).get("sstdirect:id", ""), api["ApiId"])
+                for api in aws.paginate(SERVICE, "get_apis", "Items") if tagged_for(api.get("Tags"), app, stage)]
 
 
 def _observed_api(api: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
+from ..naming import name_prefix
 from ..state import Record
 from .common import gone_is_fine, plain
 
@@ -122,6 +123,19 @@ class UserPoolProvider(Provider):
             if pool is not None and (pool.get("UserPoolTags") or {}).get("sstdirect:id") == tag:
                 return Created(pool["Id"], _pool_attrs(pool))
         return None
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListUserPools (names only), then a DescribeUserPool of each pool named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
+            if not (summary.get("Name") or "").startswith(prefix):
+                continue
+            pool = self._describe(aws, summary["Id"])
+            tags = (pool or {}).get("UserPoolTags") or {}
+            if pool is not None and tagged_for(tags, app, stage):
+                out.append(Owned(tags.get("sstdirect:id", ""), pool["Id"]))
+        return out
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:
         """Why ``remove`` must not delete this pool (it has users), or None when it may.
@@ -290,6 +304,24 @@ class IdentityPoolProvider(Provider):
             if (pool.get("IdentityPoolTags") or {}).get("sstdirect:id") == tag:
                 return Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]})
         return None
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListIdentityPools (names only), then a DescribeIdentityPool of each named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
+            if not (summary.get("IdentityPoolName") or "").startswith(prefix):
+                continue
+            try:
+                pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            tags = pool.get("IdentityPoolTags") or {}
+            if tagged_for(tags, app, stage):
+                out.append(Owned(tags.get("sstdirect:id", ""), pool["IdentityPoolId"]))
+        return out
 
 
 @register
