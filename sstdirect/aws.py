@@ -15,9 +15,10 @@ Every AWS request sstdirect makes goes through an :class:`Aws` object:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -127,6 +128,7 @@ class Aws:
         self._lock = threading.Lock()
         self._account_id: str | None = None
         self._errors: dict[str, str] = {}  # invocation id → the error botocore may retry
+        self._local = threading.local()
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -153,6 +155,8 @@ class Aws:
                 invocation, attempt = retry
                 code = self._errors.pop(invocation, "") or "retry"
                 self.retries[f"{key}:{code}"] += 1
+                if is_mutating(key):
+                    getattr(self._local, "resent", []).append(key)
                 if self.on_retry:
                     self.on_retry(key, code, attempt - 1)
 
@@ -170,6 +174,20 @@ class Aws:
             code = response[1].get("Error", {}).get("Code")
             if code:
                 self._errors[invocation] = str(code)
+
+    @contextlib.contextmanager
+    def resent_writes(self) -> Iterator[list[str]]:
+        """The writes botocore sent again in this thread inside the block. A create sent again after a
+        lost response or a server error may have been done twice (AWS does not keep every name unique)."""
+        resent: list[str] = []
+        outer = getattr(self._local, "resent", None)
+        self._local.resent = resent
+        try:
+            yield resent
+        finally:
+            self._local.resent = outer if outer is not None else []
+            if outer is not None:
+                outer.extend(resent)
 
     @property
     def account_id(self) -> str:

@@ -16,6 +16,10 @@ A :class:`Provider` knows one resource type. Its contract:
   interrupted create (by name, tags or description) — never one whose physical id is in ``exclude``
   (the old objects of a replacement, still to delete, may share the new one's name: a lookup that
   can match several objects looks past them).
+- ``find_all(aws, props, exclude) -> [Created]``: every object ``find`` could adopt — several where
+  AWS does not keep names unique (APIs, integrations, authorizers, user pools, clients, identity
+  pools, certificates) and a create ran twice (a lost response retried, a crash); ``find`` returns the
+  first. The others are orphans: the next deploy deletes them (see :mod:`sstdirect.engine.refresh`).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
 - ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
@@ -112,6 +116,11 @@ class Provider:
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         return None
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        """Every object ``find`` could adopt; types whose names AWS does not keep unique override this."""
+        found = self.find(aws, props, exclude)
+        return [] if found is None else [found]
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
         """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""

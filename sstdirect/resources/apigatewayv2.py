@@ -14,7 +14,7 @@ from ..aws import Aws, is_not_found
 from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import first, gone_is_fine, plain
 
 SERVICE = "apigatewayv2"
 
@@ -40,6 +40,16 @@ def _by_api(
             found = seen.get(rec.physical_id or "")
             out[address] = None if found is None else {**found, "api_id": api_id}
     return out
+
+
+def _children(aws: Aws, method: str, api_id: str) -> list[dict[str, Any]]:
+    """The integrations / authorizers / ... of an API; none if the API is gone."""
+    try:
+        return aws.paginate(SERVICE, method, "Items", ApiId=api_id)
+    except Exception as exc:
+        if is_not_found(exc):
+            return []
+        raise
 
 
 def _cors_params(cors: Any) -> dict[str, Any]:
@@ -104,12 +114,13 @@ class ApiProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An API with this name and this resource's ``sstdirect:id`` tag, not one of ``exclude``."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
-        for api in aws.paginate(SERVICE, "get_apis", "Items"):
-            if (api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
-                    and api["ApiId"] not in exclude):
-                return Created(api["ApiId"], self._attrs(aws, api))
-        return None
+        return [Created(api["ApiId"], self._attrs(aws, api)) for api in aws.paginate(SERVICE, "get_apis", "Items")
+                if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
+                and api["ApiId"] not in exclude]
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
         """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
@@ -176,11 +187,12 @@ class IntegrationProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The integration of this API whose description is this address, not one of ``exclude``."""
-        with gone_is_fine():
-            for item in aws.paginate(SERVICE, "get_integrations", "Items", ApiId=props["api_id"]):
-                if item.get("Description") == props["description"] and item["IntegrationId"] not in exclude:
-                    return Created(item["IntegrationId"], {"id": item["IntegrationId"]})
-        return None
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        return [Created(i["IntegrationId"], {"id": i["IntegrationId"]})
+                for i in _children(aws, "get_integrations", props["api_id"])
+                if i.get("Description") == props["description"] and i["IntegrationId"] not in exclude]
 
 
 @register
@@ -340,8 +352,9 @@ class AuthorizerProvider(Provider):
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The authorizer of this API with this name, not one of ``exclude``: a replaced authorizer
         (a change of type) keeps its name, so the old one and the new one share it until the old is deleted."""
-        with gone_is_fine():
-            for item in aws.paginate(SERVICE, "get_authorizers", "Items", ApiId=props["api_id"]):
-                if item.get("Name") == props["name"] and item["AuthorizerId"] not in exclude:
-                    return Created(item["AuthorizerId"], {"id": item["AuthorizerId"]})
-        return None
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        return [Created(a["AuthorizerId"], {"id": a["AuthorizerId"]})
+                for a in _children(aws, "get_authorizers", props["api_id"])
+                if a.get("Name") == props["name"] and a["AuthorizerId"] not in exclude]

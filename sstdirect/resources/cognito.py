@@ -26,7 +26,7 @@ from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import first, gone_is_fine, plain
 
 IDP = "cognito-idp"
 IDENTITY = "cognito-identity"
@@ -115,14 +115,18 @@ class UserPoolProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """A pool with this name and this resource's ``sstdirect:id`` tag."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
+        out = []
         for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
             if summary.get("Name") != props["name"] or summary["Id"] in exclude:
                 continue
             pool = self._describe(aws, summary["Id"])
             if pool is not None and (pool.get("UserPoolTags") or {}).get("sstdirect:id") == tag:
-                return Created(pool["Id"], _pool_attrs(pool))
-        return None
+                out.append(Created(pool["Id"], _pool_attrs(pool)))
+        return out
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
         """One ListUserPools (names only), then a DescribeUserPool of each pool named like this app's."""
@@ -234,12 +238,16 @@ class UserPoolClientProvider(Provider):
                      ClientId=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        out = []
         with gone_is_fine():
             for client in aws.paginate(IDP, "list_user_pool_clients", "UserPoolClients",
                                        UserPoolId=props["user_pool_id"], MaxResults=60):
                 if client.get("ClientName") == props["name"] and client["ClientId"] not in exclude:
-                    return Created(client["ClientId"], {"id": client["ClientId"]})
-        return None
+                    out.append(Created(client["ClientId"], {"id": client["ClientId"]}))
+        return out
 
 
 # --- identity pools -------------------------------------------------------------------------
@@ -291,7 +299,11 @@ class IdentityPoolProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An identity pool with this name and this resource's ``sstdirect:id`` tag."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
+        out = []
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
             if summary.get("IdentityPoolName") != props["name"] or summary["IdentityPoolId"] in exclude:
                 continue
@@ -302,8 +314,8 @@ class IdentityPoolProvider(Provider):
                     continue
                 raise
             if (pool.get("IdentityPoolTags") or {}).get("sstdirect:id") == tag:
-                return Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]})
-        return None
+                out.append(Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]}))
+        return out
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
         """One ListIdentityPools (names only), then a DescribeIdentityPool of each named like this app's."""
