@@ -63,6 +63,9 @@ TRANSIENT: tuple[tuple[str, str, str, frozenset[str] | None], ...] = (
 )
 
 
+THROTTLING = frozenset(code for svc, code, _, _ in TRANSIENT if svc == "*")
+
+
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
@@ -155,7 +158,7 @@ class Aws:
                 invocation, attempt = retry
                 code = self._errors.pop(invocation, "") or "retry"
                 self.retries[f"{key}:{code}"] += 1
-                if is_mutating(key):
+                if is_mutating(key) and code not in THROTTLING:  # a throttled request was not carried out
                     getattr(self._local, "resent", []).append(key)
                 if self.on_retry:
                     self.on_retry(key, code, attempt - 1)

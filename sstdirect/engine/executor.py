@@ -231,7 +231,7 @@ class Executor:
             created = provider.create(self.aws, props)
         if resent:  # a create request sent twice may have made two objects: delete the one not returned
             skip = frozenset({created.physical_id, *(d.physical_id for d in deposed if d.physical_id)})
-            for extra in provider.find_all(self.aws, props, exclude=skip):
+            for extra in [c for c in provider.find_all(self.aws, props, exclude=skip) if c.physical_id not in skip]:
                 log.warning("%s: deleting %s, a second copy made by a create request that was sent again",
                             address, extra.physical_id)
                 provider.delete(self.aws, replace(rec, physical_id=extra.physical_id, attrs=dict(extra.attrs),

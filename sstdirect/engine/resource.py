@@ -120,7 +120,7 @@ class Provider:
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         """Every object ``find`` could adopt; types whose names AWS does not keep unique override this."""
         found = self.find(aws, props, exclude)
-        return [] if found is None else [found]
+        return [] if found is None or found.physical_id in exclude else [found]
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
         """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""
