@@ -142,8 +142,11 @@ class App:
     def diff(self, refresh: bool = True) -> Plan:
         """What ``deploy`` would do. Reads the lockfile (and AWS unless ``refresh=False``); writes nothing."""
         desired = self.resources()
-        state = self._state_file().load(app=self.name, stage=self.stage, region=self.region)
+        state_file = self._state_file()
+        state = state_file.load(app=self.name, stage=self.stage, region=self.region)
         aws = self._aws()
+        if refresh and not state_file.exists():  # what deploy would do: stop (a lost lockfile)
+            refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
         plan, _ = self._plan(aws, state, desired, refresh)
         return plan
 

@@ -78,6 +78,8 @@ def test_lost_lockfile_stops_the_deploy_and_rebuild_restores_it(aws: boto3.Sessi
     assert f"app {app.name!r} stage 'dev'" in message and "apigatewayv2.Api" in message
     assert [op for op in calls.ops[first:] if is_mutating(op)] == []  # stopped before any write
     assert not app.state_path.exists() and inventory(aws.client) == deployed
+    with pytest.raises(StateError, match="state rebuild"):  # diff says what deploy would do: stop
+        app.diff()
 
     result = app.rebuild_state()
     assert result.missing == [] and result.extra == [] and result.ignored == []

@@ -23,6 +23,7 @@ API, a function, a user pool, an identity pool, an AppSync API) can be listed by
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +43,18 @@ def rebuild_command(app_file: str = "APP.py", stage: str | None = None) -> str:
 
 
 def scan_owned(aws: Aws, app: str, stage: str, types: set[str]) -> dict[str, list[Owned]]:
-    """Objects tagged as ``app``'s at ``stage``, by resource type, for the ``types`` that can be listed."""
-    out: dict[str, list[Owned]] = {}
-    for type_ in sorted(types):
+    """Objects tagged as ``app``'s at ``stage``, by resource type, for the ``types`` that can be listed
+    (the types in parallel: a first deploy pays one round of list calls)."""
+
+    def scan(type_: str) -> tuple[str, list[Owned] | None]:
         with wrap_aws_error(f"{type_} objects of {app}/{stage}", "list"):
-            found = provider_for(type_).owned(aws, app, stage)
-        if found:
-            out[type_] = found
-    return out
+            return type_, provider_for(type_).owned(aws, app, stage)
+
+    listable = sorted(t for t in types if type(provider_for(t)).owned is not Provider.owned)
+    if not listable:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(listable)) as pool:
+        return {type_: found for type_, found in pool.map(scan, listable) if found}
 
 
 def refuse_unrecorded(aws: Aws, app: str, stage: str, desired: Mapping[str, Resource], lockfile: Any) -> None:
