@@ -173,3 +173,23 @@ def test_a_create_sent_twice_then_a_crash_the_next_deploy_keeps_one(cloud: Any, 
     inv = inventory(cloud.client)
     assert duplicates(inv) == {} and kinds(inv) == expected_kinds(app)
     assert app.diff().is_empty
+
+
+def test_a_user_pool_copy_is_reported_never_deleted_on_a_guess(cloud: Any, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A user pool may hold users: an unrecorded second copy is left alone and named in a warning."""
+    session = cloud.session()
+    session.events.register_first("before-send", SendTwice("CreateUserPool"))
+    fail_after(session, "cognito-identity-provider.CreateUserPool")
+    app = cognito_api_app(cloud, session, tmp_path)
+    with pytest.raises(DeployError):
+        app.deploy()
+    pools = {p["Id"] for p in cloud.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]}
+    assert len(pools) == 2
+    app = cognito_api_app(cloud, cloud.session(), tmp_path)
+    with caplog.at_level("WARNING", logger="sstdirect"):
+        app.deploy()
+    assert {p["Id"] for p in cloud.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]} == pools
+    (warning,) = [r.getMessage() for r in caplog.records if "left alone" in r.getMessage()]
+    assert "Auth/user-pool" in warning and any(p in warning for p in pools)
+    assert app.diff().is_empty

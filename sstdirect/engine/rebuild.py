@@ -121,7 +121,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         for obj in objects:
             if (type_, obj.physical_id) in claimed:
                 continue
-            if type(provider_for(type_)).check_remove is not Provider.check_remove:
+            if provider_for(type_).guards_removal:
                 result.ignored.append((type_, obj.address, obj.physical_id))  # may hold users: a human decides
                 continue
             extra = Record(type_, obj.address, "created", obj.physical_id)

@@ -6,6 +6,7 @@ the planner diffs against; ``deploy`` then persists the adoptions it found.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,8 @@ from ..state import Record, State
 from .errors import wrap_aws_error
 from .resource import provider_for
 from .values import freeze
+
+log = logging.getLogger("sstdirect")
 
 
 @dataclass
@@ -57,9 +60,14 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
                 del records[address]
             continue
         # More than one: the create ran more than once (a lost response retried). Keep one; the others are
-        # orphans, recorded as old objects of this address so that the deploy deletes them (diff shows it).
+        # orphans, recorded as old objects of this address so that the deploy deletes them (diff shows it),
+        # unless the type guards its deletions (a user pool: reported, never deleted on a guess).
         orphans = [Record(rec.type, address, "created", c.physical_id, dict(c.attrs), dict(rec.props), rec.props_hash,
                           list(rec.depends_on)) for c in candidates[1:]]
+        if orphans and provider.guards_removal:
+            log.warning("%s: %s also match(es) it and %s left alone; delete by hand if unused", address,
+                        ", ".join(o.physical_id or "" for o in orphans), "is" if len(orphans) == 1 else "are")
+            orphans = []
         adopted = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs),
                           deposed=[*rec.deposed, *orphans])
         records[address] = adopted

@@ -133,6 +133,12 @@ class Provider:
         """
         return None
 
+    @property
+    def guards_removal(self) -> bool:
+        """Whether this type may refuse a deletion (``check_remove``): its stray copies are never deleted
+        on a guess (a user pool may hold users), only reported."""
+        return type(self).check_remove is not Provider.check_remove
+
     def needs_replace(self, changed: frozenset[str], before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return bool(changed & self.replace_on)
 
