@@ -129,9 +129,11 @@ def test_rebuild_records_extra_copies_so_the_next_deploy_deletes_them(
 
     app = load_example(example_root)
     result = app.rebuild_state()
-    assert [address for address, _ in result.extra] == ["Api/api"] and result.missing == []
+    # the second API, and its access log group (named after its id)
+    assert sorted(address for address, _ in result.extra) == ["Api/access-log", "Api/api"] and result.missing == []
     plan = app.diff()
-    assert [(c.action.value, c.address, c.deposed) for c in plan.changes] == [("delete", "Api/api", True)]
+    assert sorted((c.action.value, c.address, c.deposed) for c in plan.changes) == [
+        ("delete", "Api/access-log", True), ("delete", "Api/api", True)]
     app.deploy()
     after = inventory(aws.client)
     assert duplicates(after) == {}
@@ -162,8 +164,45 @@ def test_cli_deploy_without_lockfile_exits_1_and_state_rebuild_restores_it(
 
 
 def test_a_first_deploy_scans_with_a_few_reads_only(aws: boto3.Session, example_root: Path, overrides: Path) -> None:
-    """The guard costs one list call per root type on a first deploy (here: GetApis, ListFunctions)."""
+    """The guard costs one round of list calls on a first deploy (GetApis, ListFunctions, ListRoles, two
+    DescribeLogGroups), and no tag reads when nothing is named like this app's objects."""
     result = load_example(example_root).deploy()
     assert result.api_calls["apigatewayv2.GetApis"] == 1 and result.api_calls["lambda.ListFunctions"] == 1
-    assert result.api_calls["lambda.ListTags"] == 0  # no function named like this app's existed yet
+    assert result.api_calls["iam.ListRoles"] == 1 and result.api_calls["logs.DescribeLogGroups"] >= 2
+    for tags in ("lambda.ListTags", "iam.ListRoleTags", "logs.ListTagsLogGroup"):
+        assert result.api_calls[tags] == 0, tags  # nothing named like this app's objects existed yet
     assert rebuild_module.rebuild_command("app.py", "prod") == "sstdirect state rebuild app.py --stage prod"
+
+
+def test_rebuild_records_leftovers_of_an_older_version_for_deletion(aws: boto3.Session, tmp_path: Path) -> None:
+    """The lockfile was lost, and the app changed since: what the old version had and the new one does not
+    (a route with its integration, function, role, log group and permission) is recorded by the rebuild and
+    deleted by the next deploy, which then leaves exactly what a clean deploy of the new version makes."""
+    from inventory import write_handlers
+
+    from sstdirect import Api
+
+    write_handlers(tmp_path)
+
+    def build(*routes: str) -> App:
+        app = App("notes", root=tmp_path, session=aws)
+        Api(app, "Api", routes={r: "src/public.main" for r in routes})
+        return app
+
+    build("GET /a", "GET /old").deploy()
+    build("GET /a", "GET /old").state_path.unlink()
+    app = build("GET /a")
+    with pytest.raises(StateError):
+        app.deploy()
+    result = app.rebuild_state()
+    extra = {address for address, _ in result.extra}
+    assert {"Api/api/stray/route/GET /old", "Api/api/stray/integration/Api/integration/GET /old",
+            "Api-GET-old/function", "Api-GET-old/role", "Api-GET-old/log-group"} <= extra, extra
+    plan = app.diff()
+    deleted = {c.address for c in plan.changes if c.action.value == "delete"}
+    assert deleted == extra and all(c.action.value == "delete" for c in plan.changes), plan
+    app.deploy()
+    left = inventory(aws.client)
+    assert duplicates(left) == {} and app.deploy().changes == []
+    assert not [k for k in left if "old" in " ".join(map(str, k)).lower()], left
+    assert {k[0] for k in left} >= {"api", "route", "integration", "stage", "function", "role", "log-group"}

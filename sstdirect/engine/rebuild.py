@@ -16,8 +16,11 @@ API, a function, a user pool, an identity pool, an AppSync API) can be listed by
   and record it as created, with the app's props. Objects of this app and stage that are tagged but
   not claimed that way are recorded too, so the next deploy deletes them (``diff`` shows them first):
   an extra copy of a declared resource as a *deposed* object of its address, an object whose address
-  the app no longer declares under that address. Types that guard their deletion (a user pool, which
-  may hold users) are never recorded so: they are listed in ``RebuildResult.ignored`` for a human.
+  the app no longer declares under that address; and the unclaimed children of recorded objects (an
+  API's routes, integrations, authorizers and stages left from an older version of the app, or made by
+  a create whose answer was lost) under ``{parent}/stray/{label}`` (:meth:`Provider.strays`). Types
+  that guard their deletion (a user pool, which may hold users) are never recorded so: they are listed
+  in ``RebuildResult.ignored`` for a human.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ..errors import StateError
 from ..state import Record, State
 from .errors import wrap_aws_error
 from .planner import recorded_props, topological_order
-from .resource import Owned, Provider, Resource, provider_for
+from .resource import Owned, Provider, Resource, Stray, provider_for
 from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
 
 if TYPE_CHECKING:
@@ -116,6 +119,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
                                   digest(recorded), sorted(res.depends_on))
         result.found[address] = found.physical_id
 
+    _record_strays(aws, records, result)
     claimed = {(rec.type, rec.physical_id) for rec in records.values()}
     for type_, objects in scan_owned(aws, app, stage, {res.type for res in desired.values()}).items():
         for obj in objects:
@@ -136,3 +140,21 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
                 continue
             result.extra.append((obj.address, obj.physical_id))
     return result
+
+
+def _record_strays(aws: Aws, records: dict[str, Record], result: RebuildResult) -> None:
+    """Record the unclaimed children of every recorded object (an API's leftover routes, ...) under
+    ``{parent address}/stray/{label}``, each after what it uses, so that the next deploy deletes them."""
+    claimed = frozenset(rec.physical_id for rec in records.values() if rec.physical_id)
+    strays: list[tuple[str, Stray]] = []
+    for address, rec in list(records.items()):
+        with wrap_aws_error(address, "list children"):
+            strays += [(f"{address}/stray/{s.label}", s) for s in provider_for(rec.type).strays(aws, rec, claimed)]
+    by_physical = {rec.physical_id: a for a, rec in records.items() if rec.physical_id}
+    by_physical.update({s.physical_id: a for a, s in strays})
+    for address, stray in strays:
+        if address in records:  # two strays of one label: keep the address unique
+            address = f"{address}#{stray.physical_id}"
+        uses = sorted(by_physical[u] for u in stray.uses if u in by_physical)
+        records[address] = Record(stray.type, address, "created", stray.physical_id, {}, dict(stray.props), "", uses)
+        result.extra.append((address, stray.physical_id))

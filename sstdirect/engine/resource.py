@@ -22,6 +22,8 @@ A :class:`Provider` knows one resource type. Its contract:
   first. The others are orphans: the next deploy deletes them (see :mod:`sstdirect.engine.refresh`).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
+- ``strays(aws, record, claimed)``: the children of a recorded object (an API's routes, integrations,
+  authorizers, stages) that no record claims: leftovers that ``state rebuild`` records for deletion.
 - ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
   ``sstdirect:stage`` tags of this app and stage, from a few list calls (types that can be listed
   so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
@@ -76,6 +78,19 @@ class Owned:
     physical_id: str
 
 
+@dataclass(frozen=True)
+class Stray:
+    """A child of a recorded object that no record claims (a route of an API, ...): its resource type,
+    physical id, the props its provider's ``delete`` needs, a label for its address, and the physical ids
+    of the objects it uses (a route's integration and authorizer: it is deleted before them)."""
+
+    type: str
+    physical_id: str
+    props: Mapping[str, Any]
+    label: str
+    uses: tuple[str, ...] = ()
+
+
 IDENTITY_TAGS = ("sstdirect:app", "sstdirect:stage", "sstdirect:id")
 
 
@@ -125,6 +140,11 @@ class Provider:
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
         """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""
         return None
+
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+        """The children of ``record``'s object whose physical ids are not in ``claimed`` (``state rebuild``
+        records them, so that the next deploy deletes them); none for types without children."""
+        return []
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:
         """A reason to refuse deleting ``record`` (e.g. a user pool that has users), or None.

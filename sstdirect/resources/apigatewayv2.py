@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Owned, Provider, register, tagged_for
+from ..engine.resource import Created, Owned, Provider, Stray, register, tagged_for
 from ..engine.values import FrozenDict
 from ..state import Record
 from .common import first, gone_is_fine, plain
@@ -121,6 +121,29 @@ class ApiProvider(Provider):
         return [Created(api["ApiId"], self._attrs(aws, api)) for api in aws.paginate(SERVICE, "get_apis", "Items")
                 if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
                 and api["ApiId"] not in exclude]
+
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+        """Routes, integrations, authorizers and stages of this API that no record claims (one list each)."""
+        api_id = record.physical_id or ""
+        out: list[Stray] = []
+        for i in _children(aws, "get_integrations", api_id):
+            if i["IntegrationId"] not in claimed:
+                out.append(Stray(IntegrationProvider.type, i["IntegrationId"], {"api_id": api_id},
+                                 f"integration/{i.get('Description') or i['IntegrationId']}"))
+        for a in _children(aws, "get_authorizers", api_id):
+            if a["AuthorizerId"] not in claimed:
+                out.append(Stray(AuthorizerProvider.type, a["AuthorizerId"], {"api_id": api_id},
+                                 f"authorizer/{a.get('Name') or a['AuthorizerId']}"))
+        for r in _children(aws, "get_routes", api_id):
+            if r["RouteId"] not in claimed:
+                uses = tuple(x for x in ((r.get("Target") or "").removeprefix("integrations/"), r.get("AuthorizerId"))
+                             if x)
+                out.append(Stray(RouteProvider.type, r["RouteId"], {"api_id": api_id}, f"route/{r['RouteKey']}", uses))
+        for st in _children(aws, "get_stages", api_id):
+            if f"{api_id}/{st['StageName']}" not in claimed:
+                out.append(Stray(StageProvider.type, f"{api_id}/{st['StageName']}",
+                                 {"api_id": api_id, "name": st["StageName"]}, f"stage/{st['StageName']}"))
+        return out
 
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
         """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
