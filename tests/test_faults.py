@@ -248,3 +248,25 @@ def test_throttling_on_a_fraction_of_calls_is_retried_and_reported(
 
 
 THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
+
+
+def test_cli_progress_shows_each_retry(local_cloud: Any, fast_backoff: None, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from sstdirect import app as app_module
+    from sstdirect import cli
+
+    local_cloud.reset()
+    session = local_cloud.session()
+    throttler = Throttler(every=3)
+    session.events.register_first("before-send", throttler)
+    saved = dict(app_module.CLI_OVERRIDES)
+    app_module.CLI_OVERRIDES.update(session=session, endpoint_url=local_cloud.endpoint_url, state_dir=str(tmp_path))
+    try:
+        assert cli.main(["deploy", str(EXAMPLES / "rest-api" / "app.py")]) == 0
+    finally:
+        app_module.CLI_OVERRIDES.clear()
+        app_module.CLI_OVERRIDES.update(saved)
+    out = " ".join(capsys.readouterr().out.split())
+    shown = out.count("↻ retrying ")
+    assert shown == sum(throttler.throttled.values()) > 5
+    assert "after TooManyRequestsException (attempt 2)" in out and "after Throttling (attempt 2)" in out
