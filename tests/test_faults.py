@@ -270,3 +270,36 @@ def test_cli_progress_shows_each_retry(local_cloud: Any, fast_backoff: None, tmp
     shown = out.count("↻ retrying ")
     assert shown == sum(throttler.throttled.values()) > 5
     assert "after TooManyRequestsException (attempt 2)" in out and "after Throttling (attempt 2)" in out
+
+
+@pytest.mark.parametrize(("service", "operation", "code", "message", "transient"), [
+    ("iam", "CreateRole", "Throttling", "Rate exceeded", True),
+    ("route53", "ChangeResourceRecordSets", "Throttling", "Rate exceeded", True),
+    ("route53", "ChangeResourceRecordSets", "PriorRequestNotComplete", "still processing", True),
+    ("logs", "CreateLogGroup", "ThrottlingException", "Rate exceeded", True),
+    ("cognito-idp", "CreateUserPool", "TooManyRequestsException", "Too many requests", True),
+    ("apigatewayv2", "CreateRoute", "ConflictException", "Route with key GET /a already exists", False),
+    ("lambda", "CreateFunction", "ResourceConflictException", "Function already exist", False),
+    ("iam", "CreateRole", "AccessDenied", "not allowed", False),
+])
+def test_which_errors_are_transient(service: str, operation: str, code: str, message: str, transient: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    from sstdirect.aws import is_transient
+
+    exc = ClientError({"Error": {"Code": code, "Message": message}}, operation)
+    assert is_transient(service, operation, exc) is transient
+
+
+def test_botocore_retries_are_read_from_the_attempt_header() -> None:
+    from types import SimpleNamespace
+
+    from sstdirect.aws import _botocore_attempt
+
+    def request(value: bytes | None) -> Any:
+        headers = {"amz-sdk-invocation-id": b"abc"} | ({"amz-sdk-request": value} if value else {})
+        return SimpleNamespace(headers=headers)
+
+    assert _botocore_attempt(request(b"attempt=1; max=6")) is None
+    assert _botocore_attempt(request(b"ttl=20250101T000000Z; attempt=3; max=6")) == ("abc", 3)
+    assert _botocore_attempt(request(None)) is None and _botocore_attempt(None) is None
