@@ -146,15 +146,20 @@ def _record_strays(aws: Aws, records: dict[str, Record], result: RebuildResult) 
     """Record the unclaimed children of every recorded object (an API's leftover routes, ...) under
     ``{parent address}/stray/{label}``, each after what it uses, so that the next deploy deletes them."""
     claimed = frozenset(rec.physical_id for rec in records.values() if rec.physical_id)
-    strays: list[tuple[str, Stray]] = []
-    for address, rec in list(records.items()):
-        with wrap_aws_error(address, "list children"):
-            strays += [(f"{address}/stray/{s.label}", s) for s in provider_for(rec.type).strays(aws, rec, claimed)]
+    strays: list[tuple[str, str, Stray]] = []  # (parent address, stray address, stray)
+    for parent, rec in list(records.items()):
+        with wrap_aws_error(parent, "list children"):
+            found = provider_for(rec.type).strays(aws, rec, claimed)
+        for stray in found:
+            address = f"{parent}/stray/{stray.label}"
+            if address in records or any(a == address for _, a, _ in strays):  # two of one label
+                address = f"{address}#{stray.physical_id}"
+            strays.append((parent, address, stray))
     by_physical = {rec.physical_id: a for a, rec in records.items() if rec.physical_id}
-    by_physical.update({s.physical_id: a for a, s in strays})
-    for address, stray in strays:
-        if address in records:  # two strays of one label: keep the address unique
-            address = f"{address}#{stray.physical_id}"
-        uses = sorted(by_physical[u] for u in stray.uses if u in by_physical)
+    by_physical.update({s.physical_id: a for _, a, s in strays})
+    for parent, address, stray in strays:
+        # it depends on its parent (deleted first, or along with a deleted API) and on what it uses (a route goes
+        # before its integration)
+        uses = sorted({parent, *(by_physical[u] for u in stray.uses if u in by_physical)})
         records[address] = Record(stray.type, address, "created", stray.physical_id, {}, dict(stray.props), "", uses)
         result.extra.append((address, stray.physical_id))
