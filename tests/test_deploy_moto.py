@@ -281,3 +281,12 @@ def test_renaming_an_authorizer_in_use_moves_routes_first(aws: boto3.Session, ro
     (authz,) = aws.client("apigatewayv2").get_authorizers(ApiId=api.id)["Items"]
     (route,) = aws.client("apigatewayv2").get_routes(ApiId=api.id)["Items"]
     assert authz["Name"] == "new" and route["AuthorizerId"] == authz["AuthorizerId"]
+
+
+def test_defaults_function_applies_to_lambda_authorizer_functions(root: Path) -> None:
+    app = App("notes", stage="dev", root=root)
+    api = Api(app, "Api", defaults={"function": {"timeout": 9, "environment": {"STAGE": "dev"}}},
+              authorizers={"auth": {"type": "lambda", "function": {"handler": "src/other.main", "timeout": 5}}},
+              routes={"GET /a": {"function": "src/list.main", "authorizer": "auth"}})
+    fn = api.authorizers["auth"].function
+    assert (fn.timeout, fn.environment) == (5, {"STAGE": "dev"})  # the authorizer's own props win

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import re
 import shutil
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -19,8 +22,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def test_dev_serves_and_reloads(tmp_path: Path) -> None:
-    shutil.copytree(EXAMPLES / "rest-api", tmp_path / "rest-api")
+@contextlib.contextmanager
+def dev(app_file: Path) -> Iterator[io.StringIO]:
+    """``run_dev(app_file)`` in a thread until it prints "Serving"; its console output; stopped on exit."""
     out = io.StringIO()
     console = Console(file=out, width=200)
     stop = threading.Event()
@@ -28,7 +32,7 @@ def test_dev_serves_and_reloads(tmp_path: Path) -> None:
 
     def run() -> None:
         try:
-            run_dev(str(tmp_path / "rest-api" / "app.py"), None, console, _load_apps, poll_s=0.1, stop=stop.is_set)
+            run_dev(str(app_file), None, console, _load_apps, poll_s=0.1, stop=stop.is_set)
         except BaseException as exc:
             errors.append(exc)
 
@@ -39,20 +43,38 @@ def test_dev_serves_and_reloads(tmp_path: Path) -> None:
         while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
             time.sleep(0.05)
         assert not errors and "Serving" in out.getvalue(), out.getvalue()
+        yield out
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_dev_serves_and_reloads(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "rest-api", tmp_path / "rest-api")
+    with dev(tmp_path / "rest-api" / "app.py") as out:
         url = re.search(r"Api\s+(http://127\.0\.0\.1:\d+)", out.getvalue()).group(1)
         with OPENER.open(f"{url}/notes/id1", timeout=30) as r:
             assert r.status == 200 and b"Hello World!" in r.read()
         handler = tmp_path / "rest-api" / "src" / "get.py"
         handler.write_text(handler.read_text().replace("return response(200, note)",
                                                        "return response(200, {**note, 'edited': True})"))
+        deadline = time.monotonic() + 60
         while "Reloaded" not in out.getvalue() and time.monotonic() < deadline:
             time.sleep(0.05)
         with OPENER.open(f"{url}/notes/id1", timeout=30) as r:
             assert b'"edited": true' in r.read()
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
+
+
+def test_dev_prints_the_appsync_url_and_api_key(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "appsync", tmp_path / "appsync")
+    with dev(tmp_path / "appsync" / "app.py") as out:
+        url = re.search(r"GraphqlApi\s+(http://127\.0\.0\.1:\d+/graphql)", out.getvalue()).group(1)
+        key = re.search(r"GraphqlApi\s+x-api-key: (da2-[a-z0-9]{26})", out.getvalue()).group(1)
+        query = json.dumps({"query": "{ listNotes { id } }"}).encode()
+        req = urllib.request.Request(url, data=query, headers={"x-api-key": key, "content-type": "application/json"})
+        with OPENER.open(req, timeout=30) as r:
+            assert r.status == 200 and json.loads(r.read()) == {"data": {"listNotes": []}}
 
 
 def test_dev_parser() -> None:
@@ -69,3 +91,51 @@ def test_change_detection(tmp_path: Path) -> None:
     before = snapshot(folders)
     (b / "new.py").write_text("2")
     assert changed_folders(before, snapshot(folders), folders) == {str(b)}
+
+
+def test_dev_serves_the_websocket_example(tmp_path: Path) -> None:
+    import asyncio
+    import json
+    import socket
+
+    from websockets.asyncio.client import connect
+
+    shutil.copytree(EXAMPLES / "websocket", tmp_path / "websocket")
+    with socket.socket() as s:  # a free port to pin, as `sstdirect dev --port N` does
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_dev(str(tmp_path / "websocket" / "app.py"), port, console, _load_apps, poll_s=0.1, stop=stop.is_set)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+        assert not errors and "Serving" in out.getvalue(), out.getvalue()
+        assert re.search(rf"Ws\s+ws://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
+        assert re.search(rf"Ws\s+@connections http://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
+
+        async def chat() -> list[str | bytes]:
+            a = await connect(f"ws://127.0.0.1:{port}/dev")
+            b = await connect(f"ws://127.0.0.1:{port}/dev")
+            await a.send(json.dumps({"action": "sendMessage", "data": "hi"}))
+            got = [await asyncio.wait_for(a.recv(), 20), await asyncio.wait_for(b.recv(), 20)]
+            await a.close()
+            await b.close()
+            return got
+
+        assert asyncio.run(chat()) == ["hi", "hi"]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()

@@ -162,13 +162,19 @@ def test_head_is_not_get() -> None:
 
 @pytest.mark.parametrize(("kind", "sources", "headers", "status"), [
     ("JWT", (), [], 401),
-    ("JWT", ("$request.header.Authorization",), [("Authorization", "Bearer x")], 501),
+    ("JWT", ("$request.header.Authorization",), [("Authorization", "Bearer x")], 401),
     ("CUSTOM", ("$request.header.X-Key",), [], 401),
     ("AWS_IAM", (), [], 403),
-    ("AWS_IAM", (), [("Authorization", "AWS4-HMAC-SHA256 ...")], 501),
+    ("AWS_IAM", (), [("Authorization", "AWS4-HMAC-SHA256 ...")], 403),
 ])
-def test_authorizers_are_not_silently_skipped(kind: str, sources: tuple[str, ...], headers: list, status: int) -> None:
-    route = RouteConfig("GET /p", Integration("fn"), kind, sources)
+def test_authorizers_are_never_silently_skipped(kind: str, sources: tuple[str, ...], headers: list,
+                                                status: int) -> None:
+    from sstdirect.local.gateway.auth import AuthorizerConfig
+
+    authorizer = None if kind == "AWS_IAM" else AuthorizerConfig("a1", identity_sources=sources,
+                                                                 issuer="https://issuer.test", audience=("x",),
+                                                                 authorizer_type="JWT" if kind == "JWT" else "REQUEST")
+    route = RouteConfig("GET /p", Integration("fn"), kind, authorizer)
     gw, calls = _gateway({"statusCode": 200}, routes={"GET /p": route})
     r = gw.handle(HttpRequest("GET", "/p", "", headers))
     assert r.status == status and not calls

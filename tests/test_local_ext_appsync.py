@@ -313,6 +313,29 @@ def test_schema_creation_status(aws: Clients) -> None:
         assert error(call)[:2] == ("NotFoundException", 404)
 
 
+def test_introspection_schema_keeps_applied_directives_and_aws_scalars(aws: Clients) -> None:
+    import json
+
+    appsync = aws("appsync")
+    sdl = (b"type Note @aws_api_key @aws_cognito_user_pools { id: ID! day: AWSDate secret: String @aws_lambda }\n"
+           b"type Query { note: Note @aws_api_key }\n")
+    api_id = make_api(appsync, schema=sdl)
+
+    def read(fmt: str, directives: bool) -> str:
+        return appsync.get_introspection_schema(apiId=api_id, format=fmt,
+                                                includeDirectives=directives)["schema"].read().decode()
+
+    full = read("SDL", True)
+    assert "type Note @aws_api_key @aws_cognito_user_pools {" in full and "secret: String @aws_lambda" in full
+    assert "note: Note @aws_api_key" in full
+    assert "scalar AWSDate" in full and "directive @aws_lambda on FIELD_DEFINITION | OBJECT" in full
+    plain = read("SDL", False)
+    assert "day: AWSDate" in plain and "@aws_api_key" not in plain
+    types = {t["name"] for t in json.loads(read("JSON", True))["__schema"]["types"]}
+    assert {"Note", "Query", "AWSDate"} <= types
+    assert error(lambda: read("XML", True))[:2] == ("BadRequestException", 400)
+
+
 def test_api_keys(aws: Clients) -> None:
     appsync = aws("appsync")
     api_id = make_api(appsync, schema=None)

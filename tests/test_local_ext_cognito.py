@@ -113,6 +113,39 @@ def test_identity_pool_roles_of_a_missing_pool_are_not_found(aws: Clients) -> No
 # --- cognito-identity: UpdateIdentityPool ----------------------------------------------------
 
 
+def test_credentials_for_identity_are_a_session_of_the_pools_role(aws: Clients) -> None:
+    from sstdirect.local.ext.cognitoidentity import issued_identity
+
+    ci = aws("cognito-identity")
+    pool = identity_pool(ci)
+    iam = aws("iam")
+    iam.create_role(RoleName="auth", AssumeRolePolicyDocument="{}")
+    iam.create_role(RoleName="unauth", AssumeRolePolicyDocument="{}")
+    ci.set_identity_pool_roles(IdentityPoolId=pool, Roles={"authenticated": AUTH_ARN, "unauthenticated": UNAUTH_ARN})
+    logins = {"cognito-idp.us-east-1.amazonaws.com/us-east-1_pool": "a-token"}
+    signed_in = ci.get_id(IdentityPoolId=pool, Logins=logins)["IdentityId"]
+    guest = ci.get_id(IdentityPoolId=pool)["IdentityId"]
+    creds = ci.get_credentials_for_identity(IdentityId=signed_in, Logins=logins)["Credentials"]
+    guest_creds = ci.get_credentials_for_identity(IdentityId=guest)["Credentials"]
+    assert creds["AccessKeyId"] != guest_creds["AccessKeyId"] and creds["SecretKey"] != guest_creds["SecretKey"]
+    assert issued_identity(creds["AccessKeyId"]) == {
+        "amr": ["authenticated", "cognito-idp.us-east-1.amazonaws.com/us-east-1_pool"],
+        "identityId": signed_in, "identityPoolId": pool}
+    assert issued_identity(guest_creds["AccessKeyId"])["amr"] == ["unauthenticated"]
+    import boto3
+
+    me = boto3.client("sts", region_name="us-east-1", endpoint_url=aws("sts").meta.endpoint_url,
+                      aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
+                      aws_session_token=creds["SessionToken"], config=NO_RETRY).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/auth/CognitoIdentityCredentials"
+
+
+def test_credentials_for_identity_without_roles_keep_motos_fixed_pair(aws: Clients) -> None:
+    ci = aws("cognito-identity")
+    identity = ci.get_id(IdentityPoolId=identity_pool(ci))["IdentityId"]
+    assert ci.get_credentials_for_identity(IdentityId=identity)["Credentials"]["AccessKeyId"] == "TESTACCESSKEY12345"
+
+
 def test_update_identity_pool_renames_and_a_missing_pool_is_not_found(aws: Clients) -> None:
     ci = aws("cognito-identity")
     pool_id = identity_pool(ci, "before")

@@ -428,3 +428,12 @@ def test_chat_example_app_declares_the_websocket_api(aws: boto3.Session) -> None
     finally:
         if app in _APPS:
             _APPS.remove(app)
+
+
+def test_defaults_function_applies_to_the_authorizer_function(root: Path) -> None:
+    app = App("chat", stage="dev", root=root)
+    ws = WebSocketApi(app, "Ws", routes={"$connect": "src/connect.main"},
+                      defaults={"function": {"timeout": 9, "environment": {"STAGE": "dev"}}},
+                      authorizer={"type": "lambda", "function": {"handler": "src/auth.main", "timeout": 5}})
+    fn = ws.authorizer_function
+    assert (fn.timeout, fn.environment) == (5, {"STAGE": "dev"})  # the authorizer's own props win

@@ -60,8 +60,8 @@ class Api(Construct):
         self.custom_domain = parse_custom_domain(self.label, custom_domain, region=app.region)
         self.cors = cors_config(self.label, cors)
         self.access_log = access_log_config(self.label, access_log, HTTP_ACCESS_LOG_FORMAT)
+        self.defaults = defaults  # before the authorizers: their functions take defaults["function"] too
         self.authorizers: dict[str, AuthorizerSpec] = parse_authorizers(self, authorizers or {})
-        self.defaults = defaults
         self._default_auth = self._check_authorizer("defaults", defaults.get("authorizer", "none"))
         self._default_scopes = self._check_scopes("defaults", defaults.get("authorization_scopes", []))
         self._default_payload = self._check_payload("defaults", defaults.get("payload_format_version", "2.0"))

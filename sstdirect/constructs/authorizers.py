@@ -147,7 +147,7 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
             if "function" not in conf:
                 raise ConfigError(f"{label}: a lambda authorizer needs function= (a handler, props or Function)")
             fn = Function.from_value(api.app, f"{api.construct_id}-authorizer-{slug(name)}", conf["function"],
-                                     None, label)
+                                     api.defaults.get("function"), label)
             out[name] = AuthorizerSpec(name, address, "REQUEST", "CUSTOM", source, function=fn,
                                        simple_responses=simple, payload_format_version="2.0" if simple else "1.0",
                                        ttl=ttl)

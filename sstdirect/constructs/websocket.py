@@ -145,7 +145,8 @@ class WebSocketApi(Construct):
                 for s in source):
             raise ConfigError(f"{label}: identity_source must be a non-empty list like "
                               f"['route.request.header.Authorization'] or ['route.request.querystring.token']")
-        fn = Function.from_value(self.app, f"{self.construct_id}-authorizer", value["function"], None, label)
+        fn = Function.from_value(self.app, f"{self.construct_id}-authorizer", value["function"],
+                                 self.defaults.get("function"), label)
         return "lambda", fn, tuple(source)
 
     def add_routes(self, routes: Mapping[str, Any]) -> None:

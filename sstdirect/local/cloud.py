@@ -200,14 +200,17 @@ class LocalCloud:
     # --- the local gateway -------------------------------------------------------------------
 
     def serve(self, app: Any, ports: dict[Any, int] | None = None) -> LocalGateway:
-        """Serve every HTTP ``Api`` of the deployed ``app`` on 127.0.0.1, running its handlers.
+        """Serve every ``Api``, ``WebSocketApi`` and ``AppSyncApi`` of the deployed ``app`` on 127.0.0.1,
+        running its handlers.
 
-        ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"`` (one port
-        per API; ``ports={api: 8080}`` pins them). The gateway reads what was deployed into this
-        cloud (routes, integrations, CORS, stage, each function's handler, timeout and environment)
-        and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
-        WebSocket and AppSync APIs, and authorizer checks, are not served yet (see
-        ``sstdirect.local.gateway``).
+        ``with cloud.serve(app) as gw:`` → ``gw.url(api)`` is ``"http://127.0.0.1:PORT"``, ``gw.url(ws)``
+        ``"ws://127.0.0.1:PORT/{stage}"`` and ``gw.management_endpoint(ws)`` its ``@connections``,
+        ``gw.url(appsync)`` ``"http://127.0.0.1:PORT/graphql"`` (one port per API; ``ports={api: 8080}``
+        pins them). The gateway reads what was deployed into this cloud (routes, integrations, authorizers,
+        CORS, stage; AppSync schema, data sources, resolvers, auth and keys; each function's handler,
+        timeout and environment), checks JWT / IAM / Lambda authorizers (of HTTP routes and of WebSocket
+        APIs' ``$connect``; ``@connections`` requests must be SigV4-signed with a key pair this cloud hands
+        out), and runs handlers in warm worker processes; leaving the ``with`` stops servers and workers.
         """
         from .gateway.server import LocalGateway
 

@@ -37,6 +37,10 @@ Fixed operations:
 * ``CreateGraphqlApi`` / ``GetGraphqlApi`` / ``ListGraphqlApis`` / ``UpdateGraphqlApi``: ``uris``
   are AWS-style (``https://<26 chars>.appsync-api.<region>.amazonaws.com/graphql`` and the
   ``wss://...appsync-realtime-api...`` one), stable per API; moto answered ``http://graphql.uri``.
+* ``GetIntrospectionSchema``: ``SDL`` with ``includeDirectives`` is the deployed definition with its
+  applied ``@aws_*`` directives, followed by AppSync's scalars and directives it does not define
+  (moto's introspection round trip dropped the applied directives, and its prelude lacked ``AWSDate``
+  and ``@aws_lambda``, so a schema using them could not be read back).
 * ``UpdateGraphqlApi`` replaces the authorization settings like AWS (moto kept the old
   ``additionalAuthenticationProviders`` / user pool / OIDC / Lambda configs when they were
   omitted or empty, so an additional provider could never be removed).
@@ -47,6 +51,7 @@ State lives on moto's ``GraphqlAPI`` objects (``_ext_*`` attributes), so ``Delet
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from datetime import datetime, timedelta
@@ -58,7 +63,7 @@ from moto.appsync.exceptions import (
     AppSyncExceptions,
     GraphqlAPINotFound,
 )
-from moto.appsync.models import AppSyncBackend, GraphqlAPI, GraphqlAPIKey
+from moto.appsync.models import AppSyncBackend, GraphqlAPI, GraphqlAPIKey, GraphqlSchema
 from moto.appsync.responses import AppSyncResponse
 from moto.core.common_models import BaseModel
 from moto.core.responses import ActionResult, EmptyResult
@@ -351,6 +356,24 @@ def _requires_api(original: Any) -> Any:
     method.__doc__ = original.__doc__
     method.__wrapped__ = original  # type: ignore[attr-defined]
     return method
+
+
+def get_introspection_schema(self: GraphqlSchema, format_: str, include_directives: bool) -> str:
+    """AppSync's schema as deployed plus its own scalars and directives: SDL with directives is the
+    definition itself (moto printed it through an introspection round trip, which drops the applied
+    ``@aws_*`` directives, and its prelude lacked ``AWSDate`` and ``@aws_lambda``)."""
+    from graphql import build_client_schema, introspection_from_schema, parse, print_ast, print_schema
+
+    from ..gateway.appsync import build_appsync_schema, prelude_for
+
+    if format_ not in ("SDL", "JSON"):
+        raise BadRequestException(f"Invalid format {format_} given")
+    if format_ == "SDL" and include_directives:
+        return print_ast(parse(self.definition)) + "\n\n" + prelude_for(self.definition) + "\n"
+    data = introspection_from_schema(build_appsync_schema(self.definition), descriptions=False)
+    if not include_directives:
+        data["__schema"]["directives"] = []
+    return print_schema(build_client_schema(data)) if format_ == "SDL" else json.dumps(data)
 
 
 def get_schema_creation_status(self: AppSyncBackend, api_id: str) -> tuple[str, str | None]:
@@ -662,6 +685,7 @@ def install() -> None:
         setattr(AppSyncBackend, name, _requires_api(getattr(AppSyncBackend, name)))
     AppSyncBackend.get_schema_creation_status = get_schema_creation_status  # type: ignore[method-assign]
     AppSyncBackend.get_type = get_type  # type: ignore[method-assign]
+    GraphqlSchema.get_introspection_schema = get_introspection_schema  # type: ignore[method-assign]
     AppSyncBackend.update_graphql_api = update_graphql_api  # type: ignore[method-assign]
     for name in ("create_graphql_api", "get_graphql_api", "list_graphql_apis", "update_graphql_api"):
         setattr(AppSyncResponse, name, _with_uris(getattr(AppSyncResponse, name)))

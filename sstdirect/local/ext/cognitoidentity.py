@@ -16,6 +16,17 @@ Added operations (shapes and error codes from botocore's ``cognito-identity`` mo
 
 Both answer ``ResourceNotFoundException`` for an identity pool that does not exist.
 
+Changed operation:
+
+* ``GetCredentialsForIdentity``: moto handed every identity the same fixed key pair
+  (``TESTACCESSKEY12345`` / ``ABCSECRETKEY``) belonging to no one. When the identity's pool has a role
+  for it (``authenticated`` when ``Logins`` are given, else ``unauthenticated``), the credentials are
+  now an STS session of that role (moto's ``AssumeRole``, session name ``CognitoIdentityCredentials``
+  as on AWS): a unique key pair whose caller is ``arn:aws:sts::{account}:assumed-role/{role}/
+  CognitoIdentityCredentials``. :func:`issued_identity` tells, for such an access key id, the identity
+  it was issued to (``{"amr", "identityId", "identityPoolId"}``), which the local gateway reports in
+  ``requestContext.authorizer.iam.cognitoIdentity``. Without a role, moto's fixed pair is kept.
+
 Fixed operation:
 
 * ``UpdateIdentityPool``: moto kept the old ``IdentityPoolName`` (AWS renames the pool) and
@@ -148,6 +159,57 @@ def _wrap_update_identity_pool(original: Any) -> Any:
     return update_identity_pool
 
 
+def _identity_pool_of(backend: CognitoIdentityBackend, identity_id: str) -> str | None:
+    for pool_id, entry in backend.pools_identities.items():
+        if any(i.get("IdentityId") == identity_id for i in entry.get("Identities", [])):
+            return pool_id
+    return None
+
+
+def get_credentials_for_identity_with_role(self: CognitoIdentityBackend, identity_id: str,
+                                           logins: dict[str, str] | None = None) -> str:
+    """Credentials of the identity's role as an STS session (see the module docstring)."""
+    from moto.sts.models import sts_backends
+
+    pool_id = _identity_pool_of(self, identity_id)
+    pool = self.identity_pools.get(pool_id) if pool_id else None
+    roles = pool.__dict__.get("_ext_roles", {}) if pool is not None else {}
+    kind = "authenticated" if logins else "unauthenticated"
+    role_arn = roles.get(kind)
+    if pool_id is None or not role_arn:
+        return _ORIGINAL_GET_CREDENTIALS(self, identity_id)  # type: ignore[misc]
+    session = sts_backends[self.account_id]["aws"].assume_role(
+        region_name=self.region_name, role_session_name="CognitoIdentityCredentials", role_arn=role_arn,
+        policy="", duration=3600, external_id="")
+    amr = [kind, *sorted(logins or {})]
+    self.__dict__.setdefault("_ext_issued", {})[session.access_key_id] = {
+        "amr": amr, "identityId": identity_id, "identityPoolId": pool_id}
+    return json.dumps({
+        "Credentials": {"AccessKeyId": session.access_key_id, "SecretKey": session.secret_access_key,
+                        "SessionToken": session.session_token, "Expiration": session.expiration.timestamp()},
+        "IdentityId": identity_id,
+    })
+
+
+def issued_identity(access_key_id: str) -> dict[str, Any] | None:
+    """``{"amr", "identityId", "identityPoolId"}`` of credentials an identity pool issued, else None."""
+    from moto.cognitoidentity.models import cognitoidentity_backends
+
+    for account_id in list(cognitoidentity_backends.keys()):
+        for backend in list(cognitoidentity_backends[account_id].values()):
+            found = backend.__dict__.get("_ext_issued", {}).get(access_key_id)
+            if found is not None:
+                return {**found, "amr": list(found["amr"])}
+    return None
+
+
+def handle_get_credentials_for_identity(self: CognitoIdentityResponse) -> str:
+    return self.backend.get_credentials_for_identity(self._get_param("IdentityId"), self._get_param("Logins"))
+
+
+_ORIGINAL_GET_CREDENTIALS = CognitoIdentityBackend.get_credentials_for_identity
+
+
 # --- response handlers (installed on CognitoIdentityResponse) --------------------------------
 
 
@@ -165,6 +227,7 @@ def handle_get_identity_pool_roles(self: CognitoIdentityResponse) -> str:
 BACKEND_METHODS = {
     "set_identity_pool_roles": set_identity_pool_roles,
     "get_identity_pool_roles": get_identity_pool_roles,
+    "get_credentials_for_identity": get_credentials_for_identity_with_role,
 }
 
 # moto resolves the X-Amz-Target header to a snake_case method name on the response class
@@ -172,6 +235,7 @@ BACKEND_METHODS = {
 RESPONSE_METHODS = {
     "set_identity_pool_roles": handle_set_identity_pool_roles,
     "get_identity_pool_roles": handle_get_identity_pool_roles,
+    "get_credentials_for_identity": handle_get_credentials_for_identity,
 }
 
 

@@ -1,4 +1,5 @@
-"""The local gateway: serves deployed HTTP APIs on loopback with API Gateway's semantics.
+"""The local gateway: serves deployed HTTP and WebSocket APIs with API Gateway's semantics and AppSync
+APIs with AppSync's, on loopback.
 
 A pure core (no I/O, unit-tested without sockets) shared by the real server and in-process callers:
 
@@ -7,12 +8,27 @@ A pure core (no I/O, unit-tested without sockets) shared by the real server and 
 * :mod:`.responses` - a Lambda result → an HTTP response (§1.4, §1.5) and the gateway's own errors (§8).
 * :mod:`.cors` - preflight answers and CORS headers on responses (§5).
 * :mod:`.pipeline` - :class:`HttpGateway`: one deployed API's request pipeline, given an ``invoke`` callable.
+* :mod:`.auth` - a route's authorizer before the integration: :mod:`.auth_jwt` (JWT signatures against the
+  issuer's JWKS through OIDC discovery, §3), :mod:`.auth_iam` (SigV4 with botocore's signer, §4) and
+  :mod:`.auth_lambda` (Lambda authorizer events, simple and IAM-policy answers, the TTL cache).
+* :mod:`.websocket` - a WebSocket API (§6): route selection, events, ``$connect`` results, limits, and
+  :class:`WsGateway`, its pipeline, whose ``$connect`` authorizer (Lambda REQUEST or IAM) is checked by
+  :mod:`.auth` as HTTP routes' are; :mod:`.connections` - its ``@connections`` API (§6.4), SigV4-verified
+  by the same :mod:`.auth_iam`.
 
-With I/O: :mod:`.config` reads the deployed configuration from the embedded AWS, :mod:`.workers`
-runs handlers in warm worker processes, :mod:`.server` puts it all on ``ThreadingHTTPServer``\\ s.
+AppSync (SEMANTICS.md §7), pure as well: :mod:`.appsync` (:class:`AppSyncGateway`: ``POST /graphql``
+executed with graphql-core, direct Lambda and mapping-template resolvers), :mod:`.vtl` (Velocity
+templates with ``$util`` / ``$ctx``), :mod:`.appsync_auth` (API key, Cognito, OIDC, IAM, Lambda modes, on
+the HTTP APIs' :mod:`.auth_jwt` / :mod:`.auth_iam` verifiers).
 
-This first slice serves HTTP APIs only; WebSocket and AppSync APIs, and JWT / IAM / Lambda
-authorizer checks, come next (see :mod:`.pipeline` for what an authorized route answers meanwhile).
+With I/O: :mod:`.config` and :mod:`.appsync_config` read the deployed configuration (routes, integrations,
+authorizers, CORS, stage; AppSync schema, resolvers, data sources) from the embedded AWS, :mod:`.workers`
+runs handlers (and Lambda authorizers) in warm worker processes, :mod:`.server` (and
+:mod:`.appsync_server`, which wires AppSync APIs) put HTTP and AppSync APIs on ``ThreadingHTTPServer``\\ s and
+WebSocket APIs on
+:mod:`.ws_server`'s event loop. JWKS documents are fetched over HTTP(S); the embedded AWS's Cognito issuers
+are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
+own, Cognito identity pools', IAM users', STS sessions').
 """
 
 from __future__ import annotations

@@ -7,6 +7,13 @@ Protocol: one JSON object per line on the pipe that was stdout when it started; 
   parent → worker  {"event": {...}, "request_id": "...", "remaining_ms": 1234}
   worker → parent  {"ok": true, "result": ...} | {"ok": false, "errorType": ..., "errorMessage": ...}
 
+When ``SSTDIRECT_EXECUTE_API`` is set (``{"apiId": "http://127.0.0.1:PORT", ...}``, the WebSocket APIs
+the local gateway serves), boto3 clients created with an ``endpoint_url`` of
+``https://{apiId}.execute-api.{region}.amazonaws.com/...`` (AWS's way to build an
+``apigatewaymanagementapi`` client from a WebSocket event) reach the local gateway instead, the path
+kept: :func:`redirect_execute_api` patches ``botocore.client.ClientCreator.create_client`` when botocore
+is first imported, so a worker that never uses boto3 never pays for importing it.
+
 The handler module is imported on the first invocation (an import error is that invocation's
 error, as Lambda's ``Runtime.ImportModuleError``), then kept: module state lives as long as the
 worker, like a warm Lambda instance.
@@ -15,13 +22,76 @@ worker, like a warm Lambda instance.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import json
 import os
+import re
 import sys
 import time
 import traceback
+from typing import Any
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+EXECUTE_API_ENV = "SSTDIRECT_EXECUTE_API"
+_EXECUTE_API_URL = re.compile(r"^(?:https?|wss?)://([A-Za-z0-9]+)\.execute-api\.[A-Za-z0-9-]+\.amazonaws\.com"
+                              r"(?::\d+)?(/.*)?$", re.IGNORECASE)
+
+
+def local_endpoint(url: str, apis: dict[str, str]) -> str:
+    """``https://{apiId}.execute-api.{region}.amazonaws.com/dev`` → ``http://127.0.0.1:PORT/dev`` when
+    ``apiId`` is served locally (a key of ``apis``); any other URL is returned unchanged."""
+    match = _EXECUTE_API_URL.match(url)
+    if match is None or match.group(1).lower() not in apis:
+        return url
+    return apis[match.group(1).lower()].rstrip("/") + (match.group(2) or "")
+
+
+def _patch_client_creator(module: Any, apis: dict[str, str]) -> None:
+    creator = module.ClientCreator
+    original = creator.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("endpoint_url"), str):
+            kwargs["endpoint_url"] = local_endpoint(kwargs["endpoint_url"], apis)
+        elif len(args) > 3 and isinstance(args[3], str):  # (service, region, is_secure, endpoint_url, ...)
+            args = (*args[:3], local_endpoint(args[3], apis), *args[4:])
+        return original(self, *args, **kwargs)
+
+    creator.create_client = create_client
+
+
+class _BotocoreHook(importlib.abc.MetaPathFinder):
+    """Patches ``botocore.client`` right after it is first imported, then removes itself."""
+
+    def __init__(self, apis: dict[str, str]):
+        self.apis = apis
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "botocore.client":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_patch(module: Any) -> None:
+            exec_module(module)
+            _patch_client_creator(module, self.apis)
+
+        loader.exec_module = exec_and_patch
+        return spec
+
+
+def redirect_execute_api(apis: dict[str, str]) -> None:
+    """Send boto3 clients for the served ``apis`` (``{apiId: local base URL}``) to the local gateway."""
+    apis = {k.lower(): v for k, v in apis.items()}
+    if "botocore.client" in sys.modules:
+        _patch_client_creator(sys.modules["botocore.client"], apis)
+    else:
+        sys.meta_path.insert(0, _BotocoreHook(apis))
 
 
 class LambdaContext:
@@ -53,6 +123,8 @@ def main() -> None:
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the handler's prints go to stderr
     sys.stdout = sys.stderr
+    if os.environ.get(EXECUTE_API_ENV):
+        redirect_execute_api(json.loads(os.environ[EXECUTE_API_ENV]))
     module_name, _, attr = handler.rpartition(".")
     fn = None
     for line in proto_in:

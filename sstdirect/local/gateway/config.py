@@ -1,14 +1,17 @@
-"""Read what was deployed: an HTTP API's routes, integrations, authorizers, CORS and stage from the
-embedded AWS's apigatewayv2, and each target function's handler, timeout, memory and environment
-from its Lambda; the function's code folder comes from the App's ``Function`` constructs, matched by
-function name. So what is served is what was deployed."""
+"""Read what was deployed: an HTTP API's routes, integrations, authorizers, CORS and stage (a
+WebSocket API's: :func:`read_ws_api`) from the embedded AWS's apigatewayv2, and each target
+function's handler, timeout, memory and environment from its Lambda; the function's code folder
+comes from the App's ``Function`` constructs, matched by function name. So what is served is what
+was deployed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...errors import ConfigError
+from .auth import AuthorizerConfig
 from .pipeline import ApiConfig, Integration, RouteConfig
+from .websocket import WS_INTEGRATION_TIMEOUT_MS, WsApiConfig, WsRoute
 from .workers import FunctionSpec
 
 
@@ -35,13 +38,14 @@ def _function_name(uri: str) -> str:
 
 
 def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]:
-    """An :class:`ApiConfig` for ``api_id`` and the names of the functions its routes call."""
+    """An :class:`ApiConfig` for ``api_id`` and the names of the functions its routes and their Lambda
+    authorizers call."""
     api = apigw.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "HTTP":
         raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API; the local gateway serves HTTP APIs "
                           f"only for now")
     integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
-    authorizers = {a["AuthorizerId"]: a for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: read_authorizer(a) for a in _all(apigw, "get_authorizers", ApiId=api_id)}
     stages = _all(apigw, "get_stages", ApiId=api_id)
     stage = next((s for s in stages if s["StageName"] == "$default"), stages[0] if stages else None)
     routes: dict[str, RouteConfig] = {}
@@ -59,11 +63,14 @@ def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]
             integration = Integration(name, raw.get("PayloadFormatVersion") or "2.0",
                                       int(raw.get("TimeoutInMillis") or 30000))
             functions.add(name)
-        authorizer = authorizers.get(route.get("AuthorizerId") or "") or {}
+        authorizer = authorizers.get(route.get("AuthorizerId") or "")
+        kind = route.get("AuthorizationType") or "NONE"
+        if authorizer is not None and authorizer.function_name and kind == "CUSTOM":
+            functions.add(authorizer.function_name)
         routes[route["RouteKey"]] = RouteConfig(
-            key=route["RouteKey"], integration=integration,
-            authorization_type=route.get("AuthorizationType") or "NONE",
-            identity_sources=tuple(authorizer.get("IdentitySource") or ()),
+            key=route["RouteKey"], integration=integration, authorization_type=kind,
+            authorizer=authorizer if kind in ("JWT", "CUSTOM") else None,
+            authorization_scopes=tuple(route.get("AuthorizationScopes") or ()),
         )
     config = ApiConfig(
         api_id=api_id, name=api.get("Name", ""), region=region, account_id=account,
@@ -72,6 +79,21 @@ def read_api(apigw: Any, api_id: str, region: str) -> tuple[ApiConfig, set[str]]
         routes=routes, stage_variables=dict((stage or {}).get("StageVariables") or {}),
     )
     return config, functions
+
+
+def read_authorizer(raw: dict[str, Any]) -> AuthorizerConfig:
+    """An :class:`AuthorizerConfig` from one ``GetAuthorizers`` item."""
+    jwt = raw.get("JwtConfiguration") or {}
+    uri = raw.get("AuthorizerUri") or ""
+    return AuthorizerConfig(
+        authorizer_id=raw["AuthorizerId"], name=raw.get("Name", ""), authorizer_type=raw.get("AuthorizerType", "JWT"),
+        identity_sources=tuple(raw.get("IdentitySource") or ()),
+        issuer=jwt.get("Issuer") or "", audience=tuple(jwt.get("Audience") or ()),
+        function_name=_function_name(uri) if uri else None,
+        payload_format_version=raw.get("AuthorizerPayloadFormatVersion") or "2.0",
+        simple_responses=bool(raw.get("EnableSimpleResponses")),
+        ttl_s=int(raw.get("AuthorizerResultTtlInSeconds") or 0),
+    )
 
 
 def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]]) -> FunctionSpec | None:
@@ -88,12 +110,63 @@ def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]
     )
 
 
-def _all(client: Any, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+def _all(client: Any, method: str, key: str = "Items", token_key: str = "NextToken",
+             **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item under ``key`` of every page of ``client.method(**kwargs)``, following ``token_key``
+    (API Gateway's ``Items`` / ``NextToken``; AppSync's lists say ``nextToken``)."""
     items: list[dict[str, Any]] = []
     token = None
     while True:
-        page = getattr(client, method)(**kwargs, **({"NextToken": token} if token else {}))
-        items += page.get("Items", [])
-        token = page.get("NextToken")
+        page = getattr(client, method)(**kwargs, **({token_key: token} if token else {}))
+        items += page.get(key, [])
+        token = page.get(token_key)
         if not token:
             return items
+
+
+def read_ws_api(apigw: Any, api_id: str, region: str) -> tuple[WsApiConfig, set[str]]:
+    """A :class:`WsApiConfig` for the WebSocket API ``api_id`` (route selection expression, routes,
+    integrations, ``$connect`` authorization, stage) and the names of the functions it calls.
+
+    A route is two-way when its ``RouteResponseSelectionExpression`` is ``$default`` (§6.1). AWS also
+    needs the ``$default`` route response itself; moto has no GetRouteResponses to list it, so the
+    expression alone decides here (INFERRED)."""
+    api = apigw.get_api(ApiId=api_id)
+    if api.get("ProtocolType") != "WEBSOCKET":
+        raise ConfigError(f"API {api_id} is a {api.get('ProtocolType')} API, not a WebSocket API")
+    integrations = {i["IntegrationId"]: i for i in _all(apigw, "get_integrations", ApiId=api_id)}
+    authorizers = {a["AuthorizerId"]: read_authorizer(a) for a in _all(apigw, "get_authorizers", ApiId=api_id)}
+    stages = _all(apigw, "get_stages", ApiId=api_id)
+    routes: dict[str, WsRoute] = {}
+    functions: set[str] = set()
+    account = "123456789012"
+    for route in _all(apigw, "get_routes", ApiId=api_id):
+        target = route.get("Target") or ""
+        raw = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+        integration = None
+        if raw is not None and raw.get("IntegrationType") == "AWS_PROXY":
+            uri = raw.get("IntegrationUri") or ""
+            name = _function_name(uri)
+            if uri.startswith("arn:") and len(uri.split(":")) > 4 and uri.split(":")[4]:
+                account = uri.split(":")[4]
+            integration = Integration(name, "1.0", int(raw.get("TimeoutInMillis") or WS_INTEGRATION_TIMEOUT_MS))
+            functions.add(name)
+        kind = route.get("AuthorizationType") or "NONE"
+        authorizer = authorizers.get(route.get("AuthorizerId") or "") if kind == "CUSTOM" else None
+        if authorizer is not None and authorizer.function_name:
+            functions.add(authorizer.function_name)
+        routes[route["RouteKey"]] = WsRoute(
+            key=route["RouteKey"], integration=integration,
+            two_way=route.get("RouteResponseSelectionExpression") == "$default",
+            authorization_type=kind, authorizer=authorizer,
+        )
+    if not stages:
+        raise ConfigError(f"WebSocket API {api_id} has no stage: deploy the app before serving it")
+    stage = stages[0]
+    config = WsApiConfig(
+        api_id=api_id, stage=stage["StageName"],
+        route_selection_expression=api.get("RouteSelectionExpression") or "$request.body.action",
+        region=region, account_id=account, routes=routes,
+        stage_variables=dict(stage.get("StageVariables") or {}),
+    )
+    return config, functions

@@ -1,5 +1,6 @@
-"""``sstdirect dev APP.py``: deploy the app into a fresh embedded AWS, serve every HTTP API, print the
-URLs, recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C."""
+"""``sstdirect dev APP.py``: deploy the app into a fresh embedded AWS, serve every HTTP, WebSocket and
+AppSync API, print the URLs (with each WebSocket API's ``@connections`` endpoint and the AppSync API keys),
+recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -69,10 +70,15 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
                 gateways.append(gw)
                 for construct_id, url in gw.urls.items():
                     console.print(f"  [bold]{construct_id}[/bold]  {url}")
+                for ws in _websocket_apis(app):
+                    console.print(f"  [bold]{ws.construct_id}[/bold]  @connections {gw.management_endpoint(ws)}")
+                for served in gw.appsync:
+                    for key in gw.api_keys(served.construct):
+                        console.print(f"  [bold]{served.construct.construct_id}[/bold]  x-api-key: {key}")
                 if next_port:
                     next_port += len(gw.urls)
             if not any(gw.urls for gw in gateways):
-                console.print("[yellow]No HTTP API to serve[/yellow] (WebSocket and AppSync APIs are not served yet)")
+                console.print("[yellow]No HTTP, WebSocket or AppSync API to serve[/yellow]")
             folders = {os.path.realpath(p.spec.code_dir) for gw in gateways for p in gw.workers.pools.values()}
             seen = snapshot(folders)
             console.print("Serving; edit a handler and its workers reload. Ctrl-C to stop.")
@@ -101,9 +107,18 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def gw_apis(app: Any) -> list[Any]:
+    """The constructs the gateway gives a port, in port order: HTTP APIs, WebSocket APIs, AppSync APIs."""
     from ...constructs.api import Api
+    from .appsync_server import appsync_apis
 
-    return [c for c in app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
+    http = [c for c in app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
+    return http + _websocket_apis(app) + appsync_apis(app)
+
+
+def _websocket_apis(app: Any) -> list[Any]:
+    from ...constructs.websocket import WebSocketApi
+
+    return [c for c in app.constructs if isinstance(c, WebSocketApi)]
 
 
 def _ports(apis: list[Any], first: int | None) -> dict[Any, int] | None:

@@ -56,6 +56,11 @@ class Context:
     request_id: str = field(default_factory=new_request_id)
     epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     stage_variables: dict[str, str] = field(default_factory=dict)
+    # what the route's authorizer let through (see .auth.Verdict): requestContext.authorizer in 2.0
+    # and 1.0, and the 1.0 requestContext.identity fields of an IAM caller
+    authorizer: dict[str, Any] | None = None
+    authorizer_v1: dict[str, Any] | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def domain_name(self) -> str:
@@ -153,6 +158,7 @@ def event_v2(request: HttpRequest, ctx: Context) -> dict[str, Any]:
     event["requestContext"] = {
         "accountId": ctx.account_id,
         "apiId": ctx.api_id,
+        **({"authorizer": ctx.authorizer} if ctx.authorizer is not None else {}),
         "domainName": ctx.domain_name,
         "domainPrefix": ctx.api_id,
         "http": {"method": request.method, "path": raw_path, "protocol": request.protocol,
@@ -185,6 +191,11 @@ def event_v1(request: HttpRequest, ctx: Context) -> dict[str, Any]:
     user_agent = next((v for n, v in headers if n == "user-agent"), "")
     resource = ctx.match.route.key.partition(" ")[2] if ctx.match and not ctx.match.route.is_default else "$default"
     body, b64 = _body(request)
+    identity = {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
+                "principalOrgId": None, "sourceIp": request.source_ip, "user": None, "userAgent": user_agent,
+                "userArn": None}
+    identity.update(ctx.identity)
     return {
         "version": "1.0",
         "resource": resource,
@@ -197,14 +208,12 @@ def event_v1(request: HttpRequest, ctx: Context) -> dict[str, Any]:
         "requestContext": {
             "accountId": ctx.account_id,
             "apiId": ctx.api_id,
+            **({"authorizer": ctx.authorizer_v1} if ctx.authorizer_v1 is not None else {}),
             "domainName": ctx.domain_name,
             "domainPrefix": ctx.api_id,
             "extendedRequestId": ctx.request_id,
             "httpMethod": request.method,
-            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
-                         "cognitoAuthenticationType": None, "cognitoIdentityId": None,
-                         "cognitoIdentityPoolId": None, "principalOrgId": None, "sourceIp": request.source_ip,
-                         "user": None, "userAgent": user_agent, "userArn": None},
+            "identity": identity,
             "path": path,
             "protocol": request.protocol,
             "requestId": ctx.request_id,

@@ -6,12 +6,10 @@ authorization, the Lambda event (payload 2.0 or 1.0), the invocation, the respon
 (an invalid result, an error or a function timeout → 500; the integration timeout → 503), and the
 CORS headers. Tests call it directly (the in-process client); the server calls it per request.
 
-Authorization in this slice (honest, never a silent pass): JWT, Lambda (``CUSTOM``) and IAM
-authorizers are **not verified yet**. A request without the credential the authorizer reads gets
-what AWS sends for a missing one (JWT and Lambda: 401 ``{"message":"Unauthorized"}``, JWT with a
-``www-authenticate`` header; IAM: 403 ``{"message":"Forbidden"}``); a request that carries one is
-refused with 501 ``{"message":"... authorizers are not supported by the local gateway yet"}`` rather
-than let through unchecked.
+Authorization is :class:`.auth.Authorizers`' job (JWT signatures against the issuer's JWKS, SigV4
+against the embedded AWS's credentials, Lambda authorizers through the same ``invoke``): a refused
+request never reaches the integration, and what the authorizer let through is the event's
+``requestContext.authorizer``.
 """
 
 from __future__ import annotations
@@ -23,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cors as cors_mod
+from .auth import AuthorizerConfig, Authorizers
 from .events import Context, event_v1, event_v2, new_request_id
 from .messages import HttpRequest, HttpResponse
 from .responses import (
     MAX_LAMBDA_PAYLOAD,
     MAX_REQUEST_BYTES,
     InvalidResponse,
-    gateway_error,
     internal_error,
     not_found,
     response_v1,
@@ -37,7 +35,7 @@ from .responses import (
     service_unavailable,
     too_large,
 )
-from .routing import Match, RouteTable
+from .routing import RouteTable
 
 _log = logging.getLogger("sstdirect.local.gateway")
 
@@ -56,7 +54,8 @@ class RouteConfig:
     key: str
     integration: Integration | None
     authorization_type: str = "NONE"  # NONE | JWT | CUSTOM | AWS_IAM
-    identity_sources: tuple[str, ...] = ()
+    authorizer: AuthorizerConfig | None = None  # JWT and CUSTOM routes
+    authorization_scopes: tuple[str, ...] = ()  # JWT routes
 
 
 @dataclass
@@ -77,20 +76,27 @@ class ApiConfig:
 class Outcome:
     """What an invocation gave: ``result`` (JSON-decoded) when ``status == "ok"``; else ``"error"``
     (the handler raised, its worker died, or the function timed out) or ``"timeout"`` (the
-    integration's own timeout passed first)."""
+    integration's own timeout passed first). For a handler that raised, ``error_type`` and
+    ``error_message`` are Lambda's ``errorType`` (the exception class) and ``errorMessage``."""
 
     status: str
     result: Any = None
     error: str = ""
+    error_type: str = ""
+    error_message: str = ""
 
 
 Invoke = Callable[[str, dict[str, Any], float], Outcome]  # (function_name, event, timeout_s) → Outcome
 
 
 class HttpGateway:
-    def __init__(self, config: ApiConfig, invoke: Invoke):
+    """One API's pipeline; ``auth`` checks authorizers (by default with no credentials and no issuer
+    resolution: the server passes the embedded AWS's, see :mod:`.server`)."""
+
+    def __init__(self, config: ApiConfig, invoke: Invoke, auth: Authorizers | None = None):
         self.config = config
         self.invoke = invoke
+        self.auth = auth or Authorizers()
         self.table = RouteTable(list(config.routes))
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -115,38 +121,19 @@ class HttpGateway:
         if match is None:
             return not_found(request_id)
         route = self.config.routes[match.route_key]
-        denied = self._authorize(route, request, request_id)
-        if denied is not None:
-            return denied
-        if route.integration is None:  # a route with no target: nothing to call (INFERRED 404 as AWS)
-            return not_found(request_id)
-        return self._integrate(route.integration, request, match, request_id)
-
-    def _authorize(self, route: RouteConfig, request: HttpRequest, request_id: str) -> HttpResponse | None:
-        kind = route.authorization_type
-        if kind == "NONE":
-            return None
-        if kind == "AWS_IAM":
-            signed = request.header("authorization") is not None or "X-Amz-Signature=" in request.raw_query
-            if not signed:
-                return gateway_error(403, "Forbidden", request_id)
-        else:
-            sources = route.identity_sources or (("$request.header.Authorization",) if kind == "JWT" else ())
-            if sources and any(_identity(request, s) in (None, "") for s in sources):
-                response = gateway_error(401, "Unauthorized", request_id)
-                if kind == "JWT":
-                    response.headers.append(("www-authenticate", 'Bearer'))
-                return response
-        what = {"AWS_IAM": "IAM", "JWT": "JWT", "CUSTOM": "Lambda"}.get(kind, kind)
-        _log.warning("route %s needs a %s authorizer, which the local gateway does not verify yet: refused with 501",
-                     route.key, what)
-        return gateway_error(501, f"{what} authorizers are not supported by the local gateway yet", request_id)
-
-    def _integrate(self, integration: Integration, request: HttpRequest, match: Match,
-                   request_id: str) -> HttpResponse:
         ctx = Context(api_id=self.config.api_id, region=self.config.region, account_id=self.config.account_id,
                       stage=self.config.stage, match=match, request_id=request_id,
                       stage_variables=self.config.stage_variables)
+        verdict = self.auth.check(route, request, ctx, self.invoke)
+        if verdict.response is not None:
+            return verdict.response
+        ctx.authorizer, ctx.authorizer_v1, ctx.identity = verdict.authorizer, verdict.authorizer_v1, verdict.identity
+        if route.integration is None:  # a route with no target: nothing to call (INFERRED 404 as AWS)
+            return not_found(request_id)
+        return self._integrate(route.integration, request, ctx)
+
+    def _integrate(self, integration: Integration, request: HttpRequest, ctx: Context) -> HttpResponse:
+        request_id = ctx.request_id
         v1 = integration.payload_format_version == "1.0"
         event = (event_v1 if v1 else event_v2)(request, ctx)
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD:
@@ -163,17 +150,3 @@ class HttpGateway:
         except InvalidResponse as exc:
             _log.warning("%s returned an invalid response: %s", integration.function_name, exc)
             return internal_error(request_id)
-
-
-def _identity(request: HttpRequest, source: str) -> str | None:
-    """The value of an identity source such as ``$request.header.Authorization`` (None if absent)."""
-    source = source.strip()
-    if source.startswith("$request.header."):
-        return request.header(source[len("$request.header."):])
-    if source.startswith("$request.querystring."):
-        from .events import query_pairs
-
-        name = source[len("$request.querystring."):]
-        values = [v for k, v in query_pairs(request.raw_query) if k == name]
-        return ",".join(values) if values else None
-    return "?"  # a context or stage variable: present as far as this slice can tell

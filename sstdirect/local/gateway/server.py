@@ -1,22 +1,30 @@
 """The real server: one ``ThreadingHTTPServer`` per HTTP API on 127.0.0.1, each feeding
-:meth:`HttpGateway.handle`; :class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
+:meth:`HttpGateway.handle`, and one port per WebSocket API on :mod:`.ws_server`'s event loop;
+:class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
-from .config import code_dirs, read_api, read_function
+from ._worker import EXECUTE_API_ENV
+from .appsync_server import ServedAppSync, appsync_apis, appsync_gateway, dynamodb_clients
+from .auth import local_authorizers
+from .config import code_dirs, read_api, read_function, read_ws_api
 from .messages import HttpRequest, HttpResponse
 from .pipeline import HttpGateway
 from .responses import MAX_REQUEST_BYTES, gateway_error, internal_error, too_large
+from .websocket import WsGateway
 from .workers import Workers
+from .ws_server import WsServer
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
@@ -33,7 +41,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: HttpGateway):
+    def __init__(self, address: tuple[str, int], gateway: Any):  # anything with handle(HttpRequest)
         self.gateway = gateway
         super().__init__(address, _Handler)
 
@@ -113,6 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
         return "sstdirect-local-gateway"
 
 
+def _deployed_id(construct: Any) -> str:
+    """The API id of a deployed API construct; :class:`ConfigError` when it is not deployed yet."""
+    api_id = construct.id
+    if not isinstance(api_id, str):
+        raise ConfigError(f"{construct.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+    return api_id
+
+
 class LocalGateway:
     """The running gateway of one app: ``url(api)``, then ``close()`` (or leave the ``with``)."""
 
@@ -121,10 +137,16 @@ class LocalGateway:
         self.app = app
         creds = cloud.credentials
         self.workers = Workers(cloud.region, cloud.endpoint_url, creds.access_key_id, creds.secret_access_key)
+        self.auth = local_authorizers(cloud)
         self.gateways: dict[str, HttpGateway] = {}
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         self._by_construct: dict[int, str] = {}
+        self.ws_gateways: dict[str, WsGateway] = {}
+        self._ws_server: WsServer | None = None
+        self._ws_ports: dict[str, int] = {}
+        self._ws_by_construct: dict[int, str] = {}
+        self.appsync: list[ServedAppSync] = []
         try:
             self._start(ports or {}, prewarm)
         except BaseException:
@@ -136,34 +158,79 @@ class LocalGateway:
 
         return [c for c in self.app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
 
+    def _websocket_apis(self) -> list[Any]:
+        from ...constructs.websocket import WebSocketApi
+
+        return [c for c in self.app.constructs if isinstance(c, WebSocketApi)]
+
+    def _add_functions(self, label: str, functions: set[str], lam: Any, code: dict[str, tuple[str, str]],
+                       failing: str = "its routes answer 500") -> None:
+        for name in sorted(functions):
+            spec = read_function(lam, name, code)
+            if spec is None:
+                _log.warning("%s: function %s has no code folder in this app; %s", label, name, failing)
+            else:
+                self.workers.add(spec)
+
+    @staticmethod
+    def _listen(construct: Any, api_id: str, gateway: Any,
+                ports: dict[Any, int]) -> tuple[_Server, threading.Thread]:
+        """Serve ``gateway`` on the construct's port (0: any free one) from a thread of its own."""
+        port = ports.get(construct, ports.get(construct.construct_id, 0)) if ports else 0
+        server = _Server((HOST, port), gateway)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name=f"sstdirect-gateway-{api_id}", daemon=True)
+        thread.start()
+        return server, thread
+
+    def _start_websockets(self, ports: dict[Any, int], apigw: Any, lam: Any, code: dict[str, tuple[str, str]]) -> None:
+        """Listen for every WebSocket API first, so every worker (of any API) learns where their
+        ``@connections`` are (``SSTDIRECT_EXECUTE_API``, see :mod:`._worker`) before it starts."""
+        served = []
+        for ws in self._websocket_apis():
+            api_id = _deployed_id(ws)
+            config, functions = read_ws_api(apigw, api_id, self.cloud.region)
+            if self._ws_server is None:
+                self._ws_server = WsServer()
+            gateway = WsGateway(config, self.workers.invoke, self.auth)
+            port = ports.get(ws, ports.get(ws.construct_id, 0)) if ports else 0
+            self._ws_ports[api_id] = self._ws_server.add(gateway, HOST, port)
+            self.ws_gateways[api_id] = gateway
+            self._ws_by_construct[id(ws)] = api_id
+            served.append((ws.label, functions))
+        if self._ws_ports:
+            self.workers.set_env(EXECUTE_API_ENV, json.dumps(
+                {api_id: f"http://{HOST}:{port}" for api_id, port in self._ws_ports.items()}))
+        for label, functions in served:
+            self._add_functions(label, functions, lam, code)
+
     def _start(self, ports: dict[Any, int], prewarm: bool) -> None:
         apigw = self.cloud.client("apigatewayv2")
         lam = self.cloud.client("lambda")
         code = code_dirs(self.app)
+        self._start_websockets(ports, apigw, lam, code)
         for api in self._apis():
-            api_id = api.id
-            if not isinstance(api_id, str):
-                raise ConfigError(f"{api.label} is not deployed yet: call app.deploy() before cloud.serve(app)")
+            api_id = _deployed_id(api)
             config, functions = read_api(apigw, api_id, self.cloud.region)
-            for name in sorted(functions):
-                spec = read_function(lam, name, code)
-                if spec is None:
-                    _log.warning("%s: function %s has no code folder in this app; its routes answer 500",
-                                 api.label, name)
-                else:
-                    self.workers.add(spec)
-            gateway = HttpGateway(config, self.workers.invoke)
-            port = ports.get(api, ports.get(api.construct_id, 0)) if ports else 0
-            server = _Server((HOST, port), gateway)
+            self._add_functions(api.label, functions, lam, code)
+            gateway = HttpGateway(config, self.workers.invoke, self.auth)
+            server, thread = self._listen(api, api_id, gateway, ports)
             self.gateways[api_id] = gateway
             self._servers[api_id] = server
             self._by_construct[id(api)] = api_id
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                      name=f"sstdirect-gateway-{api_id}", daemon=True)
-            thread.start()
             self._threads.append(thread)
+        dynamodb = dynamodb_clients(self.cloud)
+        for construct in appsync_apis(self.app):
+            api_id = _deployed_id(construct)
+            appsync, functions = appsync_gateway(self.cloud, api_id, self.workers.invoke, self.auth, dynamodb)
+            self._add_functions(construct.label, functions, lam, code, "its resolvers fail")
+            server, thread = self._listen(construct, api_id, appsync, ports)
+            self.appsync.append(ServedAppSync(construct, api_id, appsync, server, thread))
         if prewarm:
             self.workers.prewarm()
+
+    def _appsync(self, api: Any) -> ServedAppSync | None:
+        return next((s for s in self.appsync if s.construct is api or s.api_id == api), None)
 
     def _api_id(self, api: Any) -> str:
         if isinstance(api, str) and api in self._servers:
@@ -173,18 +240,52 @@ class LocalGateway:
             raise ConfigError(f"{getattr(api, 'label', api)!r} is not an HTTP API served by this gateway")
         return api_id
 
+    def _ws_api_id(self, ws: Any) -> str | None:
+        if isinstance(ws, str) and ws in self._ws_ports:
+            return ws
+        return self._ws_by_construct.get(id(ws))
+
     def url(self, api: Any) -> str:
-        """``http://127.0.0.1:PORT`` of an ``Api`` (or its API id)."""
+        """``http://127.0.0.1:PORT`` of an ``Api``, ``ws://127.0.0.1:PORT/{stage}`` of a ``WebSocketApi``,
+        ``http://127.0.0.1:PORT/graphql`` of an ``AppSyncApi`` (or any of them by API id)."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.url
+        ws_id = self._ws_api_id(api)
+        if ws_id is not None:
+            return f"ws://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
         return f"http://{HOST}:{self._servers[self._api_id(api)].server_address[1]}"
 
-    def gateway(self, api: Any) -> HttpGateway:
-        """The in-process pipeline of an ``Api``: ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+    def management_endpoint(self, ws: Any) -> str:
+        """``http://127.0.0.1:PORT/{stage}``: the ``@connections`` API of a ``WebSocketApi`` (or its id),
+        for ``boto3.client("apigatewaymanagementapi", endpoint_url=...)`` outside handlers."""
+        ws_id = self._ws_api_id(ws)
+        if ws_id is None:
+            raise ConfigError(f"{getattr(ws, 'label', ws)!r} is not a WebSocket API served by this gateway")
+        return f"http://{HOST}:{self._ws_ports[ws_id]}/{self.ws_gateways[ws_id].config.stage}"
+
+    def gateway(self, api: Any) -> Any:
+        """The in-process pipeline of an ``Api`` (an :class:`HttpGateway`) or of an ``AppSyncApi`` (an
+        :class:`~.appsync.AppSyncGateway`): ``gateway(api).handle(HttpRequest(...))``, no sockets."""
+        served = self._appsync(api)
+        if served is not None:
+            return served.gateway
         return self.gateways[self._api_id(api)]
 
     @property
     def urls(self) -> dict[str, str]:
         """``{construct id: url}`` of every served API."""
-        return {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        out = {api.construct_id: self.url(api) for api in self._apis() if id(api) in self._by_construct}
+        out.update({ws.construct_id: self.url(ws) for ws in self._websocket_apis() if id(ws) in self._ws_by_construct})
+        return {**out, **{s.construct.construct_id: s.url for s in self.appsync}}
+
+    def api_keys(self, api: Any) -> list[str]:
+        """The unexpired API keys of a served ``AppSyncApi`` (what ``x-api-key`` takes), newest first."""
+        served = self._appsync(api)
+        if served is None:
+            raise ConfigError(f"{getattr(api, 'label', api)!r} is not an AppSync API served by this gateway")
+        keys = served.gateway.auth.api_keys
+        return sorted((k for k, exp in keys.items() if exp > time.time()), key=lambda k: -keys[k])
 
     def reload(self, changed: set[str] | None = None) -> list[str]:
         """Recycle the workers of the functions whose code folder is in ``changed`` (all if None)."""
@@ -196,13 +297,16 @@ class LocalGateway:
         return names
 
     def close(self) -> None:
-        for server in self._servers.values():
+        for server in [*self._servers.values(), *(s.server for s in self.appsync)]:
             with contextlib.suppress(Exception):
                 server.shutdown()
             with contextlib.suppress(Exception):
                 server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for thread in [*self._threads, *(s.thread for s in self.appsync)]:
+            if thread.is_alive():
+                thread.join(timeout=5)
+        if self._ws_server is not None:
+            self._ws_server.close()
         self.workers.close()
 
     def __enter__(self) -> LocalGateway:

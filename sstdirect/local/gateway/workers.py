@@ -232,7 +232,8 @@ class WorkerPool:
         self._release(worker)
         if reply.get("ok"):
             return Outcome("ok", result=reply.get("result"))
-        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}")
+        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}",
+                       error_type=str(reply.get("errorType") or ""), error_message=str(reply.get("errorMessage") or ""))
 
     def recycle(self) -> None:
         """Drop every warm worker (after a code change): idle ones now, busy ones when they finish."""
@@ -262,11 +263,20 @@ class Workers:
         self._args = (region, endpoint_url, access_key, secret_key)
         self.max_workers = max_workers
         self.pools: dict[str, WorkerPool] = {}
+        self.extra_env: dict[str, str] = {}
 
     def add(self, spec: FunctionSpec) -> WorkerPool:
         if spec.name not in self.pools:
-            self.pools[spec.name] = WorkerPool(spec, worker_environment(spec, *self._args), self.max_workers)
+            env = {**worker_environment(spec, *self._args), **self.extra_env}
+            self.pools[spec.name] = WorkerPool(spec, env, self.max_workers)
         return self.pools[spec.name]
+
+    def set_env(self, name: str, value: str) -> None:
+        """Give every worker started from now on (of every pool, present or future) ``name=value``:
+        how the gateway tells workers where its WebSocket APIs' ``@connections`` listen."""
+        self.extra_env[name] = value
+        for pool in self.pools.values():
+            pool.env[name] = value
 
     def invoke(self, function_name: str, event: dict[str, Any], timeout_s: float) -> Outcome:
         pool = self.pools.get(function_name)

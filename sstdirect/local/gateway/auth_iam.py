@@ -1,0 +1,272 @@
+"""IAM (``AWS_IAM``) authorization of HTTP API routes (SEMANTICS.md §4): SigV4 checked for real.
+
+:func:`verify_sigv4` recomputes the signature of a request (the ``Authorization`` header form or the
+presigned ``X-Amz-*`` query form) with botocore's own SigV4 signer and the secret that a
+:data:`Lookup` finds for the access key id; anything wrong (unsigned, unknown key, wrong secret,
+another service or region, a date outside ±5 minutes, an expired presigned URL) is :class:`IamDenied`
+(the gateway answers 403 ``{"message":"Forbidden"}``; it then also checks the principal's own policies
+allow ``execute-api:Invoke`` on the route, see :mod:`.auth_policy`). :func:`iam_context` is the
+``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3). The local AppSync's
+``AWS_IAM`` mode uses the same check (``service="appsync"``, see :mod:`.appsync_auth`).
+
+:class:`EmbeddedCredentials` is the lookup of the local gateway: the key pair of ``LocalCloud``, the
+credentials the embedded Cognito identity pools issue (see ``sstdirect.local.ext.cognitoidentity``),
+and moto's IAM user access keys and STS sessions, all read in-process from moto's backends.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials
+
+from .auth_policy import statements_of
+from .messages import HttpRequest
+
+SERVICE = "execute-api"
+MAX_SKEW = datetime.timedelta(minutes=5)  # §4: a ±5 min X-Amz-Date window (EMU guidance)
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+class IamDenied(Exception):
+    """The request is not signed by a known principal (→ 403 ``{"message":"Forbidden"}``). ``code`` is the
+    error type AWS's own SigV4 front answers with (``x-amzn-ErrorType``, as the ``@connections`` API
+    shows it): ``MissingAuthenticationTokenException`` (unsigned), ``IncompleteSignatureException``,
+    ``UnrecognizedClientException`` (an unknown key or a missing session token), else
+    ``InvalidSignatureException`` (wrong secret, changed request, expired, another service or region)."""
+
+    def __init__(self, reason: str, code: str = "InvalidSignatureException"):
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whom a key pair belongs to, as ``requestContext.authorizer.iam`` reports it (§1.3)."""
+
+    access_key: str
+    secret_key: str
+    account_id: str
+    user_arn: str
+    user_id: str
+    cognito_identity: dict[str, Any] | None = field(default=None, hash=False)
+    # temporary credentials (STS sessions) need their session token (X-Amz-Security-Token) too
+    session_token: str | None = field(default=None, compare=False)
+    # the principal's identity-policy statements; None: unrestricted (the cloud's own key pair)
+    statements: tuple[dict[str, Any], ...] | None = field(default=None, hash=False, compare=False)
+
+
+Lookup = Callable[[str], Principal | None]  # access key id → its principal (None when unknown)
+
+
+def iam_context(principal: Principal) -> dict[str, Any]:
+    """``{"iam": {...}}`` (§1.3): ``callerId`` and ``userId`` are the principal's id, as in the capture."""
+    return {"iam": {"accessKey": principal.access_key, "accountId": principal.account_id,
+                    "callerId": principal.user_id, "cognitoIdentity": principal.cognito_identity,
+                    "principalOrgId": None, "userArn": principal.user_arn, "userId": principal.user_id}}
+
+
+@dataclass(frozen=True)
+class _Signed:
+    access_key: str
+    date: str  # yyyymmdd of the credential scope
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    timestamp: str  # X-Amz-Date
+    presigned: bool
+    expires_s: int | None = None
+
+
+def _parse(request: HttpRequest) -> _Signed:
+    auth = request.header("authorization")
+    query = _query(request.raw_query)
+    if auth is not None:
+        if not auth.startswith(_ALGORITHM + " "):
+            raise IamDenied("the Authorization header is not AWS4-HMAC-SHA256")
+        parts = dict(p.strip().partition("=")[::2] for p in auth[len(_ALGORITHM):].split(","))
+        credential, signed, signature = parts.get("Credential"), parts.get("SignedHeaders"), parts.get("Signature")
+        timestamp = request.header("x-amz-date")
+        presigned, expires = False, None
+    elif "X-Amz-Signature" in query:
+        if query.get("X-Amz-Algorithm") != _ALGORITHM:
+            raise IamDenied("X-Amz-Algorithm is not AWS4-HMAC-SHA256")
+        credential, signed, signature = query.get("X-Amz-Credential"), query.get("X-Amz-SignedHeaders"), \
+            query.get("X-Amz-Signature")
+        timestamp = query.get("X-Amz-Date")
+        presigned = True
+        try:
+            expires = int(query.get("X-Amz-Expires") or "")
+        except ValueError:
+            raise IamDenied("X-Amz-Expires is missing") from None
+    else:
+        raise IamDenied("the request is not signed", "MissingAuthenticationTokenException")
+    if not (credential and signed and signature and timestamp):
+        raise IamDenied("the signature is incomplete (Credential, SignedHeaders, Signature and X-Amz-Date)",
+                        "IncompleteSignatureException")
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise IamDenied("the credential scope is malformed", "IncompleteSignatureException")
+    headers = tuple(h.strip().lower() for h in signed.split(";") if h.strip())
+    if "host" not in headers:
+        raise IamDenied("the host header is not signed")
+    return _Signed(scope[0], scope[1], scope[2], scope[3], headers, signature, timestamp, presigned, expires)
+
+
+def _query(raw_query: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in raw_query.split("&") if raw_query else ():
+        key, _, value = pair.partition("=")
+        out[unquote(key)] = unquote(value)
+    return out
+
+
+class _Verifier(SigV4Auth):
+    """botocore's SigV4 signer, told which headers the client signed and how it hashed the payload."""
+
+    def __init__(self, credentials: Credentials, region: str, signed: _Signed):
+        super().__init__(credentials, signed.service, region)
+        self._signed = signed
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        out = HTTPHeaders()
+        for name in self._signed.signed_headers:
+            for value in request.headers.get_all(name) or []:
+                out[name] = value
+        return out
+
+    def payload(self, request: AWSRequest) -> str:
+        return UNSIGNED_PAYLOAD if self.unsigned_payload else super().payload(request)
+
+    unsigned_payload = False
+
+
+def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetime.datetime | None = None,
+                 service: str = SERVICE, max_skew: datetime.timedelta = MAX_SKEW) -> Principal:
+    """The :class:`Principal` that signed ``request`` for ``service`` (``execute-api``; AppSync passes
+    ``appsync``) in ``region``, with ``X-Amz-Date`` within ``max_skew`` of ``now``, or :class:`IamDenied`."""
+    signed = _parse(request)
+    if signed.service != service or signed.region != region:
+        raise IamDenied(f"signed for {signed.service} in {signed.region}, not {service} in {region}")
+    try:
+        when = datetime.datetime.strptime(signed.timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        raise IamDenied("X-Amz-Date is not yyyymmddThhmmssZ") from None
+    if signed.timestamp[:8] != signed.date:
+        raise IamDenied("the credential scope's date is not X-Amz-Date's")
+    now = now or datetime.datetime.now(datetime.UTC)
+    if signed.presigned:
+        if not (when - max_skew <= now <= when + datetime.timedelta(seconds=signed.expires_s or 0)):
+            raise IamDenied("the presigned URL has expired")
+    elif abs(now - when) > max_skew:
+        raise IamDenied(f"X-Amz-Date is more than {max_skew.total_seconds() / 60:g} minutes away")
+    principal = lookup(signed.access_key)
+    if principal is None:
+        raise IamDenied(f"unknown access key {signed.access_key}", "UnrecognizedClientException")
+    if principal.session_token is not None:
+        token = request.header("x-amz-security-token") or _query(request.raw_query).get("X-Amz-Security-Token")
+        if not token or not hmac.compare_digest(token, principal.session_token):
+            raise IamDenied("temporary credentials without their session token", "UnrecognizedClientException")
+    query = request.raw_query
+    if signed.presigned:
+        query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
+    headers = [(name, value) for name, value in request.headers if name.lower() in signed.signed_headers]
+    url = f"http://{request.header('host') or ''}{request.raw_path}" + (f"?{query}" if query else "")
+    aws_request = AWSRequest(method=request.method, url=url, data=request.body)
+    for name, value in headers:
+        aws_request.headers[name] = value  # HTTPHeaders keeps repeated names, as the signer saw them
+    aws_request.context["timestamp"] = signed.timestamp
+    verifier = _Verifier(Credentials(principal.access_key, principal.secret_key), region, signed)
+    # a presigned URL hashes the (empty) body as botocore does, or says UNSIGNED-PAYLOAD as S3's do
+    for verifier.unsigned_payload in (False, True) if signed.presigned else (False,):
+        canonical = verifier.canonical_request(aws_request)
+        expected = verifier.signature(verifier.string_to_sign(aws_request, canonical), aws_request)
+        if hmac.compare_digest(expected, signed.signature):
+            return principal
+    raise IamDenied("the signature does not match (wrong secret key, or the request was changed)")
+
+
+class EmbeddedCredentials:
+    """The :data:`Lookup` of the local gateway: every key pair the embedded AWS hands out.
+
+    * ``LocalCloud.credentials``: moto's default caller (``arn:aws:sts::{account}:user/moto``, the same
+      principal that ``sts get-caller-identity`` names for them);
+    * credentials issued by an embedded Cognito identity pool (``GetCredentialsForIdentity``), with their
+      ``cognitoIdentity`` block;
+    * moto's IAM users' access keys and STS sessions (``AssumeRole`` and friends).
+    """
+
+    def __init__(self, access_key_id: str, secret_access_key: str, account_id: str = "123456789012",
+                 region: str = "us-east-1"):
+        self.default = Principal(access_key_id, secret_access_key, account_id,
+                                 f"arn:aws:sts::{account_id}:user/moto", "AKIAIOSFODNN7EXAMPLE")
+        self.account_id = account_id
+        self.region = region
+
+    def __call__(self, access_key_id: str) -> Principal | None:
+        if access_key_id == self.default.access_key:
+            return self.default
+        return self._sts(access_key_id) or self._iam_user(access_key_id)
+
+    def _sts(self, access_key_id: str) -> Principal | None:
+        from moto.sts.models import sts_backends
+
+        from ..ext.cognitoidentity import issued_identity
+
+        for account_id in list(sts_backends.keys()):
+            for backend in list(sts_backends[account_id].values()):
+                role = backend.get_assumed_role_from_access_key(access_key_id)
+                if role is not None:
+                    return Principal(access_key_id, role.secret_access_key, role.account_id, role.arn, role.user_id,
+                                     issued_identity(access_key_id), role.session_token,
+                                     _role_statements(role.role_arn))
+        return None
+
+    def _iam_user(self, access_key_id: str) -> Principal | None:
+        from moto.iam.models import iam_backends
+
+        for account_id in list(iam_backends.keys()):
+            for backend in list(iam_backends[account_id].values()):
+                user = backend.get_user_from_access_key_id(access_key_id)
+                if user is None:
+                    continue
+                for key in backend.list_access_keys(user.name):
+                    if key.access_key_id == access_key_id and key.status == "Active":
+                        groups = backend.get_groups_for_user(user.name)
+                        return Principal(access_key_id, key.secret_access_key, user.account_id, user.arn, user.id,
+                                         statements=_statements(user, *groups))
+        return None
+
+
+def _role_statements(role_arn: str) -> tuple[dict[str, Any], ...]:
+    """The statements of a role's inline and attached policies (none when the role does not exist)."""
+    from moto.iam.models import iam_backends
+
+    account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    for backend in list(iam_backends[account_id].values()) if account_id in iam_backends else []:
+        try:
+            return _statements(backend.get_role_by_arn(role_arn))
+        except Exception:  # not in this partition
+            continue
+    return ()
+
+
+def _statements(*entities: Any) -> tuple[dict[str, Any], ...]:
+    """Every statement of the entities' (a role, a user, groups) inline and attached managed policies."""
+    out: list[dict[str, Any]] = []
+    for entity in entities:
+        documents = list(getattr(entity, "policies", {}).values())
+        for policy in getattr(entity, "managed_policies", {}).values():
+            documents += [v.document for v in policy.versions if v.is_default]
+        for document in documents:
+            out += statements_of(document)
+    return tuple(out)

@@ -1,0 +1,325 @@
+"""Authorizers end to end over real sockets: LocalCloud + deploy + ``cloud.serve(app)`` + urllib.
+
+One cloud and one module-wide deployment of three apps: the ``api-auth-cognito`` example (a Cognito user
+pool authorizer and an IAM route), the ``api-auth-jwt`` example pointed at a local OIDC issuer (a tiny HTTP
+server serving discovery + JWKS of a key made here), and a small app with Lambda authorizers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import runpy
+import shutil
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from jwt_issuer import Issuer
+
+from sstdirect import Api, App
+from sstdirect import app as app_module
+from sstdirect.local import LocalCloud
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+AUDIENCE = "https://api.example.com"
+PASSWORD = "Corr3ct-Horse!"
+
+AUTHORIZERS = {
+    "simple.py": """
+        import uuid
+
+        def main(event, context):
+            token = event["headers"].get("authorization")
+            if token == "boom":
+                raise RuntimeError("authorizer crashed")
+            return {"isAuthorized": token.startswith("let-me-in"),
+                    "context": {"user": "u-" + token, "n": 7, "nonce": uuid.uuid4().hex}}
+    """,
+    "policy.py": """
+        def main(event, context):
+            effect = "Allow" if event["authorizationToken"] == "allow" else "Deny"
+            base = event["methodArn"].split("/", 1)[0]
+            return {"principalId": "p-1", "context": {"tier": "gold"},
+                    "policyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": [base + "/*/GET/*"]}]}}
+    """,
+    "echo.py": """
+        import json
+
+        def main(event, context):
+            return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+    """,
+}
+
+
+def _request(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    req = urllib.request.Request(url, method=method, headers=dict(headers or {}))
+    try:
+        with OPENER.open(req, timeout=30) as r:
+            status, hdrs, raw = r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        status, hdrs, raw = e.code, e.headers, e.read()
+    try:
+        return status, hdrs, json.loads(raw) if raw else None
+    except ValueError:
+        return status, hdrs, raw.decode()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("auth")
+    for name in ("api-auth-cognito", "api-auth-jwt"):
+        shutil.copytree(EXAMPLES / name, tmp / name)
+    src = tmp / "lambda-auth" / "src"
+    src.mkdir(parents=True)
+    for name, code in AUTHORIZERS.items():
+        (src / name).write_text(textwrap.dedent(code))
+    issuer = Issuer()
+    oidc = issuer.serve()
+    saved_env = {k: os.environ.get(k) for k in ("ISSUER", "AUDIENCE")}
+    os.environ.update(ISSUER=issuer.url, AUDIENCE=AUDIENCE)
+    saved = dict(app_module.CLI_OVERRIDES)
+    try:
+        with LocalCloud() as cloud:
+            cloud.reset()
+            app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
+                                            session=cloud.session(), state_dir=str(tmp / "state"))
+            try:
+                cognito = runpy.run_path(str(tmp / "api-auth-cognito" / "app.py"), run_name="__example__")
+                cognito["app"].deploy()
+                jwt_app = runpy.run_path(str(tmp / "api-auth-jwt" / "app.py"), run_name="__example__")
+                jwt_app["app"].deploy()
+                app = App("lambdaauth", stage="dev", root=tmp / "lambda-auth")
+                api = Api(app, "Api", authorizers={
+                    "simple": {"type": "lambda", "function": "src/simple.main", "response_types": ["simple"]},
+                    "cached": {"type": "lambda", "function": "src/simple.main", "response_types": ["simple"],
+                               "results_cache_ttl": 300},
+                    "policy": {"type": "lambda", "function": "src/policy.main"},
+                }, routes={
+                    "GET /simple": {"function": "src/echo.main", "authorizer": "simple"},
+                    "GET /cached": {"function": "src/echo.main", "authorizer": "cached"},
+                    "GET /policy": {"function": "src/echo.main", "authorizer": "policy"},
+                    "POST /policy": {"function": "src/echo.main", "authorizer": "policy"},
+                })
+                app.deploy()
+            finally:
+                app_module.CLI_OVERRIDES.clear()
+                app_module.CLI_OVERRIDES.update(saved)
+            with cloud.serve(cognito["app"]) as cgw, cloud.serve(jwt_app["app"]) as jgw, cloud.serve(app) as lgw:
+                yield {"cloud": cloud, "cognito": cognito, "issuer": issuer,
+                       "cognito_url": cgw.url(cognito["api"]), "jwt_url": jgw.url(jwt_app["api"]),
+                       "lambda_url": lgw.url(api)}
+    finally:
+        oidc.shutdown()
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def user(served: dict[str, Any]) -> dict[str, str]:
+    """A Cognito user signed up and signed in on the embedded AWS with the app's own client."""
+    auth = served["cognito"]["auth"]
+    idp = served["cloud"].client("cognito-idp")
+    email = "alice@example.com"
+    idp.admin_create_user(UserPoolId=auth.user_pool_id, Username=email, TemporaryPassword="Temp-Passw0rd!",
+                          UserAttributes=[{"Name": "email", "Value": email}], MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=auth.user_pool_id, Username=email, Password=PASSWORD, Permanent=True)
+    tokens = idp.initiate_auth(ClientId=auth.user_pool_client_id, AuthFlow="USER_PASSWORD_AUTH",
+                               AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})["AuthenticationResult"]
+    return {"email": email, "id": tokens["IdToken"], "access": tokens["AccessToken"]}
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _moto_signed(**claims: Any) -> str:
+    """A token signed with the embedded AWS's own Cognito key (so only the claims can be wrong)."""
+    from moto.utilities.utils import load_resource
+
+    key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json")).key
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
+
+
+def _unauthorized(status: int, headers: Any, body: Any) -> None:
+    assert (status, body) == (401, {"message": "Unauthorized"})
+    assert headers["www-authenticate"].startswith("Bearer")
+
+
+# --- Cognito user pool authorizer -----------------------------------------------------------------
+
+
+def test_cognito_user_reaches_the_protected_route(served: dict[str, Any], user: dict[str, str]) -> None:
+    url = f"{served['cognito_url']}/private"
+    status, _, body = _request("GET", url, _bearer(user["id"]))
+    assert (status, body) == (200, {"message": f"Hello {user['email']}!"})  # the email claim, from the event
+    status, _, body = _request("GET", url, {"Authorization": user["access"]})  # client_id, no aud; no "Bearer "
+    assert status == 200 and body["message"].startswith("Hello ")
+    assert _request("GET", f"{served['cognito_url']}/public")[::2] == (200, "Hello stranger!")
+
+
+def test_cognito_refusals(served: dict[str, Any], user: dict[str, str]) -> None:
+    url = f"{served['cognito_url']}/private"
+    status, headers, body = _request("GET", url)
+    _unauthorized(status, headers, body)
+    assert headers["www-authenticate"] == "Bearer"
+    header, payload, signature = user["id"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "email": "mallory@example.com"}).encode())
+    _unauthorized(*_request("GET", url, _bearer(f"{header}.{forged.rstrip(b'=').decode()}.{signature}")))
+    expired = _moto_signed(**{**claims, "exp": int(time.time()) - 60, "iat": int(time.time()) - 3700})
+    status, headers, body = _request("GET", url, _bearer(expired))
+    _unauthorized(status, headers, body)
+    assert "expired" in headers["www-authenticate"]
+    # a real token of the same pool, but for another app client: another audience
+    auth = served["cognito"]["auth"]
+    idp = served["cloud"].client("cognito-idp")
+    other = idp.create_user_pool_client(UserPoolId=auth.user_pool_id, ClientName="other",
+                                        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+    tokens = idp.initiate_auth(ClientId=other["UserPoolClient"]["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                               AuthParameters={"USERNAME": user["email"], "PASSWORD": PASSWORD})
+    status, headers, body = _request("GET", url, _bearer(tokens["AuthenticationResult"]["IdToken"]))
+    _unauthorized(status, headers, body)
+    assert 'error_description="the token does not have a valid audience"' in headers["www-authenticate"]
+
+
+# --- IAM (SigV4) ------------------------------------------------------------------------------------
+
+
+def _sigv4(url: str, access_key: str, secret: str, token: str | None = None, presign: bool = False) -> dict[str, Any]:
+    request = AWSRequest(method="GET", url=url)
+    creds = Credentials(access_key, secret, token)
+    (SigV4QueryAuth(creds, "execute-api", "us-east-1") if presign
+     else SigV4Auth(creds, "execute-api", "us-east-1")).add_auth(request)
+    return {"url": request.url, "headers": dict(request.headers.items())}
+
+
+def test_iam_route_with_the_clouds_credentials(served: dict[str, Any]) -> None:
+    url = f"{served['cognito_url']}/iam"
+    creds = served["cloud"].credentials
+    for presign in (False, True):
+        signed = _sigv4(url, creds.access_key_id, creds.secret_access_key, presign=presign)
+        status, _, body = _request("GET", signed["url"], signed["headers"])
+        assert (status, body) == (200, {"message": "Hello arn:aws:sts::123456789012:user/moto!"})
+    signed = _sigv4(url, creds.access_key_id, "wrong-secret")
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    assert _request("GET", url)[::2] == (403, {"message": "Forbidden"})
+
+
+def test_iam_route_with_identity_pool_credentials(served: dict[str, Any], user: dict[str, str]) -> None:
+    auth = served["cognito"]["auth"]
+    identity = served["cloud"].client("cognito-identity")
+    logins = {f"cognito-idp.us-east-1.amazonaws.com/{auth.user_pool_id}": user["id"]}
+    identity_id = identity.get_id(IdentityPoolId=auth.identity_pool_id, Logins=logins)["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)["Credentials"]
+    assert creds["AccessKeyId"] != "TESTACCESSKEY12345"  # a key pair of its own, not moto's fixed one
+    url = f"{served['cognito_url']}/iam"
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    status, _, body = _request("GET", signed["url"], signed["headers"])
+    role = "dev-api-auth-cognito-Auth-AuthRole"
+    assert (status, body) == (200, {"message": f"Hello arn:aws:sts::123456789012:assumed-role/{role}/"
+                                               f"CognitoIdentityCredentials!"})
+    signed = _sigv4(url, creds["AccessKeyId"], "not-the-secret", creds["SessionToken"])
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"])  # no session token
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"], presign=True)
+    assert _request("GET", signed["url"], signed["headers"])[0] == 200
+
+
+def test_iam_route_checks_the_callers_policies(served: dict[str, Any], user: dict[str, str]) -> None:
+    """Guests' role has no execute-api permission (only signed-in users' has, attach_permissions_for_auth_users);
+    an IAM user may call the route once a policy of its own allows it."""
+    auth, cloud = served["cognito"]["auth"], served["cloud"]
+    url = f"{served['cognito_url']}/iam"
+    identity = cloud.client("cognito-identity")
+    guest = identity.get_id(IdentityPoolId=auth.identity_pool_id)["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=guest)["Credentials"]
+    signed = _sigv4(url, creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+
+    iam = cloud.client("iam")
+    iam.create_user(UserName="bob")
+    key = iam.create_access_key(UserName="bob")["AccessKey"]
+    signed = _sigv4(url, key["AccessKeyId"], key["SecretAccessKey"])
+    assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
+    api_id = served["cognito"]["api"].id
+    iam.put_user_policy(UserName="bob", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                                                "Resource": f"arn:aws:execute-api:us-east-1:*:{api_id}/*/GET/iam"}]}))
+    signed = _sigv4(url, key["AccessKeyId"], key["SecretAccessKey"])
+    status, _, body = _request("GET", signed["url"], signed["headers"])
+    assert (status, body) == (200, {"message": "Hello arn:aws:iam::123456789012:user/bob!"})
+
+
+# --- third-party JWT issuer (OIDC discovery over HTTP) ------------------------------------------------
+
+
+def test_jwt_issuer_round_trip(served: dict[str, Any]) -> None:
+    issuer: Issuer = served["issuer"]
+    url = f"{served['jwt_url']}/private"
+    status, _, body = _request("GET", url, _bearer(issuer.token(aud=AUDIENCE, sub="auth0|42")))
+    assert (status, body) == (200, {"sub": "auth0|42", "scopes": ["read:notes", "write:notes"]})
+    assert "/.well-known/openid-configuration" in issuer.requests and "/jwks.json" in issuer.requests
+    status, _, body = _request("GET", url, _bearer(issuer.token(aud=AUDIENCE, scope="write:notes")))
+    assert (status, body) == (403, {"message": "Forbidden"})
+
+
+@pytest.mark.parametrize(("case", "make"), [
+    ("alg none", lambda i: i.unsigned_token(aud=AUDIENCE)),
+    ("HS256 with the public key", lambda i: i.hs256_with_public_key(aud=AUDIENCE)),
+    ("unknown kid", lambda i: i.token(aud=AUDIENCE, headers={"kid": "rotated-away"})),
+    ("wrong iss", lambda i: i.token(aud=AUDIENCE, iss="https://evil.example.com/")),
+    ("nbf in the future", lambda i: i.token(aud=AUDIENCE, nbf=int(time.time()) + 600)),
+    ("expired", lambda i: i.token(aud=AUDIENCE, exp=int(time.time()) - 5)),
+    ("other audience", lambda i: i.token(aud="https://other.example.com")),
+    ("another key, same kid", lambda i: Issuer(i.url, i.kid).token(aud=AUDIENCE)),
+])
+def test_jwt_security_refusals(served: dict[str, Any], case: str, make: Any) -> None:
+    _unauthorized(*_request("GET", f"{served['jwt_url']}/private", _bearer(make(served["issuer"]))))
+
+
+# --- Lambda authorizers -----------------------------------------------------------------------------
+
+
+def test_lambda_authorizer_simple_responses(served: dict[str, Any]) -> None:
+    url = f"{served['lambda_url']}/simple"
+    status, _, first = _request("GET", url, {"Authorization": "let-me-in"})
+    assert status == 200 and {k: first["lambda"][k] for k in ("user", "n")} == {"user": "u-let-me-in", "n": 7}
+    second = _request("GET", url, {"Authorization": "let-me-in"})[2]
+    assert second["lambda"]["nonce"] != first["lambda"]["nonce"]  # TTL 0: asked every time
+    assert _request("GET", url, {"Authorization": "nope"})[::2] == (403, {"message": "Forbidden"})
+    assert _request("GET", url)[::2] == (401, {"message": "Unauthorized"})
+    assert _request("GET", url, {"Authorization": "boom"})[::2] == (500, {"message": "Internal Server Error"})
+
+
+def test_lambda_authorizer_iam_policy_responses(served: dict[str, Any]) -> None:
+    url = f"{served['lambda_url']}/policy"
+    status, _, body = _request("GET", url, {"Authorization": "allow"})
+    assert (status, body) == (200, {"lambda": {"tier": "gold"}})
+    assert _request("POST", url, {"Authorization": "allow"})[::2] == (403, {"message": "Forbidden"})  # GET only
+    assert _request("GET", url, {"Authorization": "deny"})[::2] == (403, {"message": "Forbidden"})
+
+
+def test_lambda_authorizer_results_cached_for_the_ttl(served: dict[str, Any]) -> None:
+    url = f"{served['lambda_url']}/cached"
+    first = _request("GET", url, {"Authorization": "let-me-in-cached"})
+    second = _request("GET", url, {"Authorization": "let-me-in-cached"})
+    assert first[0] == second[0] == 200 and first[2] == second[2]  # the same nonce: the cached answer
+    other = _request("GET", url, {"Authorization": "let-me-in-other"})
+    assert other[0] == 200 and other[2]["lambda"]["nonce"] != first[2]["lambda"]["nonce"]  # another identity
