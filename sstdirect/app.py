@@ -18,11 +18,12 @@ from .constructs.base import Construct, ExpandContext, check_options, run_prefli
 from .engine.executor import EventHook, Executor
 from .engine.plan import Action, Change, Plan
 from .engine.planner import make_plan
+from .engine.rebuild import RebuildResult, rebuild, refuse_unrecorded
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
 from .engine.secrets import migrate_legacy_secrets
 from .engine.values import UNKNOWN, Ref, contains_unknown, resolve
-from .errors import ConfigError, DeployError
+from .errors import ConfigError, DeployError, StateError
 from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
@@ -143,8 +144,11 @@ class App:
     def diff(self, refresh: bool = True) -> Plan:
         """What ``deploy`` would do. Reads the lockfile (and AWS unless ``refresh=False``); writes nothing."""
         desired = self.resources()
-        state = self._state_file().load(app=self.name, stage=self.stage, region=self.region)
+        state_file = self._state_file()
+        state = state_file.load(app=self.name, stage=self.stage, region=self.region)
         aws = self._aws()
+        if refresh and not state_file.exists():  # what deploy would do: stop (a lost lockfile)
+            refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
         plan, _ = self._plan(aws, state, desired, refresh)
         return plan
 
@@ -165,6 +169,8 @@ class App:
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)
+            if not state_file.exists():  # a lost lockfile must not make everything a second time
+                refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
             plan, snapshot = self._plan(aws, state, desired, refresh)
             if on_plan is not None:
                 on_plan(plan)
@@ -214,6 +220,26 @@ class App:
         """
         return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region,
                        force=force, on_event=on_event)
+
+    def rebuild_state(self, force: bool = False) -> RebuildResult:
+        """Rebuild a lost lockfile from AWS (reads only); see :mod:`sstdirect.engine.rebuild`.
+
+        Each declared resource is looked up as an interrupted create would be (tags, deterministic
+        names) and recorded; tagged extra copies are recorded for the next deploy to delete. An
+        existing lockfile is a StateError unless ``force`` (then it is kept as ``<lockfile>.bak``).
+        """
+        desired = self.resources()
+        state_file = self._state_file()
+        with state_file.lock("rebuild"):
+            if state_file.exists() and not force:
+                raise StateError(f"lockfile {state_file.path} exists; `state rebuild` replaces a lost lockfile only. "
+                                 f"Pass --force (Python: force=True) to rebuild it anyway (the old one is kept as "
+                                 f"{state_file.bak_path}).")
+            result = rebuild(self._aws(), self.name, self.stage, self.region, desired)
+            all_outputs = self._collect_outputs(result.state)
+            result.state.outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
+            state_file.save(result.state)
+        return result
 
     @property
     def outputs(self) -> dict[str, dict[str, Any]]:

@@ -7,16 +7,18 @@ Every AWS request sstdirect makes goes through an :class:`Aws` object:
 - every HTTP request is counted per ``"service.Operation"`` in :attr:`Aws.calls`;
 - throttling is retried by botocore's ``standard`` mode; :meth:`Aws.call` adds bounded tenacity
   retries for what botocore does not retry (IAM propagation seen by Lambda, updates in progress,
-  API Gateway conflicts, IAM read-after-write), each reported to ``on_retry`` and counted in
-  :attr:`Aws.retries`;
+  API Gateway conflicts, IAM read-after-write) and for throttling that outlasts botocore's attempts;
+  every retry, botocore's and tenacity's, is reported to ``on_retry`` and counted in
+  :attr:`Aws.retries` (``"service.Operation:ErrorCode"``);
 - an operation the endpoint does not implement fails at once (never retried).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -33,19 +35,22 @@ from tenacity import (
 
 RetryHook = Callable[[str, str, int], None]
 
-# (service, error code, message fragment or "", operations it applies to or None for all)
+# (service or "*" for every service, error code, message fragment or "", operations it applies to or None for all)
 TRANSIENT: tuple[tuple[str, str, str, frozenset[str] | None], ...] = (
+    # throttling, under the codes each service uses (API Gateway, Lambda, Cognito: HTTP 429
+    # TooManyRequestsException; IAM, Route 53, STS: Throttling; Logs, ACM, AppSync: ThrottlingException)
+    ("*", "TooManyRequestsException", "", None),
+    ("*", "ThrottlingException", "", None),
+    ("*", "Throttling", "", None),
+    ("*", "RequestLimitExceeded", "", None),
     ("lambda", "InvalidParameterValueException", "cannot be assumed", None),
     ("lambda", "InvalidParameterValueException", "role defined for the function", None),
     ("lambda", "ResourceConflictException", "in progress", None),
     ("lambda", "ResourceConflictException", "Pending", None),
-    ("lambda", "TooManyRequestsException", "", None),
     # API Gateway's transient conflict says "concurrent modification ... try again"; a duplicate
     # route key is also a ConflictException and must not be retried.
     ("apigatewayv2", "ConflictException", "try again", None),
-    ("apigatewayv2", "TooManyRequestsException", "", None),
     ("apigateway", "ConflictException", "try again", None),
-    ("apigateway", "TooManyRequestsException", "", None),
     # a CloudWatch role just made is refused by UpdateAccount until IAM has propagated it
     ("apigateway", "BadRequestException", "does not have required permissions", frozenset({"UpdateAccount"})),
     # ... and a WebSocket stage that logs may not see the account setting at once
@@ -56,6 +61,9 @@ TRANSIENT: tuple[tuple[str, str, str, frozenset[str] | None], ...] = (
     ("appsync", "ConcurrentModificationException", "", None),
     ("logs", "OperationAbortedException", "", None),
 )
+
+
+THROTTLING = frozenset(code for svc, code, _, _ in TRANSIENT if svc == "*")
 
 
 def error_code(exc: BaseException) -> str:
@@ -73,7 +81,8 @@ def is_transient(service: str, operation: str, exc: BaseException) -> bool:
     code = error_code(exc)
     message = str(exc.response.get("Error", {}).get("Message", ""))
     for svc, c, fragment, ops in TRANSIENT:
-        if svc == service and c == code and fragment.lower() in message.lower() and (ops is None or operation in ops):
+        if (svc in (service, "*") and c == code and fragment.lower() in message.lower()
+                and (ops is None or operation in ops)):
             return True
     return False
 
@@ -121,6 +130,8 @@ class Aws:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account_id: str | None = None
+        self._errors: dict[str, str] = {}  # invocation id → the error botocore may retry
+        self._local = threading.local()
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -133,14 +144,53 @@ class Aws:
                 if client is None:
                     client = self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                     client.meta.events.register("before-send", self._counter(service))
+                    client.meta.events.register("needs-retry", self._last_error)
                     self._clients[service] = client
         return client
 
     def _counter(self, service: str) -> Callable[..., None]:
-        def count(event_name: str = "", **_: Any) -> None:
-            self.calls[f"{service}.{event_name.rsplit('.', 1)[-1]}"] += 1
+        def count(event_name: str = "", request: Any = None, **_: Any) -> None:
+            key = f"{service}.{event_name.rsplit('.', 1)[-1]}"
+            self.calls[key] += 1
+            # botocore's own retry of this request (standard mode numbers attempts in a header)
+            retry = _botocore_attempt(request)
+            if retry is not None:
+                invocation, attempt = retry
+                code = self._errors.pop(invocation, "") or "retry"
+                self.retries[f"{key}:{code}"] += 1
+                if is_mutating(key) and code not in THROTTLING:  # a throttled request was not carried out
+                    getattr(self._local, "resent", []).append(key)
+                if self.on_retry:
+                    self.on_retry(key, code, attempt - 1)
 
         return count
+
+    def _last_error(self, response: Any = None, caught_exception: Any = None, request_dict: Any = None,
+                    **_: Any) -> None:
+        """Remember why botocore may retry a request, for the count of its retry (keyed by invocation id)."""
+        invocation = ((request_dict or {}).get("context") or {}).get("retries", {}).get("invocation-id")
+        if invocation is None:
+            return
+        if caught_exception is not None:
+            self._errors[invocation] = type(caught_exception).__name__
+        elif response is not None and len(response) > 1 and isinstance(response[1], dict):
+            code = response[1].get("Error", {}).get("Code")
+            if code:
+                self._errors[invocation] = str(code)
+
+    @contextlib.contextmanager
+    def resent_writes(self) -> Iterator[list[str]]:
+        """The writes botocore sent again in this thread inside the block. A create sent again after a
+        lost response or a server error may have been done twice (AWS does not keep every name unique)."""
+        resent: list[str] = []
+        outer = getattr(self._local, "resent", None)
+        self._local.resent = resent
+        try:
+            yield resent
+        finally:
+            self._local.resent = outer if outer is not None else []
+            if outer is not None:
+                outer.extend(resent)
 
     @property
     def account_id(self) -> str:
@@ -205,6 +255,24 @@ class Aws:
 
     def total_calls(self, kinds: Iterable[str] | None = None) -> int:
         return sum(v for k, v in self.calls.items() if kinds is None or k in kinds)
+
+
+def _botocore_attempt(request: Any) -> tuple[str, int] | None:
+    """``(invocation id, attempt)`` of a request botocore is retrying (attempt > 1), else None."""
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return None
+    raw = headers.get("amz-sdk-request") or b""
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    fields = dict(part.strip().split("=", 1) for part in text.split(";") if "=" in part)
+    try:
+        attempt = int(fields.get("attempt", "1"))
+    except ValueError:
+        return None
+    if attempt <= 1:
+        return None
+    invocation = headers.get("amz-sdk-invocation-id") or b""
+    return (invocation.decode() if isinstance(invocation, bytes) else str(invocation)), attempt
 
 
 def _operation_name(client: Any, method: str) -> str:

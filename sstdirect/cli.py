@@ -1,4 +1,5 @@
-"""The ``sstdirect`` command line: deploy, diff, remove, outputs (see API.md "Command line").
+"""The ``sstdirect`` command line: deploy, diff, remove, outputs (see API.md "Command line"), and
+``state rebuild`` (an extension: rebuild a lost lockfile from AWS).
 
 Exit codes: 0 ok, 1 AWS or deploy failure, 2 bad input or config, 3 state locked.
 """
@@ -54,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--state", help="tear down from this lockfile alone (no APP.py)")
     r.add_argument("--force", action="store_true", help="also delete Cognito user pools that have users")
     add("outputs", "print the outputs recorded in the lockfile")
+    state = sub.add_parser("state", help="work on the lockfile").add_subparsers(dest="state_command", required=True)
+    rb = state.add_parser("rebuild", help="rebuild a lost lockfile from what AWS holds (reads only)")
+    rb.add_argument("app_file", metavar="APP.py", help="a Python file that declares an App")
+    for flag in ("--stage", "--region", "--profile"):
+        rb.add_argument(flag)
+    rb.add_argument("--endpoint-url", dest="endpoint_url")
+    rb.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    rb.add_argument("--force", action="store_true", help="replace an existing lockfile (kept as .bak)")
     dev = sub.add_parser("dev", help="deploy into an embedded local AWS and serve its HTTP APIs on 127.0.0.1")
     dev.add_argument("app_file", metavar="APP.py", help="a Python file that declares an App")
     dev.add_argument("--port", type=int, help="the first API's port (the next APIs take the next ports)")
@@ -201,6 +210,27 @@ def _outputs(args: argparse.Namespace, out: Console) -> None:
             out.print(outputs_table(app.outputs))
 
 
+def _state_rebuild(args: argparse.Namespace, out: Console) -> None:
+    for app in _load_apps(args.app_file):
+        result = app.rebuild_state(force=args.force)
+        if args.json:
+            print(json.dumps({"app": app.name, "stage": app.stage, "lockfile": str(app.state_path),
+                              "found": result.found, "missing": result.missing,
+                              "extra": [list(e) for e in result.extra],
+                              "ignored": [list(i) for i in result.ignored]}, indent=2))
+            continue
+        out.print(f"[green]Rebuilt[/green] {app.state_path} for {app.name} · {app.stage}: "
+                  f"{len(result.found)} resource(s) found in AWS, {len(result.missing)} not found "
+                  f"(the next deploy creates them), {len(result.extra)} extra object(s) recorded for the next "
+                  f"deploy to delete.")
+        for address, physical_id in result.extra:
+            out.print(f"  extra: {escape(address)} {escape(physical_id)}")
+        for type_, address, physical_id in result.ignored:
+            out.print(f"  [yellow]left alone[/yellow] (decide by hand): {type_} {escape(physical_id)} "
+                      f"tagged {escape(address or '-')}")
+        out.print("Run `sstdirect diff` to see what the next deploy would change.")
+
+
 def _dev(args: argparse.Namespace, out: Console) -> None:
     from .local.gateway.dev import run_dev
 
@@ -229,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                 _remove(args, out, err)
             elif args.command == "outputs":
                 _outputs(args, out)
+            elif args.command == "state":
+                _state_rebuild(args, out)
             elif args.command == "dev":
                 _dev(args, out)
     except SstDirectError as exc:

@@ -24,3 +24,8 @@ def physical_name(stage: str, app: str, *parts: str, max_len: int = 64) -> str:
         return name
     digest = short_hash(name)
     return f"{name[: max_len - len(digest) - 1]}-{digest}"
+
+
+def name_prefix(stage: str, app: str) -> str:
+    """How every physical name of ``app`` at ``stage`` starts (``physical_name`` never cuts into it)."""
+    return f"{slug(stage)}-{slug(app)}-"

@@ -69,6 +69,39 @@ def test_transient_faults_are_retried_and_reported(session: boto3.Session, tmp_p
     assert app.diff().is_empty and isinstance(api.url, str)
 
 
+@pytest.mark.parametrize(("operation", "code", "message", "status"), [
+    ("route53.ChangeResourceRecordSets", "PriorRequestNotComplete",
+     "The request was rejected because Route 53 was still processing a prior request.", 400),
+    ("apigatewayv2.CreateApiMapping", "ConflictException",
+     "Unable to complete operation due to concurrent modification. Please try again later.", 409),
+    ("lambda.UpdateFunctionConfiguration", "ResourceConflictException",
+     "The operation cannot be performed at this time. The function is currently in the following state: Pending", 409),
+])
+def test_transient_faults_of_a_custom_domain_deploy_are_retried(session: boto3.Session, tmp_path: Path,
+                                                                  operation: str, code: str, message: str,
+                                                                  status: int) -> None:
+    session.client("route53").create_hosted_zone(Name="example.com", CallerReference="faults")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def main(e, c):\n    return 'a'\n")
+
+    def build(timeout: int) -> App:
+        app = App("faults", stage="dev", session=session, root=tmp_path)
+        Api(app, "Api", custom_domain="api.example.com",
+            routes={"GET /a": {"function": {"handler": "src/a.main", "timeout": timeout}}})
+        return app
+
+    if operation == "lambda.UpdateFunctionConfiguration":
+        build(10).deploy()
+    seen = inject(session, operation, code, message, times=2, status=status)
+    retried: list[tuple[str, str, int]] = []
+    app = build(20)
+    result = app.deploy(on_retry=lambda op, c, n: retried.append((op, c, n)))
+    assert seen["failed"] == 2 and result.retries[f"{operation}:{code}"] == 2
+    assert [r[:2] for r in retried if r[1] == code] == [(operation, code)] * 2
+    assert app.diff().is_empty
+    assert len(session.client("apigatewayv2").get_api_mappings(DomainName="api.example.com")["Items"]) == 1
+
+
 def test_a_permanent_fault_stops_with_a_deploy_error_and_the_next_deploy_completes(
         session: boto3.Session, tmp_path: Path) -> None:
     app, _ = make_app(session, tmp_path)
@@ -101,3 +134,172 @@ def test_unimplemented_operation_fails_fast_not_retried(session: boto3.Session, 
     with pytest.raises(DeployError) as info:
         app.deploy()
     assert info.value.code == "NotImplemented" and "does not implement" in str(info.value)
+
+
+# -- throttling on the wire, across whole deploys of the examples ----------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# how each service says "slow down" (service id as botocore names it in events → status, code, body style)
+THROTTLE = {
+    "iam": (400, "Throttling", "xml"),
+    "sts": (400, "Throttling", "xml"),
+    "route-53": (400, "Throttling", "xml"),
+    "cloudwatch-logs": (400, "ThrottlingException", "json"),
+    "acm": (400, "ThrottlingException", "json"),
+}
+TOO_MANY = (429, "TooManyRequestsException", "json")  # API Gateway, Lambda, Cognito
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+class Throttler:
+    """A ``before-send`` hook: every ``every``-th request of each operation is answered, without reaching
+    the embedded AWS, by that service's throttling error (deterministic, so a retry goes through)."""
+
+    def __init__(self, every: int = 3):
+        self.every = every
+        self.seen: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+
+    def __call__(self, event_name: str = "", **_: Any) -> AWSResponse | None:
+        _, service, operation = event_name.split(".", 2)
+        self.seen[f"{service}.{operation}"] += 1
+        if self.seen[f"{service}.{operation}"] % self.every:
+            return None
+        status, code, style = THROTTLE.get(service, TOO_MANY)
+        self.throttled[code] += 1
+        if style == "xml":
+            body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded"
+                    f"</Message></Error><RequestId>x</RequestId></ErrorResponse>").encode()
+            headers = {"Content-Type": "text/xml"}
+        else:
+            body = json.dumps({"__type": code, "message": "Rate exceeded"}).encode()
+            headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
+        return AWSResponse("https://throttled.invalid", status, headers, _Raw(body))
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retry backoff (up to 20 s for throttling) shortened to 10 ms: the test is about counts."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
+
+
+def _load_example(name: str, cloud: Any, session: boto3.Session, state_dir: Path) -> App:
+    import runpy
+
+    from sstdirect import app as app_module
+
+    saved = dict(app_module.CLI_OVERRIDES)
+    app_module.CLI_OVERRIDES.update(session=session, endpoint_url=cloud.endpoint_url, state_dir=str(state_dir))
+    before = len(app_module._APPS)
+    try:
+        runpy.run_path(str(EXAMPLES / name / "app.py"), run_name="__example__")
+    finally:
+        app_module.CLI_OVERRIDES.clear()
+        app_module.CLI_OVERRIDES.update(saved)
+    (app,) = app_module._APPS[before:]
+    return app
+
+
+@pytest.mark.parametrize(("example", "every", "codes"), [
+    ("rest-api", 3, {"TooManyRequestsException", "Throttling", "ThrottlingException"}),
+    ("api-auth-cognito", 3, {"TooManyRequestsException", "Throttling"}),
+    # a small app calls most operations once: throttle every 2nd call (the retry is the 3rd), which
+    # reaches Route 53 (Throttling) and ACM (ThrottlingException)
+    ("custom-domain", 2, {"Throttling", "ThrottlingException"}),
+])
+def test_throttling_on_a_fraction_of_calls_is_retried_and_reported(
+        local_cloud: Any, fast_backoff: None, tmp_path: Path, example: str, every: int, codes: set[str]) -> None:
+    local_cloud.reset()
+    session = local_cloud.session()
+    if example == "custom-domain":
+        local_cloud.client("route53").create_hosted_zone(Name="example.com", CallerReference="throttle")
+    app = _load_example(example, local_cloud, session, tmp_path)
+    throttler = Throttler(every=every)
+    session.events.register_first("before-send", throttler)
+    reported: list[tuple[str, str, int]] = []
+    result = app.deploy(on_retry=lambda op, code, n: reported.append((op, code, n)))
+
+    assert codes <= set(throttler.throttled), (throttler.throttled, throttler.seen)
+    # every throttled request was retried, and each retry is in DeployResult.retries and on_retry
+    throttle_retries = {k: v for k, v in result.retries.items() if k.rsplit(":", 1)[1] in THROTTLE_CODES}
+    assert sum(throttle_retries.values()) == sum(throttler.throttled.values()) >= 5
+    assert sorted(f"{op}:{code}" for op, code, _ in reported if code in THROTTLE_CODES) == sorted(
+        Counter(throttle_retries).elements())
+    assert all(n <= 2 for op, code, n in reported)  # bounded: one throttle, one retry
+    # the deploy is complete and made nothing twice
+    gw = local_cloud.client("apigatewayv2")
+    assert len(gw.get_apis()["Items"]) == len([a for a in app.resources().values() if a.type == "apigatewayv2.Api"])
+    for api in gw.get_apis()["Items"]:
+        routes = [r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]]
+        assert len(routes) == len(set(routes))
+    assert app.diff().is_empty  # (diff's own reads are throttled too)
+    removed = app.remove(force=True)
+    assert sum(removed.retries.values()) > 0
+    assert gw.get_apis()["Items"] == [] and local_cloud.client("lambda").list_functions()["Functions"] == []
+
+
+THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
+
+
+def test_cli_progress_shows_each_retry(local_cloud: Any, fast_backoff: None, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from sstdirect import app as app_module
+    from sstdirect import cli
+
+    local_cloud.reset()
+    session = local_cloud.session()
+    throttler = Throttler(every=3)
+    session.events.register_first("before-send", throttler)
+    saved = dict(app_module.CLI_OVERRIDES)
+    app_module.CLI_OVERRIDES.update(session=session, endpoint_url=local_cloud.endpoint_url, state_dir=str(tmp_path))
+    try:
+        assert cli.main(["deploy", str(EXAMPLES / "rest-api" / "app.py")]) == 0
+    finally:
+        app_module.CLI_OVERRIDES.clear()
+        app_module.CLI_OVERRIDES.update(saved)
+    out = " ".join(capsys.readouterr().out.split())
+    shown = out.count("↻ retrying ")
+    assert shown == sum(throttler.throttled.values()) > 5
+    assert "after TooManyRequestsException (attempt 2)" in out and "after Throttling (attempt 2)" in out
+
+
+@pytest.mark.parametrize(("service", "operation", "code", "message", "transient"), [
+    ("iam", "CreateRole", "Throttling", "Rate exceeded", True),
+    ("route53", "ChangeResourceRecordSets", "Throttling", "Rate exceeded", True),
+    ("route53", "ChangeResourceRecordSets", "PriorRequestNotComplete", "still processing", True),
+    ("logs", "CreateLogGroup", "ThrottlingException", "Rate exceeded", True),
+    ("cognito-idp", "CreateUserPool", "TooManyRequestsException", "Too many requests", True),
+    ("apigatewayv2", "CreateRoute", "ConflictException", "Route with key GET /a already exists", False),
+    ("lambda", "CreateFunction", "ResourceConflictException", "Function already exist", False),
+    ("iam", "CreateRole", "AccessDenied", "not allowed", False),
+])
+def test_which_errors_are_transient(service: str, operation: str, code: str, message: str, transient: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    from sstdirect.aws import is_transient
+
+    exc = ClientError({"Error": {"Code": code, "Message": message}}, operation)
+    assert is_transient(service, operation, exc) is transient
+
+
+def test_botocore_retries_are_read_from_the_attempt_header() -> None:
+    from types import SimpleNamespace
+
+    from sstdirect.aws import _botocore_attempt
+
+    def request(value: bytes | None) -> Any:
+        headers = {"amz-sdk-invocation-id": b"abc"} | ({"amz-sdk-request": value} if value else {})
+        return SimpleNamespace(headers=headers)
+
+    assert _botocore_attempt(request(b"attempt=1; max=6")) is None
+    assert _botocore_attempt(request(b"ttl=20250101T000000Z; attempt=3; max=6")) == ("abc", 3)
+    assert _botocore_attempt(request(None)) is None and _botocore_attempt(None) is None

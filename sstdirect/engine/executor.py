@@ -15,6 +15,7 @@ naming the resource, operation and AWS error code is raised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from .resource import Resource, provider_for
 from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
 
 EventHook = Callable[[str, Change, str], None]
+log = logging.getLogger("sstdirect")
 
 
 @dataclass
@@ -225,7 +227,15 @@ class Executor:
                          sorted(res.depends_on), deposed)
             self.state.resources[address] = rec
         self._save()  # the intent record: an interrupted create is found again next time
-        created = provider.create(self.aws, props)
+        with self.aws.resent_writes() as resent:
+            created = provider.create(self.aws, props)
+        if resent:  # a create request sent twice may have made two objects: delete the one not returned
+            skip = frozenset({created.physical_id, *(d.physical_id for d in deposed if d.physical_id)})
+            for extra in [c for c in provider.find_all(self.aws, props, exclude=skip) if c.physical_id not in skip]:
+                log.warning("%s: deleting %s, a second copy made by a create request that was sent again",
+                            address, extra.physical_id)
+                provider.delete(self.aws, replace(rec, physical_id=extra.physical_id, attrs=dict(extra.attrs),
+                                                  status="created", deposed=[]))
         with self.state.lock:
             rec.status, rec.physical_id, rec.attrs = "created", created.physical_id, dict(created.attrs)
         self._save()

@@ -6,6 +6,7 @@ the planner diffs against; ``deploy`` then persists the adoptions it found.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,8 @@ from ..state import Record, State
 from .errors import wrap_aws_error
 from .resource import provider_for
 from .values import freeze
+
+log = logging.getLogger("sstdirect")
 
 
 @dataclass
@@ -46,9 +49,9 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
         # A replacement's new object may share its name with the deposed old one: never adopt that.
         deposed = frozenset(d.physical_id for d in rec.deposed if d.physical_id)
         with wrap_aws_error(address, "find"):
-            found = provider.find(aws, freeze(rec.props), exclude=deposed)
-        if found is not None and found.physical_id in deposed:
-            found = None
+            candidates = [c for c in provider.find_all(aws, freeze(rec.props), exclude=deposed)
+                          if c.physical_id not in deposed]
+        found = candidates[0] if candidates else None
         if found is None:
             if rec.deposed:  # the replaced object is still there and must still be deleted
                 records[address] = replace(rec, status="creating", physical_id=None)
@@ -56,7 +59,17 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
                 snapshot.dropped.add(address)
                 del records[address]
             continue
-        adopted = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs))
+        # More than one: the create ran more than once (a lost response retried). Keep one; the others are
+        # orphans, recorded as old objects of this address so that the deploy deletes them (diff shows it),
+        # unless the type guards its deletions (a user pool: reported, never deleted on a guess).
+        orphans = [Record(rec.type, address, "created", c.physical_id, dict(c.attrs), dict(rec.props), rec.props_hash,
+                          list(rec.depends_on)) for c in candidates[1:]]
+        if orphans and provider.guards_removal:
+            log.warning("%s: %s also match(es) it and %s left alone; delete by hand if unused", address,
+                        ", ".join(o.physical_id or "" for o in orphans), "is" if len(orphans) == 1 else "are")
+            orphans = []
+        adopted = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs),
+                          deposed=[*rec.deposed, *orphans])
         records[address] = adopted
         snapshot.adopted[address] = adopted
     if read:

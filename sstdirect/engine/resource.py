@@ -16,8 +16,18 @@ A :class:`Provider` knows one resource type. Its contract:
   interrupted create (by name, tags or description) — never one whose physical id is in ``exclude``
   (the old objects of a replacement, still to delete, may share the new one's name: a lookup that
   can match several objects looks past them).
+- ``find_all(aws, props, exclude) -> [Created]``: every object ``find`` could adopt — several where
+  AWS does not keep names unique (APIs, integrations, authorizers, user pools, clients, identity
+  pools, certificates) and a create ran twice (a lost response retried, a crash); ``find`` returns the
+  first. The others are orphans: the next deploy deletes them (see :mod:`sstdirect.engine.refresh`).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
+- ``strays(aws, record, claimed)``: the children of a recorded object (an API's routes, integrations,
+  authorizers, stages) that no record claims: leftovers that ``state rebuild`` records for deletion.
+- ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
+  ``sstdirect:stage`` tags of this app and stage, from a few list calls (types that can be listed
+  so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
+  lockfile and to rebuild one (:mod:`sstdirect.engine.rebuild`).
 - ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
   a hash in the lockfile and never printed.
 """
@@ -59,6 +69,37 @@ class Created:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Owned:
+    """An object in AWS tagged as this app's and stage's: its ``sstdirect:id`` tag (the address it was
+    made for) and its physical id."""
+
+    address: str
+    physical_id: str
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A child of a recorded object that no record claims (a route of an API, ...): its resource type,
+    physical id, the props its provider's ``delete`` needs, a label for its address, and the physical ids
+    of the objects it uses (a route's integration and authorizer: it is deleted before them)."""
+
+    type: str
+    physical_id: str
+    props: Mapping[str, Any]
+    label: str
+    uses: tuple[str, ...] = ()
+
+
+IDENTITY_TAGS = ("sstdirect:app", "sstdirect:stage", "sstdirect:id")
+
+
+def tagged_for(tags: Mapping[str, Any] | None, app: str, stage: str) -> bool:
+    """Whether ``tags`` say the object belongs to ``app`` at ``stage``."""
+    tags = tags or {}
+    return tags.get("sstdirect:app") == app and tags.get("sstdirect:stage") == stage
+
+
 class Provider:
     """Base class of providers; subclasses set ``type`` and implement the operations."""
 
@@ -91,12 +132,32 @@ class Provider:
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         return None
 
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        """Every object ``find`` could adopt; types whose names AWS does not keep unique override this."""
+        found = self.find(aws, props, exclude)
+        return [] if found is None or found.physical_id in exclude else [found]
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
+        """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""
+        return None
+
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+        """The children of ``record``'s object whose physical ids are not in ``claimed`` (``state rebuild``
+        records them, so that the next deploy deletes them); none for types without children."""
+        return []
+
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:
         """A reason to refuse deleting ``record`` (e.g. a user pool that has users), or None.
 
         ``remove()`` asks every provider before deleting anything, so a refusal deletes nothing.
         """
         return None
+
+    @property
+    def guards_removal(self) -> bool:
+        """Whether this type may refuse a deletion (``check_remove``): its stray copies are never deleted
+        on a guess (a user pool may hold users), only reported."""
+        return type(self).check_remove is not Provider.check_remove
 
     def needs_replace(self, changed: frozenset[str], before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return bool(changed & self.replace_on)

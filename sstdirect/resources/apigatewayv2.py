@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, Stray, register, tagged_for
 from ..engine.values import FrozenDict
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import first, gone_is_fine, plain
 
 SERVICE = "apigatewayv2"
 
@@ -40,6 +40,16 @@ def _by_api(
             found = seen.get(rec.physical_id or "")
             out[address] = None if found is None else {**found, "api_id": api_id}
     return out
+
+
+def _children(aws: Aws, method: str, api_id: str) -> list[dict[str, Any]]:
+    """The integrations / authorizers / ... of an API; none if the API is gone."""
+    try:
+        return aws.paginate(SERVICE, method, "Items", ApiId=api_id)
+    except Exception as exc:
+        if is_not_found(exc):
+            return []
+        raise
 
 
 def _cors_params(cors: Any) -> dict[str, Any]:
@@ -104,12 +114,41 @@ class ApiProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An API with this name and this resource's ``sstdirect:id`` tag, not one of ``exclude``."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
-        for api in aws.paginate(SERVICE, "get_apis", "Items"):
-            if (api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
-                    and api["ApiId"] not in exclude):
-                return Created(api["ApiId"], self._attrs(aws, api))
-        return None
+        return [Created(api["ApiId"], self._attrs(aws, api)) for api in aws.paginate(SERVICE, "get_apis", "Items")
+                if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
+                and api["ApiId"] not in exclude]
+
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+        """Routes, integrations, authorizers and stages of this API that no record claims (one list each)."""
+        api_id = record.physical_id or ""
+        out: list[Stray] = []
+        for i in _children(aws, "get_integrations", api_id):
+            if i["IntegrationId"] not in claimed:
+                out.append(Stray(IntegrationProvider.type, i["IntegrationId"], {"api_id": api_id},
+                                 f"integration/{i.get('Description') or i['IntegrationId']}"))
+        for a in _children(aws, "get_authorizers", api_id):
+            if a["AuthorizerId"] not in claimed:
+                out.append(Stray(AuthorizerProvider.type, a["AuthorizerId"], {"api_id": api_id},
+                                 f"authorizer/{a.get('Name') or a['AuthorizerId']}"))
+        for r in _children(aws, "get_routes", api_id):
+            if r["RouteId"] not in claimed:
+                uses = tuple(x for x in ((r.get("Target") or "").removeprefix("integrations/"), r.get("AuthorizerId"))
+                             if x)
+                out.append(Stray(RouteProvider.type, r["RouteId"], {"api_id": api_id}, f"route/{r['RouteKey']}", uses))
+        for st in _children(aws, "get_stages", api_id):
+            if f"{api_id}/{st['StageName']}" not in claimed:
+                out.append(Stray(StageProvider.type, f"{api_id}/{st['StageName']}",
+                                 {"api_id": api_id, "name": st["StageName"]}, f"stage/{st['StageName']}"))
+        return out
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
+        return [Owned((api.get("Tags") or {}).get("sstdirect:id", ""), api["ApiId"])
+                for api in aws.paginate(SERVICE, "get_apis", "Items") if tagged_for(api.get("Tags"), app, stage)]
 
 
 def _observed_api(api: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -171,11 +210,12 @@ class IntegrationProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The integration of this API whose description is this address, not one of ``exclude``."""
-        with gone_is_fine():
-            for item in aws.paginate(SERVICE, "get_integrations", "Items", ApiId=props["api_id"]):
-                if item.get("Description") == props["description"] and item["IntegrationId"] not in exclude:
-                    return Created(item["IntegrationId"], {"id": item["IntegrationId"]})
-        return None
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        return [Created(i["IntegrationId"], {"id": i["IntegrationId"]})
+                for i in _children(aws, "get_integrations", props["api_id"])
+                if i.get("Description") == props["description"] and i["IntegrationId"] not in exclude]
 
 
 @register
@@ -335,8 +375,9 @@ class AuthorizerProvider(Provider):
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The authorizer of this API with this name, not one of ``exclude``: a replaced authorizer
         (a change of type) keeps its name, so the old one and the new one share it until the old is deleted."""
-        with gone_is_fine():
-            for item in aws.paginate(SERVICE, "get_authorizers", "Items", ApiId=props["api_id"]):
-                if item.get("Name") == props["name"] and item["AuthorizerId"] not in exclude:
-                    return Created(item["AuthorizerId"], {"id": item["AuthorizerId"]})
-        return None
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        return [Created(a["AuthorizerId"], {"id": a["AuthorizerId"]})
+                for a in _children(aws, "get_authorizers", props["api_id"])
+                if a.get("Name") == props["name"] and a["AuthorizerId"] not in exclude]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..errors import DeployError
 from ..state import Record
@@ -146,6 +146,12 @@ class GraphqlApiProvider(Provider):
                     and api["apiId"] not in exclude):
                 return Created(api["apiId"], self._attrs(api))
         return None
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListGraphqlApis: the listing carries each API's tags."""
+        return [Owned((api.get("tags") or {}).get("sstdirect:id", ""), api["apiId"])
+                for api in aws.paginate(SERVICE, "list_graphql_apis", "graphqlApis")
+                if tagged_for(api.get("tags"), app, stage)]
 
 
 # --- schema -------------------------------------------------------------------------------------

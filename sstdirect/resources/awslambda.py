@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import IDENTITY_TAGS, Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
+from ..naming import name_prefix
 from ..state import Record
 from .common import gone_is_fine, plain
 
-IDENTITY_TAGS = ("sstdirect:app", "sstdirect:stage", "sstdirect:id")
 CONFIG_FIELDS = {
     "role_arn": "Role",
     "handler": "Handler",
@@ -132,6 +132,23 @@ class FunctionProvider(Provider):
                 return None
             raise
         return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListFunctions (which has no tags), then the tags of each function named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for fn in aws.paginate("lambda", "list_functions", "Functions"):
+            if not fn["FunctionName"].startswith(prefix):
+                continue
+            try:
+                tags = aws.call("lambda", "list_tags", Resource=fn["FunctionArn"]).get("Tags") or {}
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            if tagged_for(tags, app, stage):
+                out.append(Owned(tags.get("sstdirect:id", ""), fn["FunctionName"]))
+        return out
 
 
 def _observed(fn: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
+from ..naming import name_prefix
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import first, gone_is_fine, plain
 
 IDP = "cognito-idp"
 IDENTITY = "cognito-identity"
@@ -114,14 +115,31 @@ class UserPoolProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """A pool with this name and this resource's ``sstdirect:id`` tag."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
+        out = []
         for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
             if summary.get("Name") != props["name"] or summary["Id"] in exclude:
                 continue
             pool = self._describe(aws, summary["Id"])
             if pool is not None and (pool.get("UserPoolTags") or {}).get("sstdirect:id") == tag:
-                return Created(pool["Id"], _pool_attrs(pool))
-        return None
+                out.append(Created(pool["Id"], _pool_attrs(pool)))
+        return out
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListUserPools (names only), then a DescribeUserPool of each pool named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
+            if not (summary.get("Name") or "").startswith(prefix):
+                continue
+            pool = self._describe(aws, summary["Id"])
+            tags = (pool or {}).get("UserPoolTags") or {}
+            if pool is not None and tagged_for(tags, app, stage):
+                out.append(Owned(tags.get("sstdirect:id", ""), pool["Id"]))
+        return out
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:
         """Why ``remove`` must not delete this pool (it has users), or None when it may.
@@ -220,12 +238,16 @@ class UserPoolClientProvider(Provider):
                      ClientId=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        out = []
         with gone_is_fine():
             for client in aws.paginate(IDP, "list_user_pool_clients", "UserPoolClients",
                                        UserPoolId=props["user_pool_id"], MaxResults=60):
                 if client.get("ClientName") == props["name"] and client["ClientId"] not in exclude:
-                    return Created(client["ClientId"], {"id": client["ClientId"]})
-        return None
+                    out.append(Created(client["ClientId"], {"id": client["ClientId"]}))
+        return out
 
 
 # --- identity pools -------------------------------------------------------------------------
@@ -277,7 +299,11 @@ class IdentityPoolProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An identity pool with this name and this resource's ``sstdirect:id`` tag."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
+        out = []
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
             if summary.get("IdentityPoolName") != props["name"] or summary["IdentityPoolId"] in exclude:
                 continue
@@ -288,8 +314,26 @@ class IdentityPoolProvider(Provider):
                     continue
                 raise
             if (pool.get("IdentityPoolTags") or {}).get("sstdirect:id") == tag:
-                return Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]})
-        return None
+                out.append(Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]}))
+        return out
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListIdentityPools (names only), then a DescribeIdentityPool of each named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
+            if not (summary.get("IdentityPoolName") or "").startswith(prefix):
+                continue
+            try:
+                pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            tags = pool.get("IdentityPoolTags") or {}
+            if tagged_for(tags, app, stage):
+                out.append(Owned(tags.get("sstdirect:id", ""), pool["IdentityPoolId"]))
+        return out
 
 
 @register

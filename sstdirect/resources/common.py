@@ -24,6 +24,11 @@ def gone_is_fine() -> Iterator[None]:
             raise
 
 
+def first(found: list[Any]) -> Any:
+    """The first of ``find_all``'s answers, or None (what ``find`` returns)."""
+    return found[0] if found else None
+
+
 def plain(value: Any) -> Any:
     """Spec data (FrozenDict/tuples) → plain dicts/lists for boto3."""
     if isinstance(value, Mapping):

@@ -27,7 +27,7 @@ from ..engine.resource import Created, Provider, register
 from ..engine.values import FrozenDict
 from ..errors import DeployError
 from ..state import Record
-from .common import gone_is_fine, plain, tag_list
+from .common import first, gone_is_fine, plain, tag_list
 
 log = logging.getLogger("sstdirect")
 
@@ -225,13 +225,14 @@ class CertificateProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """A certificate for this name carrying this resource's tags (after an interrupted create)."""
+        return first(self.find_all(aws, props, exclude))
+
+    def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         summaries = aws.paginate("acm", "list_certificates", "CertificateSummaryList",
                                  CertificateStatuses=["PENDING_VALIDATION", "ISSUED"])
-        for summary in summaries:
-            arn = summary["CertificateArn"]
-            if summary.get("DomainName") == props["domain_name"] and self._owned(aws, arn, props["tags"]):
-                return Created(arn, {"arn": arn, **_validation_record(aws, arn)})
-        return None
+        arns = [s["CertificateArn"] for s in summaries if s.get("DomainName") == props["domain_name"]]
+        return [Created(arn, {"arn": arn, **_validation_record(aws, arn)}) for arn in arns
+                if arn not in exclude and self._owned(aws, arn, props["tags"])]
 
 
 @register

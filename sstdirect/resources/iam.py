@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
+from ..naming import name_prefix
 from ..state import Record
 from .common import gone_is_fine, plain, tag_list
 
@@ -100,6 +101,24 @@ class RoleProvider(Provider):
                 return None
             raise
         return Created(props["name"], {"arn": role["Arn"], "name": props["name"]})
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """One ListRoles (which has no tags), then the tags of each role named like this app's."""
+        prefix = name_prefix(stage, app)
+        out = []
+        for role in aws.paginate("iam", "list_roles", "Roles"):
+            if not role["RoleName"].startswith(prefix):
+                continue
+            try:
+                tags = aws.paginate("iam", "list_role_tags", "Tags", RoleName=role["RoleName"])
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            found = {t["Key"]: t["Value"] for t in tags}
+            if tagged_for(found, app, stage):
+                out.append(Owned(found.get("sstdirect:id", ""), role["RoleName"]))
+        return out
 
 
 def _doc(doc: Any) -> Any:

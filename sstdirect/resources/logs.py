@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from ..aws import Aws, error_code
-from ..engine.resource import Created, Provider, register
+from ..aws import Aws, error_code, is_not_found
+from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
+from ..naming import name_prefix
 from ..state import Record
 from .common import gone_is_fine, plain
 
@@ -89,3 +90,20 @@ class LogGroupProvider(Provider):
         if self.read(aws, rec) is None:
             return None
         return Created(props["name"], self._attrs(aws, props["name"]))
+
+    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+        """The groups sstdirect names for this app (functions' and APIs' access logs: one listing per folder),
+        then the tags of each."""
+        out = []
+        for folder in ("/aws/lambda/", "/aws/vendedlogs/apis/"):
+            for group in aws.paginate("logs", "describe_log_groups", "logGroups",
+                                      logGroupNamePrefix=folder + name_prefix(stage, app)):
+                try:
+                    tags = aws.call("logs", "list_tags_log_group", logGroupName=group["logGroupName"]).get("tags")
+                except Exception as exc:
+                    if is_not_found(exc):
+                        continue
+                    raise
+                if tagged_for(tags, app, stage):
+                    out.append(Owned((tags or {}).get("sstdirect:id", ""), group["logGroupName"]))
+        return out
