@@ -169,11 +169,14 @@ class App:
             doomed = [state.resources[c.address] for c in plan.changes
                       if c.action in (Action.DELETE, Action.REPLACE) and not c.deposed and c.address in state.resources]
             _refuse_deletions(aws, doomed, force, "deploy")
-            if snapshot.adopted or snapshot.dropped:
+            if snapshot.adopted or snapshot.dropped or snapshot.attrs:
                 with state.lock:
                     state.resources.update(snapshot.adopted)
                     for address in snapshot.dropped:
                         state.resources.pop(address, None)
+                    for address, attrs in snapshot.attrs.items():
+                        if address in state.resources:
+                            state.resources[address].attrs.update(attrs)
                 state_file.save(state)
             if plan.changes:
                 Executor(aws, state_file, state, desired, plan, on_event=on_event).run()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -43,6 +44,10 @@ CLOUD = FakeCloud()
 class FakeAws:
     region = "xx-test-1"
     account_id = "111122223333"
+
+    @contextlib.contextmanager
+    def shared_reads(self) -> Iterator[None]:  # refresh scopes shared list calls with it
+        yield
 
 
 @register
