@@ -255,11 +255,11 @@ class Aws:
         max_pool_connections: int = 64,
         retry_budget_s: float = 120.0,
         on_retry: RetryHook | None = None,
-        apigateway_rate: float | None = APIGATEWAY_RATE,
-        apigateway_burst: int = APIGATEWAY_BURST,
+        apigateway_rate: float | None = None,
+        apigateway_burst: int | None = None,
     ):
         """``apigateway_rate``/``apigateway_burst``: client-side pacing of API Gateway requests
-        (``None`` rate: unpaced)."""
+        (default :data:`APIGATEWAY_RATE`/:data:`APIGATEWAY_BURST`; rate 0: unpaced)."""
         self.session = session or boto3.Session(profile_name=profile, region_name=region)
         self.region = region or self.session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
@@ -277,7 +277,9 @@ class Aws:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account_id: str | None = None
-        self.pacer = TokenBucket(apigateway_rate, apigateway_burst) if apigateway_rate else None
+        rate = APIGATEWAY_RATE if apigateway_rate is None else apigateway_rate
+        burst = APIGATEWAY_BURST if apigateway_burst is None else apigateway_burst
+        self.pacer = TokenBucket(rate, burst) if rate else None
         self.gate = PropagationGate()
         self._shared: dict[str, Any] | None = None
         self._shared_locks: dict[str, threading.Lock] = {}
@@ -288,13 +290,14 @@ class Aws:
         """The (shared, thread-safe) boto3 client of ``service``, counting every request it sends."""
         client = self._clients.get(service)
         if client is None:
-            with self._lock:
+            with self._lock:  # one at a time: a boto3 Session is not thread-safe
                 client = self._clients.get(service)
                 if client is None:
                     client = self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                     client.meta.events.register("before-send", self._counter(service))
                     if self.pacer is not None and service in PACED_SERVICES:
-                        client.meta.events.register("before-send", self._pace)
+                        # first: ahead of any handler that answers the request itself (in-process moto)
+                        client.meta.events.register_first("before-send", self._pace)
                     self._clients[service] = client
         return client
 
