@@ -111,11 +111,14 @@ class App:
         """Every resource the app declares, by address (no AWS call)."""
         ctx = self._context()
         out: dict[str, Resource] = {}
-        for construct in self._constructs.values():
-            for res in construct._resources(ctx):
-                if res.address in out:
-                    raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
-                out[res.address] = res
+        try:
+            for construct in self._constructs.values():
+                for res in construct._resources(ctx):
+                    if res.address in out:
+                        raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
+                    out[res.address] = res
+        finally:
+            ctx.bundles.flush()  # the packaging index, written once for every function
         return out
 
     # -- AWS and state -----------------------------------------------------------------------
