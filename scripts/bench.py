@@ -115,6 +115,13 @@ def bucket_s(model: LatencyModel, tokens: int) -> float:
     return (tokens - model.apigateway_burst) / model.apigateway_rate
 
 
+def bucket_refill_s(model: LatencyModel) -> float:
+    """Time for an empty API Gateway bucket to fill up again."""
+    if not model.throttles or model.apigateway_burst is None:
+        return 0.0
+    return model.apigateway_burst / model.apigateway_rate
+
+
 def bound(scenario: str, n: int, model: LatencyModel, new_role: bool) -> tuple[float, str]:
     """The critical path of the scenario's minimal plan on ``model`` (unlimited concurrency).
 
@@ -164,17 +171,22 @@ def _cli_env(cloud: LocalCloud) -> dict[str, str]:
     return env
 
 
-def run_child(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str, float]:
-    """Run ``command`` to completion: exit code, stdout, stderr and the child's own peak RSS in MB
-    (``os.wait4``'s rusage of that one process, not the maximum over every child so far)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode(), err.read().decode(errors="replace"),
-                round(usage.ru_maxrss / 1024, 1))
+def run_child(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str, float | None]:
+    """Run ``command`` to completion: exit code, stdout, stderr and its peak RSS in MB.
+
+    The RSS comes from GNU ``time -f %M`` (the rusage of a child of the small ``time`` process): a
+    process forked from this one would inherit this process's (the embedded AWS's) high-water mark
+    in its own ``ru_maxrss``, which Linux keeps across exec. Without ``/usr/bin/time``: None."""
+    timer = shutil.which("time", path="/usr/bin:/bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = Path(tmp) / "rss"
+        full = [timer, "-f", "%M", "-o", str(rss_file), *command] if timer else command
+        proc = subprocess.run(full, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+        try:
+            rss_mb: float | None = round(int(rss_file.read_text().split()[-1]) / 1024, 1)
+        except (OSError, ValueError, IndexError):
+            rss_mb = None
+    return proc.returncode, proc.stdout, proc.stderr, rss_mb
 
 
 def run_scenario(cloud: LocalCloud, work: Workload, scenario: str, mode: str) -> dict[str, Any]:
@@ -217,6 +229,8 @@ def measure(cloud: LocalCloud, n: int, modes: list[str], runs: int, scenarios: t
             cloud.reset()
             work = Workload(tmp / f"{mode}-n{n}-run{run}", n)
             for scenario in scenarios:
+                if scenario == "cold":  # every cold deploy starts with API Gateway's bucket full again
+                    time.sleep(bucket_refill_s(cloud.latency))
                 if scenario == "code":
                     work.change_code()
                 elif scenario == "config":
@@ -324,7 +338,7 @@ def markdown(report: dict[str, Any]) -> str:
     out += ["", "## How each bound is computed", "", "```", (bound.__doc__ or "").strip(), "```", ""]
     rss = [r for r in report["rows"] if r["mode"] == "cli" and r.get("peak_rss_mb")]
     if rss:
-        out += ["## Peak RSS of the CLI process (`os.wait4` of each `sstdirect` child, max over runs)", "",
+        out += ["## Peak RSS of the CLI process (GNU `time -f %M` of each `sstdirect` run, max over runs)", "",
                 "| N | " + " | ".join(SCENARIOS) + " |", "|---|" + "---|" * len(SCENARIOS)]
         for n in sorted({r["n"] for r in rss}):
             by = {r["scenario"]: r["peak_rss_mb"] for r in rss if r["n"] == n}

@@ -26,6 +26,8 @@ from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
+# The clients every app of functions behind an API needs (a refresh uses the first four; a first deploy, sts).
+PREWARM = ("iam", "lambda", "logs", "apigatewayv2", "sts")
 
 # Set by the CLI before it runs an APP.py, so its flags override what the file says.
 CLI_OVERRIDES: dict[str, Any] = {}
@@ -161,8 +163,9 @@ class App:
         ``on_retry`` report progress (see :class:`sstdirect.progress.Progress`).
         """
         started = time.monotonic()
-        desired = self.resources()  # every ConfigError is raised here, before any AWS call
         aws = self._aws(on_retry)
+        aws.prewarm(PREWARM)  # builds clients (no request) while the app is expanded and bundled
+        desired = self.resources()  # every ConfigError is raised here, before any AWS call
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)

@@ -146,21 +146,30 @@ class TokenBucket:
             self._tokens -= 1.0
             return now if self._tokens >= 0 else now - self._tokens / self.rate
 
+    def drain(self) -> None:
+        """Forget any burst left (the server said its bucket is empty); booked slots stay."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(0.0, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+
 
 class PropagationGate:
     """When to (re)try a ``CreateFunction`` whose role IAM may not have propagated yet.
 
-    Roles created through this :class:`Aws` have a known birth time. A refusal at role age ``a``
-    proves propagation takes longer than ``a`` (``floor``); a success at age ``a`` proves it can take
-    no longer (``ceiling``). A create waits until its role is ``floor + step`` old (capped by the
-    ceiling), so after the first refusals only the oldest roles probe, ``step`` apart, instead of
-    every function flooding Lambda with doomed creates. A role of unknown age is retried ``step`` apart.
+    Roles created through this :class:`Aws` have a known birth time. Until the first refusal every
+    create goes at once (propagation may already be over). A refusal at role age ``a`` proves
+    propagation takes longer than ``a`` (``floor``): from then on one probe at a time, ``step_s``
+    apart, by a role at least ``floor + step_s`` old, so Lambda sees about ``P / step_s`` doomed
+    creates in all, not that many per function. A success at age ``a`` proves it can take no longer
+    (``ceiling``): every role that old goes at once. A role of unknown age is retried ``step_s`` apart.
     """
 
     def __init__(self, step_s: float = 0.15) -> None:
         self.step_s = step_s
         self.floor = 0.0
         self.ceiling: float | None = None
+        self.next_probe = 0.0
         self._born: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -169,18 +178,24 @@ class PropagationGate:
             self._born[role_name] = at
 
     def not_before(self, role_arn: str | None) -> float:
-        """Monotonic time before which a create with ``role_arn`` is expected to be refused."""
+        """0.0: send a create with ``role_arn`` now (counted as the probe, if one is due); else the
+        monotonic time at which to ask again."""
         with self._lock:
             born = self._born.get(_role_name(role_arn))
             if born is None or self.floor <= 0:
                 return 0.0
-            wait = self.floor + self.step_s
+            now = time.monotonic()
             if self.ceiling is not None:
-                wait = min(wait, self.ceiling)
-            return born + wait
+                at = born + self.ceiling
+                return 0.0 if at <= now else at
+            at = max(born + self.floor + self.step_s, self.next_probe)
+            if at > now:
+                return at
+            self.next_probe = now + self.step_s
+            return 0.0
 
     def refused(self, role_arn: str | None, sent: float) -> float:
-        """Record a refusal of a request sent at ``sent``; return when to try again."""
+        """Record a refusal of a request sent at ``sent``; return when to ask again."""
         with self._lock:
             born = self._born.get(_role_name(role_arn))
             if born is None:
@@ -188,7 +203,7 @@ class PropagationGate:
             self.floor = max(self.floor, sent - born)
             if self.ceiling is not None and self.ceiling <= self.floor:
                 self.ceiling = None  # propagation is not deterministic: forget the stale ceiling
-            return born + self.floor + self.step_s
+            return max(born + self.floor + self.step_s, self.next_probe)
 
     def accepted(self, role_arn: str | None, sent: float) -> None:
         with self._lock:
@@ -298,8 +313,24 @@ class Aws:
                     if self.pacer is not None and service in PACED_SERVICES:
                         # first: ahead of any handler that answers the request itself (in-process moto)
                         client.meta.events.register_first("before-send", self._pace)
+                        client.meta.events.register("needs-retry", self._throttled)
                     self._clients[service] = client
         return client
+
+    def prewarm(self, services: Iterable[str]) -> threading.Thread:
+        """Build the clients of ``services`` in a background thread (no request is sent), so that
+        building them (~0.1 s each: botocore loads and parses the service models) overlaps the caller's
+        own work, such as expanding and bundling the app. Clients are still built on demand."""
+        def build() -> None:
+            for service in services:
+                try:
+                    self.client(service)
+                except Exception:  # on-demand creation reports it where it matters
+                    return
+
+        thread = threading.Thread(target=build, name="sstdirect-prewarm", daemon=True)
+        thread.start()
+        return thread
 
     def _counter(self, service: str) -> Callable[..., None]:
         def count(event_name: str = "", **_: Any) -> None:
@@ -324,6 +355,13 @@ class Aws:
             raise NotYet(at, "API Gateway pacing")
         if delay > 0:
             time.sleep(delay)
+
+    def _throttled(self, response: Any = None, **_: Any) -> None:
+        """needs-retry of a paced service: a 429 means AWS's bucket is empty (another client, or a
+        deploy just before this one, used it): empty ours too, so what follows is paced at the rate."""
+        http = response[0] if isinstance(response, tuple) and response else None
+        if self.pacer is not None and getattr(http, "status_code", None) == 429:
+            self.pacer.drain()
 
     @contextlib.contextmanager
     def shared_reads(self) -> Iterator[None]:
@@ -373,7 +411,10 @@ class Aws:
         started = time.monotonic()
         attempt = 0
         while True:
-            self._await(self.gate.not_before(role), ctx, "IAM propagation")
+            at = self.gate.not_before(role)
+            if at > 0:  # not this create's turn to probe: wait (or give the worker back) and ask again
+                self._await(at, ctx, "IAM propagation")
+                continue
             sent = time.monotonic()
             try:
                 result = self._call(service, method, op_name, params)

@@ -228,21 +228,24 @@ def test_token_bucket_books_evenly_spaced_slots_after_the_burst() -> None:
     assert [round(b - a, 2) for a, b in itertools.pairwise(slots[2:])] == [0.1, 0.1, 0.1]
 
 
-def test_propagation_gate_learns_a_floor_and_holds_younger_roles_back() -> None:
+def test_propagation_gate_probes_one_role_at_a_time_until_one_is_accepted() -> None:
     gate = PropagationGate(step_s=0.2)
     base = time.monotonic()
-    gate.born("old", base - 5.0)
-    gate.born("young", base - 1.0)
     arn = "arn:aws:iam::1:role/{}".format
-    assert gate.not_before(arn("young")) == 0  # nothing learnt yet: try at once
-    retry = gate.refused(arn("old"), sent=base)  # refused at age 5 s: propagation takes longer
-    assert retry == pytest.approx(base + 0.2)
-    assert gate.not_before(arn("young")) == pytest.approx(base - 1.0 + 5.2)  # no doomed probe from it
-    gate.accepted(arn("old"), sent=base + 0.3)  # accepted at 5.3 s: never needs longer than that
-    assert gate.not_before(arn("young")) == pytest.approx(base - 1.0 + 5.2)
-    gate.refused(arn("old"), sent=base + 0.25)
-    assert gate.not_before(arn("young")) == pytest.approx(base - 1.0 + 5.3)  # capped by the ceiling
-    assert gate.not_before(arn("unknown")) == 0
+    for name, age in (("old", 5.0), ("young", 1.0), ("older", 5.3), ("oldest", 5.4)):
+        gate.born(name, base - age)
+    assert gate.not_before(arn("young")) == 0  # nothing learnt yet: everyone tries at once
+    assert gate.refused(arn("old"), sent=base) == pytest.approx(base + 0.2)  # refused at 5 s: P > 5 s
+    assert gate.not_before(arn("young")) == pytest.approx(base + 4.2)  # no doomed probe from a young role
+    assert gate.not_before(arn("old")) == pytest.approx(base + 0.2)  # its own next probe, a step later
+    assert gate.not_before(arn("older")) == 0  # 5.3 s old > 5 s + step: this one probes now...
+    assert gate.not_before(arn("oldest")) >= time.monotonic() + 0.1  # ...and nobody else for a step
+    gate.accepted(arn("older"), sent=base)  # accepted at 5.3 s: P <= 5.3 s
+    assert gate.not_before(arn("oldest")) == 0  # every role that old goes at once
+    assert gate.not_before(arn("young")) == pytest.approx(base + 4.3)
+    gate.refused(arn("oldest"), sent=base)  # refused at 5.4 s after all: the ceiling was wrong
+    assert gate.ceiling is None and gate.floor == pytest.approx(5.4)
+    assert gate.not_before(arn("unknown")) == 0  # a role of unknown age is never held back
 
 
 # -- under the latency model -----------------------------------------------------------------------
@@ -294,3 +297,23 @@ def test_a_step_that_has_written_waits_in_place_instead_of_deferring() -> None:
         client._await(time.monotonic() + 0.05, ctx, "test")
         assert time.monotonic() - began >= 0.05
     assert aws_module._STEP.get() is None
+
+
+# -- the benchmark itself --------------------------------------------------------------------------
+
+
+def test_bench_quick_mode_reports_every_scenario(tmp_path: Path) -> None:
+    """``scripts/bench.py --quick`` (what CI runs) completes and its no-op row has no writes."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    proc = subprocess.run([sys.executable, str(bench), "--quick", "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    rows = {row["scenario"]: row for row in report["rows"]}
+    assert set(rows) == {"cold", "noop", "code", "config", "add", "remove"}
+    assert rows["noop"]["mutating"] == 0 and rows["code"]["mutating"] == 1
+    assert all(row["bound_s"] > 0 and row["ratio"] for row in rows.values())
+    assert (tmp_path / "report.md").read_text().startswith("# sstdirect deploy benchmark")

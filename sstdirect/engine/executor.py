@@ -49,6 +49,7 @@ class Step:
     context: StepContext = field(default_factory=StepContext)
     started: bool = False
     height: int = 1  # steps on the longest chain from this one to the end (itself included)
+    priority: int = 0  # its provider's start_priority
 
 
 class Executor:
@@ -166,8 +167,8 @@ class Executor:
                 deferred = [s.not_before for s in pending.values() if s.needs <= done and s.not_before > now]
                 if not failures:
                     ready = [s for s in pending.values() if s.needs <= done and s.not_before <= now]
-                    # longest remaining chain first (an API before a hundred log groups), then by key
-                    for step in sorted(ready, key=lambda s: (-s.height, s.key)):
+                    # longest remaining chain first, then roles and APIs (Provider.start_priority), then by key
+                    for step in sorted(ready, key=lambda s: (-s.height, -s.priority, s.key)):
                         del pending[step.key]
                         running[pool.submit(self._run_step, step)] = step
                 if failures and not running:
@@ -325,3 +326,4 @@ def _set_heights(steps: Mapping[str, Step]) -> None:
 
     for key, step in steps.items():
         step.height = height(key)
+        step.priority = provider_for(step.change.type).start_priority

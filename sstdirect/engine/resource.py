@@ -77,6 +77,9 @@ class Provider:
     transient_fields: ClassVar[frozenset[str]] = frozenset()
     # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).
     replace_mode: ClassVar[str] = "create_first"
+    # Among ready steps with equally long chains behind them, higher starts first: a role starts IAM
+    # propagation (the longest wait of a deploy), an API the chain paced by API Gateway's bucket.
+    start_priority: ClassVar[int] = 0
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         raise NotImplementedError

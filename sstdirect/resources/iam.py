@@ -23,6 +23,7 @@ class RoleProvider(Provider):
 
     type = "iam.Role"
     replace_on = frozenset({"name"})
+    start_priority = 2
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         try:
