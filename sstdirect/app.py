@@ -164,8 +164,10 @@ class App:
         """
         started = time.monotonic()
         aws = self._aws(on_retry)
-        aws.prewarm(PREWARM)  # builds clients (no request) while the app is expanded and bundled
-        desired = self.resources()  # every ConfigError is raised here, before any AWS call
+        # build clients (no request) while the app is expanded and bundled; joined before going on, so
+        # no thread of ours uses the (not thread-safe) boto3 Session once deploy() has returned
+        with aws.prewarm(PREWARM if refresh else ()):
+            desired = self.resources()  # every ConfigError is raised here, before any AWS call
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)

@@ -317,10 +317,14 @@ class Aws:
                     self._clients[service] = client
         return client
 
-    def prewarm(self, services: Iterable[str]) -> threading.Thread:
-        """Build the clients of ``services`` in a background thread (no request is sent), so that
-        building them (~0.1 s each: botocore loads and parses the service models) overlaps the caller's
-        own work, such as expanding and bundling the app. Clients are still built on demand."""
+    @contextlib.contextmanager
+    def prewarm(self, services: Iterable[str]) -> Iterator[None]:
+        """Within the block, build the clients of ``services`` in a background thread (no request is
+        sent), so that building them (~0.1 s each: botocore loads and parses the service models)
+        overlaps the block's own work, such as expanding and bundling the app; the thread is joined
+        when the block ends. Clients are still built on demand."""
+        services = tuple(services)
+
         def build() -> None:
             for service in services:
                 try:
@@ -329,8 +333,13 @@ class Aws:
                     return
 
         thread = threading.Thread(target=build, name="sstdirect-prewarm", daemon=True)
-        thread.start()
-        return thread
+        if services:
+            thread.start()
+        try:
+            yield
+        finally:
+            if services:
+                thread.join()
 
     def _counter(self, service: str) -> Callable[..., None]:
         def count(event_name: str = "", **_: Any) -> None:
