@@ -12,7 +12,7 @@ faults) and from sstdirect's own counters (retries), the critical-path bound of 
 model (see ``bound()``), and measured/bound. ``--sweep`` adds cold deploys at P = 0, 6, 12 s (N=20).
 
     .venv/bin/python scripts/bench.py                 # N = 10, 20, 50; 3 runs; API and CLI
-    .venv/bin/python scripts/bench.py --full --sweep  # adds N = 100, 300 and the P sweep
+    .venv/bin/python scripts/bench.py --full --sweep  # adds N = 100, 300 (--runs-large runs) and the P sweep
     .venv/bin/python scripts/bench.py --quick --out /tmp/bench-quick   # CI: N = 10, 1 run, API, P = 0
 
 Writes ``OUT/report.json`` and ``OUT/report.md`` (default ``bench/``).
@@ -21,11 +21,11 @@ Writes ``OUT/report.json`` and ``OUT/report.md`` (default ``bench/``).
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -115,6 +115,13 @@ def bucket_s(model: LatencyModel, tokens: int) -> float:
     return (tokens - model.apigateway_burst) / model.apigateway_rate
 
 
+def bucket_refill_s(model: LatencyModel) -> float:
+    """Time for an empty API Gateway bucket to fill up again."""
+    if not model.throttles or model.apigateway_burst is None:
+        return 0.0
+    return model.apigateway_burst / model.apigateway_rate
+
+
 def bound(scenario: str, n: int, model: LatencyModel, new_role: bool) -> tuple[float, str]:
     """The critical path of the scenario's minimal plan on ``model`` (unlimited concurrency).
 
@@ -154,7 +161,8 @@ def bound(scenario: str, n: int, model: LatencyModel, new_role: bool) -> tuple[f
 
 
 def _cli_env(cloud: LocalCloud) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # An installed package has its bytecode: let the CLI write it (see main's compileall) like a user's install.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"AWS_ACCESS_KEY_ID": cloud.credentials.access_key_id,
                 "AWS_SECRET_ACCESS_KEY": cloud.credentials.secret_access_key,
                 "AWS_DEFAULT_REGION": cloud.region, "AWS_CONFIG_FILE": os.devnull,
@@ -163,8 +171,27 @@ def _cli_env(cloud: LocalCloud) -> dict[str, str]:
     return env
 
 
+def run_child(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str, float | None]:
+    """Run ``command`` to completion: exit code, stdout, stderr and its peak RSS in MB.
+
+    The RSS comes from GNU ``time -f %M`` (the rusage of a child of the small ``time`` process): a
+    process forked from this one would inherit this process's (the embedded AWS's) high-water mark
+    in its own ``ru_maxrss``, which Linux keeps across exec. Without ``/usr/bin/time``: None."""
+    timer = shutil.which("time", path="/usr/bin:/bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = Path(tmp) / "rss"
+        full = [timer, "-f", "%M", "-o", str(rss_file), *command] if timer else command
+        proc = subprocess.run(full, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+        try:
+            rss_mb: float | None = round(int(rss_file.read_text().split()[-1]) / 1024, 1)
+        except (OSError, ValueError, IndexError):
+            rss_mb = None
+    return proc.returncode, proc.stdout, proc.stderr, rss_mb
+
+
 def run_scenario(cloud: LocalCloud, work: Workload, scenario: str, mode: str) -> dict[str, Any]:
     since = cloud.log_time()
+    rss_mb: float | None = None
     began = time.perf_counter()
     api_calls: Counter[str] = Counter()
     retries: Counter[str] = Counter()
@@ -176,18 +203,18 @@ def run_scenario(cloud: LocalCloud, work: Workload, scenario: str, mode: str) ->
     else:
         command = [CLI, "remove" if scenario == "remove" else "deploy", str(work.root / "app.py"),
                    "--endpoint-url", cloud.endpoint_url, "--json"]
-        proc = subprocess.run(command, capture_output=True, text=True, env=_cli_env(cloud), cwd=work.root,
-                              timeout=900)
+        code, stdout, stderr, rss_mb = run_child(command, _cli_env(cloud), work.root)
         wall = time.perf_counter() - began
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-        payload = json.loads(proc.stdout)
+        if code != 0:
+            raise RuntimeError(f"{' '.join(command)} exited {code}:\n{stderr[-3000:]}")
+        payload = json.loads(stdout)
         api_calls = Counter(payload.get("api_calls", {}))
         retries = Counter(payload.get("retries", {}))
     time.sleep(0.05)  # let the server finish logging the last response
     log = [rec for rec in cloud.request_log if rec.t >= since]
     summary = summarize(log)
     return {"wall_s": wall, "server": summary, "client_requests": sum(api_calls.values()),
+            "peak_rss_mb": rss_mb if mode == "cli" else None,
             "retries": sum(retries.values()), "retries_by_operation": dict(sorted(retries.items())),
             "new_role": summary["by_operation"].get("iam.CreateRole", 0) > 0}
 
@@ -202,6 +229,8 @@ def measure(cloud: LocalCloud, n: int, modes: list[str], runs: int, scenarios: t
             cloud.reset()
             work = Workload(tmp / f"{mode}-n{n}-run{run}", n)
             for scenario in scenarios:
+                if scenario == "cold":  # every cold deploy starts with API Gateway's bucket full again
+                    time.sleep(bucket_refill_s(cloud.latency))
                 if scenario == "code":
                     work.change_code()
                 elif scenario == "config":
@@ -240,6 +269,7 @@ def _row(model: LatencyModel, n: int, mode: str, scenario: str, samples: list[di
         "throttled_429": server["throttled_429"], "propagation_faults": server["propagation_faults"],
         "retries": last["retries"], "client_requests": last["client_requests"],
         "requests_runs": [s["server"]["total"] for s in samples],
+        "peak_rss_mb": max((s["peak_rss_mb"] for s in samples if s.get("peak_rss_mb")), default=None),
         "by_operation": server["by_operation"], "retries_by_operation": last["retries_by_operation"],
     }
 
@@ -251,11 +281,19 @@ def machine() -> dict[str, Any]:
     import boto3
     import moto
 
-    import_s = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import sstdirect; "
-                               "print(time.perf_counter() - t)"], capture_output=True, text=True, check=True)
+    def import_s(module: str) -> float:
+        """Median of 5 fresh interpreters' import time of ``module`` (bytecode compiled, as installed)."""
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return round(statistics.median(
+            float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 env=env).stdout.strip()) for _ in range(5)), 3)
+
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "boto3": boto3.__version__,
-            "moto": moto.__version__, "import_sstdirect_s": round(float(import_s.stdout.strip()), 3)}
+            "moto": moto.__version__, "import_sstdirect_s": import_s("sstdirect"),
+            "import_sstdirect_cli_s": import_s("sstdirect.cli"),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -265,7 +303,9 @@ def markdown(report: dict[str, Any]) -> str:
         "# sstdirect deploy benchmark",
         "",
         f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']}; boto3 {m['boto3']}, moto {m['moto']}; "
-        f"{m['date_utc']}. `import sstdirect`: {m['import_sstdirect_s']} s.",
+        f"{m['date_utc']}; load average at start {m.get('load_avg_at_start')} (the machine is shared). "
+        f"`import sstdirect`: {m['import_sstdirect_s']} s; `import sstdirect.cli` (boto3 included): "
+        f"{m.get('import_sstdirect_cli_s')} s.",
         f"Command: `{report['command']}`",
         "",
         f"Model: read {model['read_s']} s, write {model['write_s']} s, {model['operation_s']}, "
@@ -296,8 +336,14 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{row['bound_s']:.2f} | {row['ratio']} | {row['requests']} | {row['throttled_429']} | "
                        f"{row['propagation_faults']} | {row['retries']} |")
     out += ["", "## How each bound is computed", "", "```", (bound.__doc__ or "").strip(), "```", ""]
-    if report.get("cli_peak_rss_mb"):
-        out.append(f"Peak RSS of the CLI processes: {report['cli_peak_rss_mb']} MB.")
+    rss = [r for r in report["rows"] if r["mode"] == "cli" and r.get("peak_rss_mb")]
+    if rss:
+        out += ["## Peak RSS of the CLI process (GNU `time -f %M` of each `sstdirect` run, max over runs)", "",
+                "| N | " + " | ".join(SCENARIOS) + " |", "|---|" + "---|" * len(SCENARIOS)]
+        for n in sorted({r["n"] for r in rss}):
+            by = {r["scenario"]: r["peak_rss_mb"] for r in rss if r["n"] == n}
+            out.append(f"| {n} | " + " | ".join(f"{by.get(sc, '')} MB" if by.get(sc) else "" for sc in SCENARIOS)
+                       + " |")
         out.append("")
     out += ["## Requests by operation (last run of the largest N)", ""]
     biggest = max((r["n"] for r in report["rows"]), default=0)
@@ -316,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="cold deploys at P = 0, 6, 12 s (N=20)")
     parser.add_argument("--n", help="comma-separated route counts (default 10,20,50)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs-large", type=int, default=1, help="runs for N >= 100 (default 1)")
     parser.add_argument("--modes", default="api,cli", help="api, cli or both")
     parser.add_argument("--propagation", type=float, help="IAM propagation P in seconds (default 6; 0 in --quick)")
     parser.add_argument("--out", default=str(ROOT / "bench"))
@@ -334,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         model = replace(model, propagation_s=propagation)
 
     started = time.perf_counter()
+    compileall.compile_dir(str(ROOT / "sstdirect"), quiet=1)  # the CLI runs from bytecode, as installed
     report: dict[str, Any] = {
         "command": "python scripts/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(), "runs": runs, "modes": modes,
@@ -345,14 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sstdirect-bench-") as tmp:
         with LocalCloud(latency=model) as cloud:
             for n in ns:
-                report["rows"] += measure(cloud, n, modes, runs, SCENARIOS, Path(tmp))
+                report["rows"] += measure(cloud, n, modes, runs if n < 100 else min(runs, args.runs_large),
+                                          SCENARIOS, Path(tmp))
         if args.sweep and not args.quick:
             for p in (0.0, 6.0, 12.0):
                 with LocalCloud(latency=replace(model, propagation_s=p)) as cloud:
                     report["sweep"] += measure(cloud, 20, modes, runs, ("cold",), Path(tmp))
-    if "cli" in modes:
-        rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        report["cli_peak_rss_mb"] = round(rss_kb / 1024, 1)
+    report["cli_peak_rss_mb"] = max((r["peak_rss_mb"] for r in report["rows"] if r.get("peak_rss_mb")),
+                                    default=None)
     report["bench_s"] = round(time.perf_counter() - started, 1)
 
     out = Path(args.out)

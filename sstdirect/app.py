@@ -28,6 +28,8 @@ from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
+# The clients every app of functions behind an API needs (a refresh uses the first four; a first deploy, sts).
+PREWARM = ("iam", "lambda", "logs", "apigatewayv2", "sts")
 
 # Set by the CLI before it runs an APP.py, so its flags override what the file says.
 CLI_OVERRIDES: dict[str, Any] = {}
@@ -113,11 +115,14 @@ class App:
         """Every resource the app declares, by address (no AWS call)."""
         ctx = self._context()
         out: dict[str, Resource] = {}
-        for construct in self._constructs.values():
-            for res in construct._resources(ctx):
-                if res.address in out:
-                    raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
-                out[res.address] = res
+        try:
+            for construct in self._constructs.values():
+                for res in construct._resources(ctx):
+                    if res.address in out:
+                        raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
+                    out[res.address] = res
+        finally:
+            ctx.bundles.flush()  # the packaging index, written once for every function
         return out
 
     # -- AWS and state -----------------------------------------------------------------------
@@ -164,8 +169,11 @@ class App:
         ``on_retry`` report progress (see :class:`sstdirect.progress.Progress`).
         """
         started = time.monotonic()
-        desired = self.resources()  # every ConfigError is raised here, before any AWS call
         aws = self._aws(on_retry)
+        # build clients (no request) while the app is expanded and bundled; joined before going on, so
+        # no thread of ours uses the (not thread-safe) boto3 Session once deploy() has returned
+        with aws.prewarm(PREWARM if refresh else ()):
+            desired = self.resources()  # every ConfigError is raised here, before any AWS call
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)
@@ -177,11 +185,14 @@ class App:
             doomed = [state.resources[c.address] for c in plan.changes
                       if c.action in (Action.DELETE, Action.REPLACE) and not c.deposed and c.address in state.resources]
             _refuse_deletions(aws, doomed, force, "deploy")
-            if snapshot.adopted or snapshot.dropped:
+            if snapshot.adopted or snapshot.dropped or snapshot.attrs:
                 with state.lock:
                     state.resources.update(snapshot.adopted)
                     for address in snapshot.dropped:
                         state.resources.pop(address, None)
+                    for address, attrs in snapshot.attrs.items():
+                        if address in state.resources:
+                            state.resources[address].attrs.update(attrs)
                 state_file.save(state)
             if plan.changes:
                 Executor(aws, state_file, state, desired, plan, on_event=on_event).run()

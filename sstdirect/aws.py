@@ -10,15 +10,25 @@ Every AWS request sstdirect makes goes through an :class:`Aws` object:
   API Gateway conflicts, IAM read-after-write) and for throttling that outlasts botocore's attempts;
   every retry, botocore's and tenacity's, is reported to ``on_retry`` and counted in
   :attr:`Aws.retries` (``"service.Operation:ErrorCode"``);
-- an operation the endpoint does not implement fails at once (never retried).
+- an operation the endpoint does not implement fails at once (never retried);
+- ``apigateway``/``apigatewayv2`` requests are paced client-side under API Gateway's account bucket
+  (:class:`TokenBucket`, a little below 10/s, burst 40) so no request is spent on a 429;
+- Lambda's IAM-propagation error ("The role defined for the function cannot be assumed by Lambda") is
+  polled with a short bounded step, gated by the age of the role (:class:`PropagationGate`), and a
+  step of the executor that waits for it, or for a pacing slot, before its first write gives its
+  worker back (:class:`NotYet`, see :func:`step_context`);
+- inside :meth:`Aws.shared_reads` a read named by a key (``ListFunctions``) is made once and shared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -64,6 +74,162 @@ TRANSIENT: tuple[tuple[str, str, str, frozenset[str] | None], ...] = (
 
 
 THROTTLING = frozenset(code for svc, code, _, _ in TRANSIENT if svc == "*")
+
+
+PROPAGATION_FRAGMENTS = ("cannot be assumed", "role defined for the function")
+
+
+def is_propagation(service: str, exc: BaseException) -> bool:
+    """Lambda refusing a role IAM has not propagated yet (HTTP 400 InvalidParameterValueException)."""
+    if service != "lambda" or not isinstance(exc, ClientError) or error_code(exc) != "InvalidParameterValueException":
+        return False
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return any(fragment in message for fragment in PROPAGATION_FRAGMENTS)
+
+
+class NotYet(Exception):
+    """The current executor step cannot usefully send its first write before ``until`` (monotonic).
+
+    Raised only inside a :func:`step_context` whose step has made no write yet, so re-running the step
+    from the start is safe; the executor re-queues it with that not-before time instead of holding a
+    worker thread while it waits. Outside a step context :class:`Aws` sleeps instead.
+    """
+
+    def __init__(self, until: float, reason: str) -> None:
+        super().__init__(f"not before {until:.3f} ({reason})")
+        self.until = until
+        self.reason = reason
+
+
+@dataclass
+class StepContext:
+    """What :class:`Aws` knows of the executor step running in this thread (kept across re-runs)."""
+
+    wrote: bool = False  # a write of this attempt succeeded: the step can no longer be re-run
+    slot: float | None = None  # an API Gateway pacing slot reserved by an earlier attempt
+    first_refused: float | None = None  # when the IAM-propagation error was first seen (budget)
+
+    @property
+    def deferrable(self) -> bool:
+        return not self.wrote
+
+
+_STEP: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("sstdirect_step", default=None)
+
+
+@contextlib.contextmanager
+def step_context(ctx: StepContext) -> Iterator[StepContext]:
+    """Run one attempt of an executor step: :class:`Aws` may raise :class:`NotYet` until it writes."""
+    ctx.wrote = False
+    token = _STEP.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _STEP.reset(token)
+
+
+class TokenBucket:
+    """Client-side pacing: ``rate`` requests/s with a ``burst``; :meth:`reserve` books the next slot.
+
+    A reservation may go into debt: the caller is told how long to wait for its slot, and later
+    callers queue behind it, so concurrent threads get evenly spaced slots.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"pacing needs rate > 0 and burst >= 1, got {rate!r}/{burst!r}")
+        self.rate = rate
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; return the monotonic time at which the request may be sent."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            return now if self._tokens >= 0 else now - self._tokens / self.rate
+
+    def drain(self) -> None:
+        """Forget any burst left (the server said its bucket is empty); booked slots stay."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(0.0, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+
+
+class PropagationGate:
+    """When to (re)try a ``CreateFunction`` whose role IAM may not have propagated yet.
+
+    Roles created through this :class:`Aws` have a known birth time. Until the first refusal every
+    create goes at once (propagation may already be over). A refusal at role age ``a`` proves
+    propagation takes longer than ``a`` (``floor``): from then on one probe at a time, ``step_s``
+    apart, by a role at least ``floor + step_s`` old, so Lambda sees about ``P / step_s`` doomed
+    creates in all, not that many per function. A success at age ``a`` proves it can take no longer
+    (``ceiling``): every role that old goes at once. A role of unknown age is retried ``step_s`` apart.
+    """
+
+    def __init__(self, step_s: float = 0.15) -> None:
+        self.step_s = step_s
+        self.floor = 0.0
+        self.ceiling: float | None = None
+        self.next_probe = 0.0
+        self._born: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def born(self, role_name: str, at: float) -> None:
+        with self._lock:
+            self._born[role_name] = at
+
+    def not_before(self, role_arn: str | None) -> float:
+        """0.0: send a create with ``role_arn`` now (counted as the probe, if one is due); else the
+        monotonic time at which to ask again."""
+        with self._lock:
+            born = self._born.get(_role_name(role_arn))
+            if born is None or self.floor <= 0:
+                return 0.0
+            now = time.monotonic()
+            if self.ceiling is not None:
+                at = born + self.ceiling
+                return 0.0 if at <= now else at
+            at = max(born + self.floor + self.step_s, self.next_probe)
+            if at > now:
+                return at
+            self.next_probe = now + self.step_s
+            return 0.0
+
+    def refused(self, role_arn: str | None, sent: float) -> float:
+        """Record a refusal of a request sent at ``sent``; return when to ask again."""
+        with self._lock:
+            born = self._born.get(_role_name(role_arn))
+            if born is None:
+                return time.monotonic() + self.step_s
+            self.floor = max(self.floor, sent - born)
+            if self.ceiling is not None and self.ceiling <= self.floor:
+                self.ceiling = None  # propagation is not deterministic: forget the stale ceiling
+            return max(born + self.floor + self.step_s, self.next_probe)
+
+    def accepted(self, role_arn: str | None, sent: float) -> None:
+        with self._lock:
+            born = self._born.get(_role_name(role_arn))
+            if born is not None and sent - born > self.floor:
+                self.ceiling = sent - born if self.ceiling is None else min(self.ceiling, sent - born)
+
+
+def _role_name(role_arn: str | None) -> str:
+    return (role_arn or "").rsplit("/", 1)[-1]
+
+
+# Services sharing API Gateway's account-level control-plane bucket (10 req/s, burst 40; it "can't be
+# increased"). Pacing a little below 10/s: pacing at exactly 10/s still drew throttles (PERF.md).
+PACED_SERVICES = ("apigateway", "apigatewayv2")
+APIGATEWAY_RATE = 9.5
+APIGATEWAY_BURST = 40
+# A step that would wait longer than this for its pacing slot gives its worker back (NotYet).
+DEFER_AFTER_S = 0.3
 
 
 def error_code(exc: BaseException) -> str:
@@ -112,7 +278,11 @@ class Aws:
         max_pool_connections: int = 64,
         retry_budget_s: float = 120.0,
         on_retry: RetryHook | None = None,
+        apigateway_rate: float | None = None,
+        apigateway_burst: int | None = None,
     ):
+        """``apigateway_rate``/``apigateway_burst``: client-side pacing of API Gateway requests
+        (default :data:`APIGATEWAY_RATE`/:data:`APIGATEWAY_BURST`; rate 0: unpaced)."""
         self.session = session or boto3.Session(profile_name=profile, region_name=region)
         self.region = region or self.session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
@@ -132,6 +302,12 @@ class Aws:
         self._account_id: str | None = None
         self._errors: dict[str, str] = {}  # invocation id → the error botocore may retry
         self._local = threading.local()
+        rate = APIGATEWAY_RATE if apigateway_rate is None else apigateway_rate
+        burst = APIGATEWAY_BURST if apigateway_burst is None else apigateway_burst
+        self.pacer = TokenBucket(rate, burst) if rate else None
+        self.gate = PropagationGate()
+        self._shared: dict[str, Any] | None = None
+        self._shared_locks: dict[str, threading.Lock] = {}
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -139,14 +315,42 @@ class Aws:
         """The (shared, thread-safe) boto3 client of ``service``, counting every request it sends."""
         client = self._clients.get(service)
         if client is None:
-            with self._lock:
+            with self._lock:  # one at a time: a boto3 Session is not thread-safe
                 client = self._clients.get(service)
                 if client is None:
                     client = self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                     client.meta.events.register("before-send", self._counter(service))
                     client.meta.events.register("needs-retry", self._last_error)
+                    if self.pacer is not None and service in PACED_SERVICES:
+                        # first: ahead of any handler that answers the request itself (in-process moto)
+                        client.meta.events.register_first("before-send", self._pace)
+                        client.meta.events.register("needs-retry", self._throttled)
                     self._clients[service] = client
         return client
+
+    @contextlib.contextmanager
+    def prewarm(self, services: Iterable[str]) -> Iterator[None]:
+        """Within the block, build the clients of ``services`` in a background thread (no request is
+        sent), so that building them (~0.1 s each: botocore loads and parses the service models)
+        overlaps the block's own work, such as expanding and bundling the app; the thread is joined
+        when the block ends. Clients are still built on demand."""
+        services = tuple(services)
+
+        def build() -> None:
+            for service in services:
+                try:
+                    self.client(service)
+                except Exception:  # on-demand creation reports it where it matters
+                    return
+
+        thread = threading.Thread(target=build, name="sstdirect-prewarm", daemon=True)
+        if services:
+            thread.start()
+        try:
+            yield
+        finally:
+            if services:
+                thread.join()
 
     def _counter(self, service: str) -> Callable[..., None]:
         def count(event_name: str = "", request: Any = None, **_: Any) -> None:
@@ -191,6 +395,52 @@ class Aws:
             self._local.resent = outer if outer is not None else []
             if outer is not None:
                 outer.extend(resent)
+    def _pace(self, **_: Any) -> None:
+        """before-send of a paced service: wait for a slot of the bucket (botocore's retries too).
+
+        In an executor step that has not written yet, a long wait gives the worker back: the slot
+        stays booked for the step's next attempt."""
+        assert self.pacer is not None
+        ctx = _STEP.get()
+        if ctx is not None and ctx.slot is not None:
+            at, ctx.slot = ctx.slot, None
+        else:
+            at = self.pacer.reserve()
+        delay = at - time.monotonic()
+        if delay > DEFER_AFTER_S and ctx is not None and ctx.deferrable:
+            ctx.slot = at
+            raise NotYet(at, "API Gateway pacing")
+        if delay > 0:
+            time.sleep(delay)
+
+    def _throttled(self, response: Any = None, **_: Any) -> None:
+        """needs-retry of a paced service: a 429 means AWS's bucket is empty (another client, or a
+        deploy just before this one, used it): empty ours too, so what follows is paced at the rate."""
+        http = response[0] if isinstance(response, tuple) and response else None
+        if self.pacer is not None and getattr(http, "status_code", None) == 429:
+            self.pacer.drain()
+
+    @contextlib.contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Within the block, :meth:`shared` makes each named read once (refresh uses it)."""
+        self._shared = {}
+        try:
+            yield
+        finally:
+            self._shared = None
+            self._shared_locks.clear()
+
+    def shared(self, key: str, read: Callable[[], Any]) -> Any:
+        """``read()``, made once per key inside :meth:`shared_reads` (every time outside it)."""
+        cache = self._shared
+        if cache is None:
+            return read()
+        with self._lock:
+            lock = self._shared_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in cache:
+                cache[key] = read()
+            return cache[key]
 
     @property
     def account_id(self) -> str:
@@ -205,9 +455,54 @@ class Aws:
     # -- calls -------------------------------------------------------------------------------
 
     def call(self, service: str, method: str, /, **params: Any) -> Any:
-        """Call ``client(service).method(**params)`` with bounded retries of transient errors."""
-        fn = getattr(self.client(service), method)
+        """Call ``client(service).method(**params)`` with bounded retries of transient errors.
+
+        Lambda's IAM-propagation error is retried here, gated by the role's age (see
+        :class:`PropagationGate`); in an executor step that has not written yet, the wait is handed
+        back to the executor as :class:`NotYet`."""
         op_name = _operation_name(self.client(service), method)
+        if service != "lambda" or "Role" not in params:
+            return self._call(service, method, op_name, params)
+        role = params.get("Role")
+        ctx = _STEP.get()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            at = self.gate.not_before(role)
+            if at > 0:  # not this create's turn to probe: wait (or give the worker back) and ask again
+                self._await(at, ctx, "IAM propagation")
+                continue
+            sent = time.monotonic()
+            try:
+                result = self._call(service, method, op_name, params)
+            except ClientError as exc:
+                if not is_propagation(service, exc):
+                    raise
+                attempt += 1
+                first = started if ctx is None else (ctx.first_refused or sent)
+                if ctx is not None:
+                    ctx.first_refused = first
+                if time.monotonic() - first > self.retry_budget_s:
+                    raise
+                retry_at = self.gate.refused(role, sent)
+                self.retries[f"{service}.{op_name}:{error_code(exc)}"] += 1
+                if self.on_retry:
+                    self.on_retry(f"{service}.{op_name}", error_code(exc), attempt)
+                self._await(retry_at, ctx, "IAM propagation")
+                continue
+            self.gate.accepted(role, sent)
+            return result
+
+    def _await(self, until: float, ctx: StepContext | None, reason: str) -> None:
+        delay = until - time.monotonic()
+        if delay <= 0:
+            return
+        if ctx is not None and ctx.deferrable:
+            raise NotYet(until, reason)
+        time.sleep(delay)
+
+    def _call(self, service: str, method: str, op_name: str, params: dict[str, Any]) -> Any:
+        fn = getattr(self.client(service), method)
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -217,17 +512,24 @@ class Aws:
                 self.on_retry(f"{service}.{op_name}", code, state.attempt_number)
 
         retrying = Retrying(
-            retry=retry_if_exception(lambda e: is_transient(service, op_name, e)),
+            retry=retry_if_exception(lambda e: is_transient(service, op_name, e) and not is_propagation(service, e)),
             wait=wait_exponential(multiplier=0.25, max=1.0) + wait_random(0, 0.1),
             stop=stop_after_delay(self.retry_budget_s),
             before_sleep=before_sleep,
             reraise=True,
         )
         try:
-            return retrying(fn, **params)
+            result = retrying(fn, **params)
         except (ClientError, NotImplementedError) as exc:
             exc.sstdirect_operation = f"{service}.{op_name}"  # type: ignore[union-attr]
             raise
+        if is_mutating(f"{service}.{op_name}"):
+            ctx = _STEP.get()
+            if ctx is not None:
+                ctx.wrote = True
+            if service == "iam" and op_name == "CreateRole":
+                self.gate.born(params.get("RoleName", ""), time.monotonic())
+        return result
 
     def paginate(self, service: str, method: str, key: str, /, **params: Any) -> list[Any]:
         """Every item under ``key`` across all pages of ``method``."""

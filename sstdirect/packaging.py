@@ -53,6 +53,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -434,6 +435,45 @@ class _Entry:
     sha256: str = ""  # hex, known for dependency files (from their manifest)
 
 
+class Batch:
+    """Shared work of one expansion of many functions (``App.resources()``), for :func:`build_bundle`.
+
+    A code folder is scanned (listed and stat'ed) once, not once per function that ships from it, and
+    index entries are written once at :meth:`flush` instead of rewriting ``index.json`` per function:
+    N functions of one folder cost O(N) file-system work, not O(N²). Use one batch for one expansion
+    only: a scan is not looked at again, so files edited after it are seen by the next batch.
+    Correctness never depends on it (the fingerprint decides); an unflushed batch costs a re-hash.
+    """
+
+    def __init__(self) -> None:
+        self.scans: dict[tuple[str, str], tuple[int, list[_Entry]]] = {}
+        self.pending: dict[Path, dict[str, dict]] = {}
+        self._lock = threading.Lock()
+
+    def scan(self, code_real: Path, cache: Path) -> tuple[int, list[_Entry]]:
+        key = (str(code_real), str(cache))
+        with self._lock:
+            if key not in self.scans:
+                scan_ns = time.time_ns()
+                files = _scan(code_real, skip=(cache,), user_code=True)
+                self.scans[key] = (scan_ns, files)
+                digest = _listing_digest(files)
+                _listing_digests[id(files)] = (files, digest)
+                weakref.finalize(self, _listing_digests.pop, id(files), None)
+            return self.scans[key]
+
+    def put(self, cache: Path, key: str, value: dict) -> None:
+        with self._lock:
+            self.pending.setdefault(cache, {})[key] = value
+
+    def flush(self) -> None:
+        """Write the index entries made in this batch (one index write per cache folder)."""
+        with self._lock:
+            pending, self.pending = self.pending, {}
+        for cache, entries in pending.items():
+            _index_put_many(cache, entries)
+
+
 def build_bundle(
     code_dir: Path | str,
     *,
@@ -441,6 +481,7 @@ def build_bundle(
     runtime: str = "python3.12",
     architecture: str = "x86_64",
     entry: Path | str | None = None,
+    batch: Batch | None = None,
 ) -> Bundle:
     """Zip ``code_dir`` (plus its ``requirements.txt`` packages) deterministically; return the cached zip.
 
@@ -458,6 +499,9 @@ def build_bundle(
     ``spec_from_file_location``, ``pkgutil``, ``runpy``, ``sys.path`` changes, ...) or cannot be
     parsed, every ``.py`` file is included instead (counted as ``stats["trace_fallback"]``).
     Without ``entry`` the whole folder is zipped.
+
+    ``batch``: share the folder scan and the index writes with other calls of one expansion (see
+    :class:`Batch`; its :meth:`Batch.flush` writes the index).
     """
     py_version = _python_version(runtime)
     platform = _platform(architecture)
@@ -474,8 +518,11 @@ def build_bundle(
         key_material += f"\0entry\0{entry_rel}\0{_helpers_stamp()}"
     entry_key = _sha256_hex(key_material.encode("utf-8", "surrogateescape"))
     with _lock("code", str(cache), entry_key):
-        scan_ns = time.time_ns()
-        files = _scan(code_real, skip=(cache,), user_code=True)
+        if batch is not None:
+            scan_ns, files = batch.scan(code_real, cache)
+        else:
+            scan_ns = time.time_ns()
+            files = _scan(code_real, skip=(cache,), user_code=True)
         fingerprint = _fingerprint(code_real, runtime, architecture, files, entry_rel)
 
         cached = _index_get(cache, entry_key)
@@ -515,8 +562,23 @@ def build_bundle(
         }
         if entry_rel is not None:
             record["entry"] = entry_rel
-        _index_put(cache, entry_key, record)
+        if batch is not None:
+            batch.put(cache, entry_key, record)
+        else:
+            _index_put(cache, entry_key, record)
         return bundle
+
+
+_listing_digests: dict[int, tuple[list[_Entry], str]] = {}  # id(a Batch's scan) -> its digest, while alive
+
+
+def _listing_digest(files: list[_Entry]) -> str:
+    """The hash of a folder listing's names and stat data (computed once per scan shared by a Batch)."""
+    known = _listing_digests.get(id(files))
+    if known is not None and known[0] is files:
+        return known[1]
+    listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns, f.executable] for f in files]
+    return _sha256_hex(json.dumps(listing, separators=(",", ":")).encode("utf-8", "surrogateescape"))
 
 
 def _fingerprint(code_dir: Path, runtime: str, architecture: str, files: list[_Entry],
@@ -526,8 +588,7 @@ def _fingerprint(code_dir: Path, runtime: str, architecture: str, files: list[_E
     It covers every file of the folder even for an ``entry`` bundle: which files are traced depends
     on their contents, so any change anywhere has to trace again.
     """
-    listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns, f.executable] for f in files]
-    material: list = [_FORMAT, _COMPRESS_LEVEL, str(code_dir), runtime, architecture, listing]
+    material: list = [_FORMAT, _COMPRESS_LEVEL, str(code_dir), runtime, architecture, _listing_digest(files)]
     if entry_rel is not None:
         material.append(["entry", entry_rel])
     return _sha256_hex(json.dumps(material, separators=(",", ":")).encode("utf-8", "surrogateescape"))
@@ -955,13 +1016,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # --- the index ---------------------------------------------------------------------------------
 
 
+_parsed_index: dict[Path, tuple[tuple[int, int, int], dict]] = {}  # index.json parsed, by its stat signature
+
+
 def _index_load(cache: Path) -> dict:
+    """The index's entries (a fresh dict; parsed again only when the file's stat signature changed)."""
+    path = cache / "index.json"
     try:
-        data = json.loads((cache / "index.json").read_text())
+        st = path.stat()
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        known = _parsed_index.get(path)
+        if known is not None and known[0] == signature:
+            return dict(known[1])
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     entries = data.get("entries") if isinstance(data, dict) and data.get("format") == _FORMAT else None
-    return entries if isinstance(entries, dict) else {}
+    entries = entries if isinstance(entries, dict) else {}
+    _parsed_index[path] = (signature, entries)
+    return dict(entries)
 
 
 def _index_get(cache: Path, key: str) -> dict | None:
@@ -970,10 +1043,15 @@ def _index_get(cache: Path, key: str) -> dict | None:
 
 
 def _index_put(cache: Path, key: str, value: dict) -> None:
+    _index_put_many(cache, {key: value})
+
+
+def _index_put_many(cache: Path, values: dict[str, dict]) -> None:
     with _index_lock:
         entries = _index_load(cache)  # re-read just before writing: keep other processes' entries
-        entries.pop(key, None)
-        entries[key] = {**value, "used_ns": time.time_ns()}
+        for key, value in values.items():
+            entries.pop(key, None)
+            entries[key] = {**value, "used_ns": time.time_ns()}
         if len(entries) > _INDEX_MAX_ENTRIES:
             newest = sorted(entries.items(), key=lambda kv: kv[1].get("used_ns", 0) if isinstance(kv[1], dict)
                             else 0)[-_INDEX_MAX_ENTRIES:]

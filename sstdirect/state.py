@@ -169,6 +169,10 @@ class StateFile:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.bak_path = self.path.with_name(self.path.name + ".bak")
         self._write_lock = threading.Lock()
+        self._save_cond = threading.Condition()
+        self._save_requested = 0  # save() calls so far
+        self._save_written = 0  # every call up to this one is covered by a completed write
+        self._save_busy = False
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -206,15 +210,39 @@ class StateFile:
         return state
 
     def save(self, state: State) -> None:
-        """Atomically write ``state`` (serial + 1), keeping the previous file as ``.bak``."""
-        with self._write_lock:
-            with state.lock:
-                state.serial += 1
-                blob = json.dumps(state.to_json(), indent=1).encode() + b"\n"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists():
-                _atomic_write(self.bak_path, self.path.read_bytes())
-            _atomic_write(self.path, blob)
+        """Atomically write ``state`` (serial + 1), keeping the previous file as ``.bak``.
+
+        Returns once a write that began after this call is on disk (so every change made to ``state``
+        before the call is durable). Concurrent callers share writes (group commit): while one thread
+        writes, the others wait and the next write covers all of them, so N steps finishing together
+        cost a few writes, not N fsync'd writes in a row. (One State object per StateFile at a time.)
+        """
+        with self._save_cond:
+            self._save_requested += 1
+            ticket = self._save_requested
+            while self._save_written < ticket and self._save_busy:
+                self._save_cond.wait()
+            if self._save_written >= ticket:
+                return
+            self._save_busy = True
+            covers = self._save_requested
+        written = False
+        try:
+            with self._write_lock:
+                with state.lock:
+                    state.serial += 1
+                    blob = json.dumps(state.to_json(), indent=1).encode() + b"\n"
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.exists():
+                    _atomic_write(self.bak_path, self.path.read_bytes())
+                _atomic_write(self.path, blob)
+            written = True
+        finally:
+            with self._save_cond:
+                self._save_busy = False
+                if written:
+                    self._save_written = max(self._save_written, covers)
+                self._save_cond.notify_all()
 
     def delete(self) -> None:
         """Remove the lockfile (after a complete remove), keeping a last ``.bak``."""

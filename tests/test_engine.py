@@ -49,6 +49,10 @@ class FakeAws:
     def resent_writes(self) -> Iterator[list[str]]:  # the fake cloud never loses a response
         yield []
 
+    @contextlib.contextmanager
+    def shared_reads(self) -> Iterator[None]:  # refresh scopes shared list calls with it
+        yield
+
 
 @register
 class ThingProvider(Provider):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,15 @@ from ..errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..packaging import Batch
+
+
+
+def _batch() -> Batch:
+    from ..packaging import Batch
+
+    return Batch()
+
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 
@@ -27,6 +36,8 @@ class ExpandContext:
     region: str
     root: Path
     cache_dir: Path
+    # shared packaging work of this one expansion (a folder scanned once; index written once)
+    bundles: Batch = field(default_factory=lambda: _batch(), compare=False, repr=False)
 
     def tags(self, address: str) -> dict[str, str]:
         return {"sstdirect:app": self.app, "sstdirect:stage": self.stage, "sstdirect:id": address}

@@ -153,7 +153,7 @@ class Function(Construct):
             ],
         }
         bundle = build_bundle(self.location.code_dir, cache_dir=ctx.cache_dir, runtime=self.runtime,
-                              architecture=self.architecture, entry=self.location.file)
+                              architecture=self.architecture, entry=self.location.file, batch=ctx.bundles)
         role = Resource.make("iam.Role", self._address("role"), {
             "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=64),
             "assume_role_policy": LAMBDA_TRUST,

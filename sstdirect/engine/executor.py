@@ -9,6 +9,10 @@ as the steps it needs are done:
   authorizer before the authorizer is deleted);
 - before each create an intent record is saved; after each step the lockfile is saved.
 
+A step that must wait before its first write (IAM propagation, an API Gateway pacing slot) raises
+:class:`~sstdirect.aws.NotYet`; it goes back to the queue with a not-before time and its worker
+runs other steps meanwhile.
+
 On the first failure no new step starts; running ones finish and are recorded; then a DeployError
 naming the resource, operation and AWS error code is raised.
 """
@@ -16,12 +20,13 @@ naming the resource, operation and AWS error code is raised.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..aws import Aws
+from ..aws import Aws, NotYet, StepContext, step_context
 from ..errors import DeployError
 from ..state import Record, State, StateFile
 from .errors import wrap_aws_error
@@ -42,6 +47,11 @@ class Step:
     needs: set[str] = field(default_factory=set)
     old: Record | None = None
     cascaded: bool = False  # deleted by its parent's deletion in the same plan: only the lockfile changes
+    not_before: float = 0.0  # monotonic time before which a deferred step is not re-run
+    context: StepContext = field(default_factory=StepContext)
+    started: bool = False
+    height: int = 1  # steps on the longest chain from this one to the end (itself included)
+    priority: int = 0  # its provider's start_priority
 
 
 class Executor:
@@ -128,6 +138,7 @@ class Executor:
         self._mark_cascaded(steps)
         for step in steps.values():
             step.needs.discard(step.key)
+        _set_heights(steps)
         return steps
 
     def _mark_cascaded(self, steps: dict[str, Step]) -> None:
@@ -154,22 +165,34 @@ class Executor:
         failures: list[tuple[Step, BaseException]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sstdirect") as pool:
             while pending or running:
+                now = time.monotonic()
+                deferred = [s.not_before for s in pending.values() if s.needs <= done and s.not_before > now]
                 if not failures:
-                    ready = [s for s in pending.values() if s.needs <= done]
-                    for step in sorted(ready, key=lambda s: s.key):
+                    ready = [s for s in pending.values() if s.needs <= done and s.not_before <= now]
+                    # longest remaining chain first, then roles and APIs (Provider.start_priority), then by key
+                    for step in sorted(ready, key=lambda s: (-s.height, -s.priority, s.key)):
                         del pending[step.key]
                         running[pool.submit(self._run_step, step)] = step
-                if not running:
-                    if pending and not failures:
+                if failures and not running:
+                    break
+                if not running and not deferred:
+                    if pending:
                         cycle = ", ".join(sorted(pending))
                         raise RuntimeError(f"executor deadlock: steps waiting on each other: {cycle}")
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                timeout = max(0.0, min(deferred) - time.monotonic()) if deferred else None
+                if not running:
+                    time.sleep(timeout or 0.0)
+                    continue
+                finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     step = running.pop(fut)
                     exc = fut.exception()
                     if exc is None:
                         done.add(step.key)
+                    elif isinstance(exc, NotYet):
+                        step.not_before = exc.until
+                        pending[step.key] = step
                     else:
                         failures.append((step, exc))
         if failures:
@@ -181,10 +204,14 @@ class Executor:
 
     def _run_step(self, step: Step) -> None:
         change = step.change
-        self.on_event("start", change, step.kind)
+        if not step.started:
+            step.started = True
+            self.on_event("start", change, step.kind)
         try:
-            with wrap_aws_error(change.address, change.action.value):
+            with step_context(step.context), wrap_aws_error(change.address, change.action.value):
                 getattr(self, f"_{step.kind}")(step)
+        except NotYet:
+            raise  # not a failure: the run loop re-queues the step
         except DeployError as exc:
             exc.address = exc.address or change.address  # a provider's own DeployError names no address
             self.on_event("error", change, str(exc))
@@ -290,3 +317,23 @@ class Executor:
             if rec is not None:
                 rec.deposed = [d for d in rec.deposed if d.physical_id != old.physical_id]
         self._save()
+
+
+def _set_heights(steps: Mapping[str, Step]) -> None:
+    """Give each step the length of the longest chain of steps that wait for it (critical-path order)."""
+    dependents: dict[str, list[str]] = {key: [] for key in steps}
+    for step in steps.values():
+        for need in step.needs:
+            if need in dependents:
+                dependents[need].append(step.key)
+    heights: dict[str, int] = {}
+
+    def height(key: str) -> int:
+        if key not in heights:
+            heights[key] = 0  # a cycle (reported by run) counts as no chain
+            heights[key] = 1 + max((height(d) for d in dependents[key]), default=0)
+        return heights[key]
+
+    for key, step in steps.items():
+        step.height = height(key)
+        step.priority = provider_for(step.change.type).start_priority

@@ -16,7 +16,7 @@ from typing import Any
 from ..aws import Aws
 from ..state import Record, State
 from .errors import wrap_aws_error
-from .resource import provider_for
+from .resource import ATTRS_KEY, provider_for
 from .values import freeze
 
 log = logging.getLogger("sstdirect")
@@ -28,13 +28,15 @@ class Snapshot:
 
     ``records``: a copy of the state's records, interrupted creates resolved (adopted ones now
     ``created``; ones not found dropped, since nothing was made). ``observed``: props read from AWS
-    (``None`` = gone), or ``None`` for the whole map when AWS was not read.
+    (``None`` = gone), or ``None`` for the whole map when AWS was not read. ``attrs``: attrs read
+    from AWS that the lockfile should remember (:data:`~sstdirect.engine.resource.ATTRS_KEY`).
     """
 
     records: dict[str, Record]
     observed: dict[str, dict[str, Any] | None] | None
     adopted: dict[str, Record] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
+    attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> Snapshot:
@@ -75,6 +77,9 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
     if read:
         snapshot.observed = observe(aws, {a: r for a, r in records.items() if r.status == "created"},
                                     workers=workers)
+        for address, observed in snapshot.observed.items():
+            if observed is not None and ATTRS_KEY in observed:
+                snapshot.attrs[address] = observed.pop(ATTRS_KEY)
         for address, rec in records.items():
             if rec.status != "created":
                 snapshot.observed[address] = None
@@ -82,7 +87,8 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
 
 
 def observe(aws: Aws, records: Mapping[str, Record], *, workers: int = 8) -> dict[str, dict[str, Any] | None]:
-    """Observed props per address, one batched ``read_many`` per resource type, types in parallel."""
+    """Observed props per address, one batched ``read_many`` per resource type, types in parallel
+    (a list call several types need, e.g. ``ListFunctions``, is made once: :meth:`Aws.shared_reads`)."""
     by_type: dict[str, dict[str, Record]] = defaultdict(dict)
     for address, rec in records.items():
         by_type[rec.type][address] = rec
@@ -94,7 +100,7 @@ def observe(aws: Aws, records: Mapping[str, Record], *, workers: int = 8) -> dic
     observed: dict[str, dict[str, Any] | None] = {}
     if not by_type:
         return observed
-    with ThreadPoolExecutor(max_workers=min(workers, len(by_type))) as pool:
+    with aws.shared_reads(), ThreadPoolExecutor(max_workers=min(workers, len(by_type))) as pool:
         for result in pool.map(read, sorted(by_type)):
             observed.update(result)
     return observed

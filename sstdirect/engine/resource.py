@@ -10,6 +10,8 @@ A :class:`Provider` knows one resource type. Its contract:
 - ``read_many(aws, records) -> {address: observed props | None}``: batched refresh; ``None`` = gone.
   Observed props use the same (JSON) shape as the resolved desired props, for the fields AWS
   reports; fields AWS does not report are compared against the lockfile.
+  An observed dict may carry :data:`ATTRS_KEY`: attrs AWS changed without a change of props (a
+  policy's revision id) that the lockfile should remember; refresh moves them out of the props.
 - ``update(aws, record, props, changed) -> attrs``: in place, through AWS's update calls.
 - ``delete(aws, record)``: idempotent; a resource already gone is fine.
 - ``find(aws, props, exclude) -> Created | None``: find a half-made resource again after an
@@ -43,6 +45,9 @@ from .values import FrozenDict, freeze, refs_in
 if TYPE_CHECKING:
     from ..aws import Aws
     from ..state import Record
+
+
+ATTRS_KEY = "@attrs"
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,9 @@ class Provider:
     transient_fields: ClassVar[frozenset[str]] = frozenset()
     # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).
     replace_mode: ClassVar[str] = "create_first"
+    # Among ready steps with equally long chains behind them, higher starts first: a role starts IAM
+    # propagation (the longest wait of a deploy), an API the chain paced by API Gateway's bucket.
+    start_priority: ClassVar[int] = 0
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         raise NotImplementedError

@@ -63,6 +63,7 @@ class ApiProvider(Provider):
     attrs: ``id``, ``endpoint``, ``arn``, ``execution_arn``."""
 
     type = "apigatewayv2.Api"
+    start_priority = 1
     replace_on = frozenset({"protocol_type"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import IDENTITY_TAGS, Created, Owned, Provider, register, tagged_for
+from ..engine.resource import ATTRS_KEY, IDENTITY_TAGS, Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
@@ -61,7 +62,8 @@ class FunctionProvider(Provider):
             if error_code(exc) != "ResourceConflictException" or not self._ours(aws, props):
                 raise
             return self._adopt(aws, props)
-        aws.wait("lambda", "function_active_v2", FunctionName=props["name"], delay=1, max_attempts=300)
+        if fn.get("State") != "Active":  # AWS answers Pending; an endpoint that answers Active needs no wait
+            aws.wait("lambda", "function_active_v2", FunctionName=props["name"], delay=1, max_attempts=300)
         return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
 
     def _ours(self, aws: Aws, props: FrozenDict) -> bool:
@@ -90,7 +92,7 @@ class FunctionProvider(Provider):
             return super().read_many(aws, records)
         wanted = {rec.physical_id: address for address, rec in records.items()}
         out: dict[str, dict[str, Any] | None] = dict.fromkeys(records)
-        for fn in aws.paginate("lambda", "list_functions", "Functions"):
+        for fn in list_functions(aws).values():
             address = wanted.get(fn["FunctionName"])
             if address is not None:
                 out[address] = _observed(fn)
@@ -108,12 +110,12 @@ class FunctionProvider(Provider):
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         name = record.physical_id
         if changed & {"code_sha256", "architecture"}:
-            aws.call("lambda", "update_function_code", FunctionName=name,
-                     ZipFile=Path(props["code_path"]).read_bytes(), Architectures=[props["architecture"]])
-            aws.wait("lambda", "function_updated_v2", FunctionName=name, delay=1, max_attempts=300)
+            fn = aws.call("lambda", "update_function_code", FunctionName=name,
+                          ZipFile=Path(props["code_path"]).read_bytes(), Architectures=[props["architecture"]])
+            _wait_updated(aws, name, fn)
         if changed & {*CONFIG_FIELDS, "environment"}:
-            aws.call("lambda", "update_function_configuration", FunctionName=name, **_config_params(props))
-            aws.wait("lambda", "function_updated_v2", FunctionName=name, delay=1, max_attempts=300)
+            fn = aws.call("lambda", "update_function_configuration", FunctionName=name, **_config_params(props))
+            _wait_updated(aws, name, fn)
         if "tags" in changed:
             arn = record.attrs.get("arn")
             aws.call("lambda", "tag_resource", Resource=arn, Tags=plain(props["tags"]))
@@ -151,6 +153,19 @@ class FunctionProvider(Provider):
         return out
 
 
+def _wait_updated(aws: Aws, name: str, response: Mapping[str, Any]) -> None:
+    """Wait for an update to finish, unless its response already says it has (AWS answers InProgress)."""
+    if response.get("LastUpdateStatus") != "Successful":
+        aws.wait("lambda", "function_updated_v2", FunctionName=name, delay=1, max_attempts=300)
+
+
+def list_functions(aws: Aws) -> dict[str, dict[str, Any]]:
+    """Every function's configuration by name: one paginated ``ListFunctions`` (50 a page, Lambda's
+    maximum), made once per refresh and shared by the function and permission reads."""
+    return aws.shared("lambda.ListFunctions", lambda: {
+        fn["FunctionName"]: fn for fn in aws.paginate("lambda", "list_functions", "Functions")})
+
+
 def _observed(fn: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": fn["FunctionName"],
@@ -181,29 +196,61 @@ class PermissionProvider(Provider):
         aws.call("lambda", "add_permission", FunctionName=props["function_name"],
                  StatementId=props["statement_id"], Action=props["action"],
                  Principal=props["principal"], SourceArn=props["source_arn"])
-        return Created(f"{props['function_name']}:{props['statement_id']}",
-                       {"statement_id": props["statement_id"]})
+        attrs = {"statement_id": props["statement_id"]}
+        # The function's revision with this statement in place: while ListFunctions reports the same
+        # revision, the policy is unchanged and refresh need not read it (see read_many).
+        statements, revision = self._policy(aws, props["function_name"])
+        if _matches(props, _observed_statement(props["function_name"], statements.get(props["statement_id"]))):
+            attrs["revision_id"] = revision
+        return Created(f"{props['function_name']}:{props['statement_id']}", attrs)
 
-    def _statements(self, aws: Aws, function: str) -> dict[str, dict[str, Any]] | None:
+    def _policy(self, aws: Aws, function: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+        """The function's statements by id and the policy's revision id (``{}`` if it has none)."""
         try:
-            policy = aws.call("lambda", "get_policy", FunctionName=function)["Policy"]
+            response = aws.call("lambda", "get_policy", FunctionName=function)
         except Exception as exc:
             if is_not_found(exc):
-                return {}
+                return {}, None
             raise
-        return {s.get("Sid"): s for s in json.loads(policy).get("Statement", [])}
+        statements = {s.get("Sid"): s for s in json.loads(response["Policy"]).get("Statement", [])}
+        return statements, response.get("RevisionId")
+
+    def _statements(self, aws: Aws, function: str) -> dict[str, dict[str, Any]]:
+        return self._policy(aws, function)[0]
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
-        """One GetPolicy per function, however many statements it has."""
+        """At most one GetPolicy per function, however many statements it has, and none for a
+        function whose revision id (from the shared ListFunctions, when permissions of several
+        functions are read) is still the one every one of its records saw after its last write:
+        Lambda changes the revision id on every AddPermission/RemovePermission (and code or
+        configuration change), so an unchanged id proves the policy unchanged. A policy read that
+        matches a record stores the revision it was read at (``ATTRS_KEY``)."""
         by_function: dict[str, dict[str, Record]] = defaultdict(dict)
         for address, rec in records.items():
             by_function[rec.props.get("function_name", "")][address] = rec
+        current: dict[str, str | None] = {}
+        if len(by_function) > 1:
+            current = {name: fn.get("RevisionId") for name, fn in list_functions(aws).items()}
         out: dict[str, dict[str, Any] | None] = {}
+        to_read: list[str] = []
         for function, recs in by_function.items():
-            statements = self._statements(aws, function) or {}
-            for address, rec in recs.items():
-                st = statements.get(rec.props.get("statement_id"))
-                out[address] = None if st is None else _observed_statement(function, st)
+            if len(by_function) > 1 and function not in current:  # the function is gone, and its policy
+                out.update(dict.fromkeys(recs))
+                continue
+            revision = current.get(function)
+            if revision and all(rec.attrs.get("revision_id") == revision for rec in recs.values()):
+                out.update({address: _recorded_statement(rec) for address, rec in recs.items()})
+            else:
+                to_read.append(function)
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(to_read)))) as pool:
+            policies = dict(zip(to_read, pool.map(lambda function: self._policy(aws, function), to_read),
+                                strict=True))
+        for function, (statements, revision) in policies.items():
+            for address, rec in by_function[function].items():
+                observed = _observed_statement(function, statements.get(rec.props.get("statement_id")))
+                if observed is not None and revision and _matches(rec.props, observed):
+                    observed[ATTRS_KEY] = {"revision_id": revision}
+                out[address] = observed
         return out
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
@@ -218,14 +265,28 @@ class PermissionProvider(Provider):
                      StatementId=record.props["statement_id"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        statements = self._statements(aws, props["function_name"]) or {}
+        statements = self._statements(aws, props["function_name"])
         if props["statement_id"] not in statements:
             return None
         return Created(f"{props['function_name']}:{props['statement_id']}",
                        {"statement_id": props["statement_id"]})
 
 
-def _observed_statement(function: str, st: Mapping[str, Any]) -> dict[str, Any]:
+STATEMENT_FIELDS = ("function_name", "statement_id", "principal", "action", "source_arn")
+
+
+def _recorded_statement(rec: Record) -> dict[str, Any]:
+    return {key: rec.props.get(key) for key in STATEMENT_FIELDS}
+
+
+def _matches(props: Mapping[str, Any], observed: Mapping[str, Any] | None) -> bool:
+    """Whether the observed statement is exactly the one ``props`` (desired or recorded) describe."""
+    return observed is not None and all(props.get(key) == observed.get(key) for key in STATEMENT_FIELDS)
+
+
+def _observed_statement(function: str, st: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if st is None:
+        return None
     principal = st.get("Principal")
     if isinstance(principal, Mapping):
         principal = principal.get("Service", principal)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..aws import Aws, is_not_found
+from ..aws import Aws, error_code, is_not_found
 from ..engine.resource import Created, Owned, Provider, register, tagged_for
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
@@ -24,6 +24,7 @@ class RoleProvider(Provider):
 
     type = "iam.Role"
     replace_on = frozenset({"name"})
+    start_priority = 2
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         try:
@@ -65,11 +66,31 @@ class RoleProvider(Provider):
                 "policy": _doc(policy) if policy else None}
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        """Several roles: one paginated ``GetAccountAuthorizationDetails(Filter=["Role"])`` (each role
+        with its trust policy and inline policies, up to 1000 roles a page), so the number of reads
+        depends on the roles in the account, not on this app's. Without permission for it: per-role reads."""
         if len(records) <= 1:
             return super().read_many(aws, records)
-        with ThreadPoolExecutor(max_workers=min(16, len(records))) as pool:
-            results = pool.map(lambda item: (item[0], self.read(aws, item[1])), records.items())
-            return dict(results)
+        try:
+            details = aws.paginate("iam", "get_account_authorization_details", "RoleDetailList",
+                                   Filter=["Role"], PaginationConfig={"PageSize": 1000})
+        except Exception as exc:
+            if error_code(exc) not in ("AccessDenied", "AccessDeniedException", "NotImplemented"):
+                raise
+            with ThreadPoolExecutor(max_workers=min(16, len(records))) as pool:
+                return dict(pool.map(lambda item: (item[0], self.read(aws, item[1])), records.items()))
+        by_name = {role["RoleName"]: role for role in details}
+        out: dict[str, dict[str, Any] | None] = {}
+        for address, rec in records.items():
+            role = by_name.get(rec.physical_id or "")
+            if role is None:
+                out[address] = None
+                continue
+            policy = next((p["PolicyDocument"] for p in role.get("RolePolicyList") or []
+                           if p.get("PolicyName") == POLICY_NAME), None)
+            out[address] = {"name": role["RoleName"], "assume_role_policy": _doc(role["AssumeRolePolicyDocument"]),
+                            "policy": _doc(policy) if policy else None}
+        return out
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         name = record.physical_id
@@ -83,8 +104,19 @@ class RoleProvider(Provider):
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
+        """Delete the recorded inline policy, then the role; only if IAM refuses (a policy or an attached
+        managed policy added outside sstdirect) list and remove every policy first."""
         name = record.physical_id
         with gone_is_fine():
+            if record.props.get("policy"):
+                with gone_is_fine():
+                    aws.call("iam", "delete_role_policy", RoleName=name, PolicyName=POLICY_NAME)
+            try:
+                aws.call("iam", "delete_role", RoleName=name)
+                return
+            except Exception as exc:
+                if error_code(exc) != "DeleteConflict":
+                    raise
             for policy in aws.paginate("iam", "list_role_policies", "PolicyNames", RoleName=name):
                 with gone_is_fine():
                     aws.call("iam", "delete_role_policy", RoleName=name, PolicyName=policy)
