@@ -395,11 +395,12 @@ class Aws:
             self._local.resent = outer if outer is not None else []
             if outer is not None:
                 outer.extend(resent)
-    def _pace(self, **_: Any) -> None:
+    def _pace(self, request: Any = None, **_: Any) -> None:
         """before-send of a paced service: wait for a slot of the bucket (botocore's retries too).
 
         In an executor step that has not written yet, a long wait gives the worker back: the slot
-        stays booked for the step's next attempt."""
+        stays booked for the step's next attempt. A botocore retry waits in place instead, so that it
+        stays a retry (counted in :attr:`retries`, reported to ``on_retry``) rather than a new request."""
         assert self.pacer is not None
         ctx = _STEP.get()
         if ctx is not None and ctx.slot is not None:
@@ -407,7 +408,7 @@ class Aws:
         else:
             at = self.pacer.reserve()
         delay = at - time.monotonic()
-        if delay > DEFER_AFTER_S and ctx is not None and ctx.deferrable:
+        if delay > DEFER_AFTER_S and ctx is not None and ctx.deferrable and _botocore_attempt(request) is None:
             ctx.slot = at
             raise NotYet(at, "API Gateway pacing")
         if delay > 0:
