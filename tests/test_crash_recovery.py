@@ -19,7 +19,17 @@ Cases (ids name the kill point and K):
   permission and function are replaced; access log off; a function's timeout changed), every K;
 - ``test_crash_during_replacement``: a JWT authorizer replaced by a Lambda authorizer of the same name
   (a create-first replacement: the old object is *deposed* until the new one is in use), every K;
-- ``test_crash_during_example_deploy``: ``examples/rest-api/app.py`` (6 routes), every 5th K.
+- ``test_crash_during_example_deploy``: ``examples/rest-api/app.py`` (6 routes), every 5th K;
+- ``test_crash_during_full_deploy``: the full app (Cognito user pool, client and identity pool; an Api with a
+  user-pool and a Lambda authorizer and a custom domain in a Route 53 hosted zone; a WebSocketApi with 4
+  routes), every K once, the kill points taking turns (before-send at odd K, after-call at even K) to keep
+  the run time modest;
+- ``test_crash_during_full_remove``: the full app deployed, then ``remove()`` killed at every 2nd K, the
+  kill points taking turns (before-send at K = 1, 5, 9, ..., after-call at K = 3, 7, 11, ...).
+
+The inventory also lists every user pool (with its clients), identity pool (with its roles), ACM
+certificate, record set of the hosted zone, domain name and API mapping of the app; the module's embedded
+AWS issues certificates at once (``acm_validation_wait=0``).
 
 For a remove or an update, the child first deploys the state the crash starts from (the app, or its old
 version) with no kill armed. The number of mutating calls of each operation is measured by a clean run
