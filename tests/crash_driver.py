@@ -29,7 +29,7 @@ from typing import Any
 
 import boto3
 
-from sstdirect import Api, App
+from sstdirect import Api, App, Cognito, WebSocketApi
 from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
 
@@ -46,12 +46,24 @@ def get_a(event, context):
 
 def post_b(event, context):
     return {"statusCode": 201, "body": json.dumps({"route": "b"})}
+
+
+def ws(event, context):
+    return {"statusCode": 200}
 '''
+
+# The hosted zone the ``full`` app's custom domains live in (made by the test, never by an app).
+ZONE = "crash.example.com"
 
 
 def state_path(state_dir: str | Path, name: str, stage: str) -> Path:
     """Where the lockfile of ``name`` at ``stage`` lives (the same place for the child and the test)."""
     return Path(state_dir) / f"{name}.{stage}.json"
+
+
+def domain_of(name: str, stage: str) -> str:
+    """The custom domain of the ``full`` app ``name`` at ``stage``."""
+    return f"api-{stage}-{name}.{ZONE}"
 
 
 def build_app(scenario: str, *, name: str, stage: str, root: str | Path, state_dir: str | Path,
@@ -65,6 +77,11 @@ def build_app(scenario: str, *, name: str, stage: str, root: str | Path, state_d
     - ``auth-v2``: the same Api with ``auth`` now a Lambda authorizer: the authorizer is replaced (a new one
       is made under the same name, then the old one is deleted), the route moves to it, and the
       authorizer's function and invoke permission are new;
+    - ``full``: Cognito ``Auth`` (user pool, client, identity pool and its roles); an Api with ``GET /a``
+      behind a user-pool authorizer ``pool`` (the JWT authorizer of ``Auth``'s pool and client), ``POST /b``
+      behind a Lambda authorizer ``fn``, and the custom domain ``api-{stage}-{name}.`` :data:`ZONE`
+      (certificate, DNS validation record, domain name, API mapping, A and AAAA aliases); a WebSocketApi
+      with ``$connect``, ``$disconnect``, ``$default`` and ``send`` (access log on for both APIs);
     - ``example``: ``examples/rest-api/app.py`` (a copy at ``root``), run as the CLI runs it, with
       ``stage`` replacing its stage (its app name stays ``notes``).
     """
@@ -87,6 +104,20 @@ def build_app(scenario: str, *, name: str, stage: str, root: str | Path, state_d
                       {"type": "lambda", "function": "src/h.post_b", "response_types": ["simple"]})
         Api(app, "Api", routes={"GET /a": {"function": "src/h.get_a", "authorizer": "auth"}},
             authorizers={"auth": authorizer}, access_log=False)
+        return app
+    if scenario == "full":
+        app = App(name, stage=stage, root=root, state=state, endpoint_url=endpoint_url, session=session)
+        auth = Cognito(app, "Auth", login=["email"])
+        Api(app, "Api", routes={
+            "GET /a": {"function": "src/h.get_a", "authorizer": "pool"},
+            "POST /b": {"function": "src/h.post_b", "authorizer": "fn"},
+        }, authorizers={
+            "pool": {"type": "user_pool",
+                     "user_pool": {"id": auth.user_pool_id, "client_ids": [auth.user_pool_client_id]}},
+            "fn": {"type": "lambda", "function": "src/h.get_a", "response_types": ["simple"]},
+        }, custom_domain={"domain_name": domain_of(name, stage), "hosted_zone": ZONE})
+        WebSocketApi(app, "Ws", routes={"$connect": "src/h.ws", "$disconnect": "src/h.ws",
+                                        "$default": "src/h.ws", "send": "src/h.ws"})
         return app
     if scenario == "example":
         if name != "notes":

@@ -19,7 +19,17 @@ Cases (ids name the kill point and K):
   permission and function are replaced; access log off; a function's timeout changed), every K;
 - ``test_crash_during_replacement``: a JWT authorizer replaced by a Lambda authorizer of the same name
   (a create-first replacement: the old object is *deposed* until the new one is in use), every K;
-- ``test_crash_during_example_deploy``: ``examples/rest-api/app.py`` (6 routes), every 5th K.
+- ``test_crash_during_example_deploy``: ``examples/rest-api/app.py`` (6 routes), every 5th K;
+- ``test_crash_during_full_deploy``: the full app (Cognito user pool, client and identity pool; an Api with a
+  user-pool and a Lambda authorizer and a custom domain in a Route 53 hosted zone; a WebSocketApi with 4
+  routes), every K once, the kill points taking turns (before-send at odd K, after-call at even K) to keep
+  the run time modest;
+- ``test_crash_during_full_remove``: the full app deployed, then ``remove()`` killed at every 2nd K, the
+  kill points taking turns (before-send at K = 1, 5, 9, ..., after-call at K = 3, 7, 11, ...).
+
+The inventory also lists every user pool (with its clients), identity pool (with its roles), ACM
+certificate, record set of the hosted zone, domain name and API mapping of the app; the module's embedded
+AWS issues certificates at once (``acm_validation_wait=0``).
 
 For a remove or an update, the child first deploys the state the crash starts from (the app, or its old
 version) with no kill armed. The number of mutating calls of each operation is measured by a clean run
@@ -72,8 +82,12 @@ CALLS = {
     "replacement": 8,  # authorizer function (role + policy, log group, function), authorizer, its permission,
                        # route update, old authorizer delete
     "example": 45,
+    "full": 69,  # Cognito (pool, client, identity pool + 2 roles, its roles), 2 APIs, 2 authorizers, 7 functions,
+                 # certificate, 3 record sets, domain name, mapping (the account's CloudWatch role is already set)
+    "full-remove": 46,
 }
 EXAMPLE_STRIDE = 5
+FULL_REMOVE_STRIDE = 2
 
 # resource type → the inventory kind it is listed as
 KINDS = {
@@ -86,10 +100,25 @@ KINDS = {
     "lambda.Permission": "permission",
     "iam.Role": "role",
     "logs.LogGroup": "log-group",
+    "cognito.UserPool": "user-pool",
+    "cognito.UserPoolClient": "user-pool-client",
+    "cognito.IdentityPool": "identity-pool",
+    "cognito.IdentityPoolRoles": "identity-pool-roles",
+    "acm.Certificate": "certificate",
+    "route53.RecordSet": "record-set",
+    "apigatewayv2.DomainName": "domain-name",
+    "apigatewayv2.ApiMapping": "api-mapping",
+    "acm.CertificateValidation": None,  # a wait: nothing is made
+    "apigateway.AccountCloudWatchRole": None,  # the account's setting (and role), shared by every app: kept
 }
 
 
-def cases(kind: str, stride: int = 1) -> list[Any]:
+def cases(kind: str, stride: int = 1, alternate: bool = False) -> list[Any]:
+    """Every ``stride``-th K at both kill points, or (``alternate``) at one point, the two points taking
+    turns (before-send at K = 1, after-call at K = 1 + stride, ...)."""
+    if alternate:
+        ks = range(1, CALLS[kind] + 1, stride)
+        return [pytest.param(KILL_POINTS[i % 2], k, id=f"{KILL_POINTS[i % 2]}-K{k:02d}") for i, k in enumerate(ks)]
     return [pytest.param(point, k, id=f"{point}-K{k:02d}")
             for point in KILL_POINTS for k in range(1, CALLS[kind] + 1, stride)]
 
@@ -103,6 +132,7 @@ class World:
     small_root: Path
     example_root: Path
     state_dir: Path
+    zone_id: str = ""  # the hosted zone crash_driver.ZONE (made by the fixture)
     calls: dict[str, int] = field(default_factory=dict)  # measured mutating calls, by case kind
     expected: dict[str, Counter[tuple[Any, ...]]] = field(default_factory=dict)  # inventory, by scenario
     baselines_run: set[str] = field(default_factory=set)
@@ -111,7 +141,8 @@ class World:
 
     def __post_init__(self) -> None:
         session = self.cloud.session()
-        for service in ("apigatewayv2", "lambda", "iam", "logs"):  # clients are thread-safe (sessions are not)
+        for service in ("apigatewayv2", "lambda", "iam", "logs", "cognito-idp", "cognito-identity", "acm",
+                        "route53"):  # clients are thread-safe (sessions are not)
             self._clients[service] = session.client(service, endpoint_url=self.cloud.endpoint_url,
                                                     config=Config(proxies={}))
 
@@ -171,6 +202,13 @@ class World:
 
 
 @pytest.fixture(scope="module")
+def local_cloud() -> Iterator[LocalCloud]:
+    """This module's embedded AWS: ACM certificates are issued at once (the full app's custom domain)."""
+    with LocalCloud(acm_validation_wait=0) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
 def world(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # Lockfiles are fsynced on every save: on a tmpfs that costs nothing, and a process killed (not a
     # machine) loses no page cache, so it changes nothing these tests check.
@@ -189,8 +227,16 @@ def world(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> 
         os.utime(path, (past, past))
     local_cloud.reset()  # moto's state is process-wide: start from an empty account, whatever ran before
     world = World(local_cloud, small, example, base / "state")
+    world.zone_id = world.client("route53").create_hosted_zone(
+        Name=crash_driver.ZONE, CallerReference="crash")["HostedZone"]["Id"].rsplit("/", 1)[-1]
     for scenario in ("small", "example"):  # build the bundles once, before processes share the cache
         world.app(scenario, "notes").resources()
+    # The account's CloudWatch role for API Gateway logging (a WebSocketApi's access log needs it) is set
+    # once per account and kept by remove(): set it now, so that every deploy of the full app makes the
+    # same calls (CALLS counts a deploy into an account that has it).
+    account = world.app("full", "account")
+    account.deploy()
+    account.remove()
     try:
         yield world
     finally:
@@ -208,7 +254,7 @@ def world(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> 
 def expect(world: World, scenario: str, name: str, stage: str = "dev") -> None:
     app = world.app(scenario, name, stage)
     inv = inventory(world, stage, name)
-    kinds = Counter(KINDS[r.type] for r in app.resources().values())
+    kinds = Counter(KINDS[r.type] for r in app.resources().values() if KINDS[r.type])
     assert Counter(kind for kind, *_ in inv.elements()) == kinds, f"{scenario}: a clean deploy made {inv}"
     assert app.deploy().plan.is_empty, f"{scenario}: a clean deploy is not stable"
     world.expected[scenario] = inv
@@ -242,14 +288,22 @@ def baseline_example(world: World) -> None:
     world.app("example", "notes", "xbase").remove()
 
 
+def baseline_full(world: World) -> None:
+    world.calls["full"] = world.clean_run("full", "deploy", "base-f")
+    expect(world, "full", "base-f")
+    world.calls["full-remove"] = world.clean_run("full", "remove", "base-f")
+    assert_gone(world, "base-f", "dev")
+
+
 BASELINES: dict[str, Callable[[World], None]] = {
-    "example": baseline_example,  # the longest first
+    "full": baseline_full,  # the longest first
+    "example": baseline_example,
     "small": baseline_small,
     "update": baseline_update("update", "small", "small-v2", "base-u"),
     "replacement": baseline_update("replacement", "auth", "auth-v2", "base-a"),
 }
 BASELINE_OF = {"deploy": "small", "remove": "small", "update": "update", "replacement": "replacement",
-               "example": "example"}
+               "example": "example", "full": "full", "full-remove": "full"}
 
 
 # --- what AWS holds ---------------------------------------------------------------------------------
@@ -263,25 +317,44 @@ def _items(client: Any, method: str, key: str, **params: Any) -> list[Any]:
 
 def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
     """Every API (with its routes, integrations, authorizers and stages), Lambda function (with its
-    permission statements), IAM role and log group of ``app`` at ``stage``, listed through boto3.
+    permission statements), IAM role, log group, Cognito user pool (with its clients), identity pool (with
+    its roles), ACM certificate, record set of the hosted zone, API Gateway domain name (with its API
+    mappings) of ``app`` at ``stage``, listed through boto3.
 
-    Names are normalized (``{stage}-{app}-`` → ``<app>-``, API ids → ``<api>``, authorizer ids →
-    ``<authorizer>``) so that identically shaped apps compare equal. A route names the integration it
-    targets and its authorizer; an integration the function it invokes; a stage its access-log group."""
+    Names are normalized (``{stage}-{app}-`` → ``<app>-``, the app's custom domain → ``<domain>``, a
+    validation record's hash → ``_<validation>``, the ids of APIs, authorizers, user pools, clients, identity
+    pools and certificates → ``<api>``, ``<authorizer>``, ...) so that identically shaped apps compare
+    equal. A route names the integration it targets and its authorizer; an integration the function it
+    invokes; a JWT authorizer its issuer and audience; an identity pool its providers and roles; a stage its
+    access-log group; a domain name its certificate; a mapping its API and stage."""
     prefix = f"{stage}-{app}-"
-    apigw, lam = world.client("apigatewayv2"), world.client("lambda")
+    domain = crash_driver.domain_of(app, stage)
+    apigw, lam, idp, identity = (world.client(s) for s in ("apigatewayv2", "lambda", "cognito-idp", "cognito-identity"))
     apis = {a["ApiId"]: a["Name"] for a in _items(apigw, "get_apis", "Items") if a["Name"].startswith(prefix)}
     authorizers = {api_id: {a["AuthorizerId"]: a for a in _items(apigw, "get_authorizers", "Items", ApiId=api_id)}
                    for api_id in apis}
+    pools = {p["Id"]: p["Name"] for p in _items(idp, "list_user_pools", "UserPools", MaxResults=60)
+             if p["Name"].startswith(prefix)}
+    clients = {c["ClientId"]: c for pool_id in pools
+               for c in _items(idp, "list_user_pool_clients", "UserPoolClients", UserPoolId=pool_id, MaxResults=60)}
+    identity_pools = [p["IdentityPoolId"] for p in _items(identity, "list_identity_pools", "IdentityPools",
+                                                          MaxResults=60) if p["IdentityPoolName"].startswith(prefix)]
+    certificates = [c for c in _items(world.client("acm"), "list_certificates", "CertificateSummaryList")
+                    if c["DomainName"] == domain]
     ids = {api_id: "<api>" for api_id in apis} | {
-        auth_id: "<authorizer>" for auths in authorizers.values() for auth_id in auths}
+        auth_id: "<authorizer>" for auths in authorizers.values() for auth_id in auths} | {
+        pool_id: "<user-pool>" for pool_id in pools} | {client_id: "<client>" for client_id in clients} | {
+        pool_id: "<identity-pool>" for pool_id in identity_pools} | {
+        c["CertificateArn"]: "<certificate>" for c in certificates}
 
     def norm(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(sorted(norm(v) for v in value))
         if not isinstance(value, str):
             return value
         for physical_id, placeholder in ids.items():
             value = value.replace(physical_id, placeholder)
-        return value.replace(prefix, "<app>-")
+        return value.replace(prefix, "<app>-").replace(domain, "<domain>")
 
     out: Counter[tuple[Any, ...]] = Counter()
     for api_id, name in apis.items():
@@ -291,7 +364,9 @@ def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
         for i in integrations.values():
             out["integration", api, i.get("Description"), norm(i.get("IntegrationUri"))] += 1
         for a in authorizers[api_id].values():
-            out["authorizer", api, a["Name"], a["AuthorizerType"], norm(a.get("AuthorizerUri"))] += 1
+            jwt = a.get("JwtConfiguration") or {}
+            out["authorizer", api, a["Name"], a["AuthorizerType"], norm(a.get("AuthorizerUri")),
+                norm(jwt.get("Issuer")), norm(jwt.get("Audience"))] += 1
         for r in _items(apigw, "get_routes", "Items", ApiId=api_id):
             target = integrations.get((r.get("Target") or "").removeprefix("integrations/"))
             auth = authorizers[api_id].get(r.get("AuthorizerId") or "")
@@ -319,6 +394,33 @@ def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
         for group in _items(world.client("logs"), "describe_log_groups", "logGroups",
                             logGroupNamePrefix=folder + prefix):
             out["log-group", norm(group["logGroupName"])] += 1
+    for name in pools.values():
+        out["user-pool", norm(name)] += 1
+    for c in clients.values():
+        out["user-pool-client", norm(c["ClientName"]), norm(c["UserPoolId"])] += 1
+    for pool_id in identity_pools:
+        pool = identity.describe_identity_pool(IdentityPoolId=pool_id)
+        providers = [f"{p['ProviderName']} {p['ClientId']}" for p in pool.get("CognitoIdentityProviders") or []]
+        out["identity-pool", norm(pool["IdentityPoolName"]), norm(providers)] += 1
+        roles = identity.get_identity_pool_roles(IdentityPoolId=pool_id).get("Roles") or {}
+        if roles:
+            out["identity-pool-roles", norm(pool["IdentityPoolName"]), norm(sorted(roles.items()))] += 1
+    for c in certificates:
+        out["certificate", norm(c["DomainName"])] += 1
+    for r in _items(world.client("route53"), "list_resource_record_sets", "ResourceRecordSets",
+                    HostedZoneId=world.zone_id):
+        name = r["Name"].rstrip(".")
+        if name == domain or name.endswith("." + domain):
+            label = "_<validation>." + "<domain>" if name.startswith("_") else norm(name)
+            out["record-set", label, r["Type"]] += 1
+    for d in _items(apigw, "get_domain_names", "Items"):
+        if d["DomainName"] != domain:
+            continue
+        out["domain-name", norm(d["DomainName"]),
+            norm([c.get("CertificateArn") for c in d.get("DomainNameConfigurations") or []])] += 1
+        for m in _items(apigw, "get_api_mappings", "Items", DomainName=d["DomainName"]):
+            out["api-mapping", norm(d["DomainName"]), norm(apis.get(m["ApiId"], m["ApiId"])), m["Stage"],
+                m.get("ApiMappingKey") or ""] += 1
     return out
 
 
@@ -360,21 +462,27 @@ def assert_recovers(world: World, scenario: str, name: str, stage: str = "dev") 
 Recovery = tuple[str, Callable[[], None]]
 
 
-def crash_during_deploy(world: World, point: str, k: int) -> Recovery:
-    name = f"d-{CODE[point]}-{k:02d}"
-    trace = world.crash("small", "deploy", name, "dev", k, point)
-    return trace, lambda: assert_recovers(world, "small", name)
+def crash_during_deploy(scenario: str, prefix: str) -> Callable[[World, str, int], Recovery]:
+    def run(world: World, point: str, k: int) -> Recovery:
+        name = f"{prefix}-{CODE[point]}-{k:02d}"
+        trace = world.crash(scenario, "deploy", name, "dev", k, point)
+        return trace, lambda: assert_recovers(world, scenario, name)
+
+    return run
 
 
-def crash_during_remove(world: World, point: str, k: int) -> Recovery:
-    name = f"r-{CODE[point]}-{k:02d}"
-    trace = world.crash("small", "remove", name, "dev", k, point, setup="small")
+def crash_during_remove(scenario: str, prefix: str) -> Callable[[World, str, int], Recovery]:
+    def run(world: World, point: str, k: int) -> Recovery:
+        name = f"{prefix}-{CODE[point]}-{k:02d}"
+        trace = world.crash(scenario, "remove", name, "dev", k, point, setup=scenario)
 
-    def recover() -> None:
-        world.app("small", name).remove()
-        assert_gone(world, name, "dev")
+        def recover() -> None:
+            world.app(scenario, name).remove()
+            assert_gone(world, name, "dev")
 
-    return trace, recover
+        return trace, recover
+
+    return run
 
 
 def crash_during_update(v1: str, v2: str, prefix: str) -> Callable[[World, str, int], Recovery]:
@@ -392,14 +500,17 @@ def crash_during_example_deploy(world: World, point: str, k: int) -> Recovery:
     return trace, lambda: assert_recovers(world, "example", "notes", stage)
 
 
-RUNNERS: dict[str, Callable[[World, str, int], Recovery]] = {
-    "example": crash_during_example_deploy,  # the longest first
+RUNNERS: dict[str, Callable[[World, str, int], Recovery]] = {  # the longest first
+    "full-remove": crash_during_remove("full", "fr"),
+    "full": crash_during_deploy("full", "f"),
+    "example": crash_during_example_deploy,
     "update": crash_during_update("small", "small-v2", "u"),
-    "deploy": crash_during_deploy,
-    "remove": crash_during_remove,
+    "deploy": crash_during_deploy("small", "d"),
+    "remove": crash_during_remove("small", "r"),
     "replacement": crash_during_update("auth", "auth-v2", "a"),
 }
-TEST_KIND = {f"test_crash_during_{'example_deploy' if kind == 'example' else kind}": kind for kind in RUNNERS}
+TEST_NAME = {"example": "example_deploy", "full": "full_deploy", "full-remove": "full_remove"}
+TEST_KIND = {f"test_crash_during_{TEST_NAME.get(kind, kind)}": kind for kind in RUNNERS}
 
 
 def run_case(world: World, kind: str, point: str, k: int) -> None:
@@ -465,3 +576,13 @@ def test_crash_during_replacement(outcomes: Outcomes, point: str, k: int) -> Non
 @pytest.mark.parametrize(("point", "k"), cases("example", EXAMPLE_STRIDE))
 def test_crash_during_example_deploy(outcomes: Outcomes, point: str, k: int) -> None:
     check(outcomes, "example", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("full", alternate=True))
+def test_crash_during_full_deploy(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "full", point, k)
+
+
+@pytest.mark.parametrize(("point", "k"), cases("full-remove", FULL_REMOVE_STRIDE, alternate=True))
+def test_crash_during_full_remove(outcomes: Outcomes, point: str, k: int) -> None:
+    check(outcomes, "full-remove", point, k)

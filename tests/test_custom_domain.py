@@ -398,3 +398,27 @@ def test_a_certificate_that_never_validates_is_a_deploy_error_naming_the_wait(
     assert {(c.action.value, c.address) for c in result.changes} == {
         ("create", f"Api/domain/{name}") for name in ("name", "mapping", "record-a", "record-aaaa")}
     assert len(certificates(aws)) == 1 and len(domain_names(aws)) == 1
+
+
+# -- a create that landed after the deploy that sent it died ------------------------------------
+
+
+def test_domain_name_created_by_a_dead_deploy_is_adopted_only_if_ours(aws: boto3.Session) -> None:
+    """CreateDomainName still in flight when a deploy was killed can land after the next deploy looked
+    for it (its intent record found nothing): that deploy's create then meets ConflictException. A domain
+    name tagged as this resource is adopted; one that is not ours stays a conflict."""
+    from sstdirect.engine.values import freeze
+
+    client = Aws(region="us-east-1", session=aws)
+    provider = domains.DomainNameProvider()
+    props = freeze({"domain_name": DOMAIN, **domains.domain_name_props(issued_certificate(aws)),
+                    "tags": {"sstdirect:app": "notes", "sstdirect:stage": "dev", "sstdirect:id": "Api/domain/name"}})
+    first = provider.create(client, props)  # the request that landed late
+    again = provider.create(client, props)
+    assert again.physical_id == first.physical_id == DOMAIN
+    assert again.attrs["target_domain"] == first.attrs["target_domain"]
+    assert [d["DomainName"] for d in domain_names(aws)] == [DOMAIN]
+
+    theirs = freeze({**props, "tags": {**props["tags"], "sstdirect:id": "Other/domain/name"}})
+    with pytest.raises(botocore.exceptions.ClientError, match="ConflictException"):
+        provider.create(client, theirs)

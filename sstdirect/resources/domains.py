@@ -403,8 +403,19 @@ class DomainNameProvider(Provider):
     replace_mode = "delete_first"  # a domain name is unique in the region
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        out = aws.call(SERVICE, "create_domain_name", DomainName=props["domain_name"],
-                       DomainNameConfigurations=[_domain_config(props)], Tags=plain(props["tags"]))
+        """Create the domain name. If it already exists and carries this resource's ``sstdirect:id`` tag,
+        it is ours: made by a create still in flight when an earlier deploy died, which landed after that
+        deploy's intent record was looked for. It is adopted (and brought to ``props``); a domain name
+        that is not ours stays a ``ConflictException``."""
+        try:
+            out = aws.call(SERVICE, "create_domain_name", DomainName=props["domain_name"],
+                           DomainNameConfigurations=[_domain_config(props)], Tags=plain(props["tags"]))
+        except Exception as exc:
+            found = self.find(aws, props) if error_code(exc) == "ConflictException" else None
+            if found is None:
+                raise
+            out = aws.call(SERVICE, "update_domain_name", DomainName=props["domain_name"],
+                           DomainNameConfigurations=[_domain_config(props)])
         return Created(props["domain_name"], _domain_attrs(aws, out))
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
