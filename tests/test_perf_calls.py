@@ -5,12 +5,13 @@ API Gateway pacing and the IAM-propagation gate keep wasted requests to a handfu
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,10 @@ class _NoAws:
     region = "xx-test-1"
     account_id = "111122223333"
 
+    @contextlib.contextmanager
+    def resent_writes(self) -> Iterator[list[str]]:  # never loses a response
+        yield []
+
 
 def test_a_deferred_step_does_not_hold_the_only_worker(tmp_path: Path) -> None:
     ORDER.clear()
@@ -266,7 +271,7 @@ def test_cold_deploy_of_50_routes_is_paced_under_the_api_gateway_bucket(
     # 10/s by default). Unpaced, this deploy drew 18 429s here (112 at 10/s); paced, 0 or 1.
     monkeypatch.setattr(aws_module, "APIGATEWAY_RATE", 19.0)
     summary, result = _summary_and_result(tmp_path, LatencyModel.zero(apigateway_rate=20.0, apigateway_burst=40), 50)
-    gateway = sum(v for k, v in summary["by_operation"].items() if k.startswith("apigateway"))
+    gateway = sum(v for k, v in summary["by_operation"].items() if k.startswith("apigateway") and is_mutating(k))
     assert gateway - summary["throttled_429"] == 2 * 50 + 2  # CreateApi, 50 integrations, 50 routes, CreateStage
     assert summary["throttled_429"] <= 3
     assert sum(1 for c in result.changes if c.type.startswith("apigatewayv2.")) == 2 * 50 + 2

@@ -114,7 +114,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         if found is None:
             result.missing.append(address)
             continue
-        recorded = recorded_props(provider, props)
+        recorded = recorded_props(provider, props, state.secret_salt)
         records[address] = Record(res.type, address, "created", found.physical_id, dict(found.attrs), recorded,
                                   digest(recorded), sorted(res.depends_on))
         result.found[address] = found.physical_id
