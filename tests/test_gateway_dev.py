@@ -139,3 +139,31 @@ def test_dev_serves_the_websocket_example(tmp_path: Path) -> None:
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_ctrl_c_stops_dev_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A background job of a non-interactive shell (CI's, a ``nohup``) inherits SIGINT ignored; Ctrl-C
+    (SIGINT) must still stop ``sstdirect dev`` cleanly with exit code 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    shutil.copytree(EXAMPLES / "rest-api", tmp_path / "rest-api")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sstdirect.cli", "dev", str(tmp_path / "rest-api" / "app.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Serving"):
+                break
+        else:
+            raise AssertionError("sstdirect dev exited before serving")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -48,7 +48,10 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
     from ... import app as app_module
     from ..cloud import LocalCloud
 
-    if threading.current_thread() is threading.main_thread():  # `kill PID` stops it as cleanly as Ctrl-C
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C must stop it even when it was started with SIGINT ignored (a background job of a
+        # non-interactive shell inherits SIG_IGN, and Python then installs no handler); `kill PID` too.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
     keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     saved_env = {k: os.environ.get(k) for k in keys}
