@@ -126,11 +126,39 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             }, cors={"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "POST"],
                      "allow_headers": ["content-type"], "max_age": 300})
             app.deploy()
+            # SEMANTICS.md §2.1's documented route table, each route a function of its own
+            precedence = App("gwprecedence", stage="dev", root=tmp / "tests-app")
+            precedence_api = Api(precedence, "Api", routes={key: "src/echo.main" for key in PRECEDENCE_ROUTES},
+                                 cors=False)
+            precedence.deploy()
         finally:
             app_module.CLI_OVERRIDES.clear()
             app_module.CLI_OVERRIDES.update(saved)
-        with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw:
-            yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "tests": gw.url(api), "gw": gw, "api": api}
+        with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw, cloud.serve(precedence) as pgw:
+            yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "tests": gw.url(api), "gw": gw, "api": api,
+                   "precedence": pgw.url(precedence_api)}
+
+
+PRECEDENCE_ROUTES = ["GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /{proxy+}", "$default"]
+
+
+@pytest.mark.parametrize(("method", "path", "route_key", "params"), [
+    ("GET", "/pets/dog/1", "GET /pets/dog/1", None),                   # static beats {id}
+    ("GET", "/pets/dog/2", "GET /pets/dog/{id}", {"id": "2"}),
+    ("GET", "/pets/cat/1", "GET /pets/{proxy+}", {"proxy": "cat/1"}),
+    ("POST", "/test/5", "ANY /{proxy+}", {"proxy": "test/5"}),          # greedy beats $default
+    ("POST", "/pets/dog/1", "ANY /{proxy+}", {"proxy": "pets/dog/1"}),  # ANY takes the methods not defined
+    ("DELETE", "/pets/dog/2", "ANY /{proxy+}", {"proxy": "pets/dog/2"}),
+    ("GET", "/Pets/dog/1", "ANY /{proxy+}", {"proxy": "Pets/dog/1"}),   # case-sensitive
+    ("GET", "/", "$default", None),                                     # a greedy variable needs a character
+])
+def test_route_precedence_over_the_wire(served: dict[str, Any], method: str, path: str, route_key: str,
+                                        params: dict[str, str] | None) -> None:
+    """SEMANTICS.md §2.1's table: the route each request selects, seen by the handler it reached."""
+    status, _, event = _request(method, served["precedence"] + path)
+    assert status == 200
+    assert (event["routeKey"], event.get("pathParameters")) == (route_key, params)
+    assert event["rawPath"] == path and event["requestContext"]["http"]["method"] == method
 
 
 def test_notes_round_trip(served: dict[str, Any]) -> None:
