@@ -237,3 +237,46 @@ def test_two_clouds_share_state_and_restore_moto_settings() -> None:
     restored_wait = settings.ACM_VALIDATION_WAIT
     assert restored_wait == acm_wait_before
     assert default_user_config.get("lambda") == lambda_before
+
+
+def test_concurrent_requests_to_one_service_never_break_the_server(local_cloud: LocalCloud) -> None:
+    """moto's backends are not thread-safe: IAM's GetAccountAuthorizationDetails iterating the roles while
+    other requests create and delete roles answered 500 ("dictionary changed size during iteration"),
+    which botocore cannot even parse. The embedded AWS serves one request at a time per service."""
+    import threading
+
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    errors: list[BaseException] = []
+    writing = threading.Event()
+
+    def writer(t: int) -> None:
+        iam = local_cloud.client("iam")
+        try:
+            for n in range(80):
+                iam.create_role(RoleName=f"race-{t}-{n}", AssumeRolePolicyDocument=trust)
+                if n % 2:
+                    iam.delete_role(RoleName=f"race-{t}-{n}")
+                writing.set()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        iam = local_cloud.client("iam")
+        writing.wait(10)
+        try:
+            for _ in range(60):
+                iam.get_account_authorization_details(Filter=["Role"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(3)]
+    threads += [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    roles = {r["RoleName"] for page in local_cloud.client("iam").get_paginator("list_roles").paginate()
+             for r in page["Roles"] if r["RoleName"].startswith("race-")}
+    assert roles == {f"race-{t}-{n}" for t in range(3) for n in range(0, 80, 2)}

@@ -297,12 +297,44 @@ def _make_server(port: int, middleware: LatencyMiddleware | None = None) -> Thre
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             _log.debug("%s %s -> %s", self.command, self.path, code)
 
+    class _Dispatcher(DomainDispatcherApplication):
+        """moto's dispatcher, with two changes:
+
+        * one request at a time per service: moto's backends are not thread-safe (IAM's
+          GetAccountAuthorizationDetails iterating roles while another request creates one answered
+          500 "dictionary changed size during iteration"); AWS never does. The latency model's sleeps
+          happen outside (in :class:`LatencyMiddleware`), so modelled round trips still overlap;
+        * the host → backend lookup memoized: moto recomputes it (a scan of its module folder and ~200
+          URL patterns) on every request, under the lock that serializes dispatch.
+        """
+
+        def __init__(self, create_app: Any) -> None:
+            super().__init__(create_app)
+            self._backend_for_host: dict[str | None, Any] = {}
+            self._service_locks: dict[int, threading.RLock] = {}
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            backend_app = self.get_application(environ)
+            with self.lock:
+                service_lock = self._service_locks.setdefault(id(backend_app), threading.RLock())
+            with service_lock:
+                return backend_app(environ, start_response)
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backend_for_host[host]
+            except KeyError:
+                if len(self._backend_for_host) > 1024:  # Host headers are the clients' to choose
+                    self._backend_for_host.clear()
+                backend = self._backend_for_host[host] = super().get_backend_for_host(host)
+                return backend
+
     class _Server(ThreadedMotoServer):
         startup_error: BaseException | None = None
 
         def _server_entry(self) -> None:
             try:
-                app: Any = DomainDispatcherApplication(create_backend_app)  # type: ignore[arg-type]
+                app: Any = _Dispatcher(create_backend_app)
                 if middleware is not None:
                     middleware.app = app
                     app = middleware
