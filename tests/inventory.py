@@ -58,9 +58,10 @@ def inventory(client: Callable[[str], Any]) -> Counter[tuple[Any, ...]]:
         name, api_id = api["Name"], api["ApiId"]
         out["api", name, api["ProtocolType"]] += 1
         integrations = gw.get_integrations(ApiId=api_id)["Items"]
-        by_id = {i["IntegrationId"]: i.get("Description") for i in integrations}
+        # an integration is known by what it calls (the one an import made has no description)
+        by_id = {i["IntegrationId"]: i.get("IntegrationUri") for i in integrations}
         for i in integrations:
-            out["integration", name, i.get("Description")] += 1
+            out["integration", name, i.get("IntegrationUri")] += 1
         for r in gw.get_routes(ApiId=api_id)["Items"]:
             out["route", name, r["RouteKey"], by_id.get((r.get("Target") or "").removeprefix("integrations/"))] += 1
         for s in gw.get_stages(ApiId=api_id)["Items"]:

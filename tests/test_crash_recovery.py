@@ -76,12 +76,13 @@ WORKERS = 3  # cases in flight at once
 
 # Mutating AWS requests of a clean run, by case kind (measured by the baseline).
 CALLS = {
-    "deploy": 17,  # 2 x (role + policy, log group, function, integration, route, permission) + api, stage, log
+    "deploy": 14,  # 2 x (role + policy, log group, function, permission) + api, one import of both routes and
+                   # their integrations, stage, log group
     "remove": 10,  # DeleteApi takes its routes, integrations and stage; DeleteFunction its permissions
     "update": 16,  # the removed route's permission goes with its function
     "replacement": 8,  # authorizer function (role + policy, log group, function), authorizer, its permission,
                        # route update, old authorizer delete
-    "example": 45,
+    "example": 34,  # six routes: 6 x (role + policy, log group, function, permission) + api, import, stage, log
     "full": 69,  # Cognito (pool, client, identity pool + 2 roles, its roles), 2 APIs, 2 authorizers, 7 functions,
                  # certificate, 3 record sets, domain name, mapping (the account's CloudWatch role is already set)
     "full-remove": 46,
@@ -362,7 +363,7 @@ def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
         out["api", api] += 1
         integrations = {i["IntegrationId"]: i for i in _items(apigw, "get_integrations", "Items", ApiId=api_id)}
         for i in integrations.values():
-            out["integration", api, i.get("Description"), norm(i.get("IntegrationUri"))] += 1
+            out["integration", api, norm(i.get("IntegrationUri"))] += 1  # an imported one has no description
         for a in authorizers[api_id].values():
             jwt = a.get("JwtConfiguration") or {}
             out["authorizer", api, a["Name"], a["AuthorizerType"], norm(a.get("AuthorizerUri")),
@@ -370,7 +371,7 @@ def inventory(world: World, stage: str, app: str) -> Counter[tuple[Any, ...]]:
         for r in _items(apigw, "get_routes", "Items", ApiId=api_id):
             target = integrations.get((r.get("Target") or "").removeprefix("integrations/"))
             auth = authorizers[api_id].get(r.get("AuthorizerId") or "")
-            out["route", api, r["RouteKey"], target.get("Description") if target else r.get("Target"),
+            out["route", api, r["RouteKey"], norm(target.get("IntegrationUri")) if target else r.get("Target"),
                 r.get("AuthorizationType"), auth["Name"] if auth else r.get("AuthorizerId")] += 1
         for s in _items(apigw, "get_stages", "Items", ApiId=api_id):
             log = (s.get("AccessLogSettings") or {}).get("DestinationArn")

@@ -50,7 +50,7 @@ def make_app(session: boto3.Session, root: Path) -> tuple[App, Api]:
      "The role defined for the function cannot be assumed by Lambda.", 400),
     ("lambda.UpdateFunctionCode", "ResourceConflictException",
      "The operation cannot be performed at this time. An update is in progress for resource: x", 409),
-    ("apigatewayv2.CreateRoute", "ConflictException",
+    ("apigatewayv2.ReimportApi", "ConflictException",
      "Unable to complete operation due to concurrent modification. Please try again later.", 409),
     ("iam.PutRolePolicy", "NoSuchEntity", "The role with name x cannot be found.", 404),
 ])

@@ -196,8 +196,10 @@ def test_rebuild_records_leftovers_of_an_older_version_for_deletion(aws: boto3.S
         app.deploy()
     result = app.rebuild_state()
     extra = {address for address, _ in result.extra}
-    assert {"Api/api/stray/route/GET /old", "Api/api/stray/integration/Api/integration/GET /old",
-            "Api-GET-old/function", "Api-GET-old/role", "Api-GET-old/log-group"} <= extra, extra
+    assert {"Api/api/stray/route/GET /old", "Api-GET-old/function", "Api-GET-old/role",
+            "Api-GET-old/log-group"} <= extra, extra
+    # its integration, made by the import that created the API's routes, has no description: named by its id
+    assert len([a for a in extra if a.startswith("Api/api/stray/integration/")]) == 1, extra
     plan = app.diff()
     deleted = {c.address for c in plan.changes if c.action.value == "delete"}
     assert deleted == extra and all(c.action.value == "delete" for c in plan.changes), plan

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..aws import Aws, NotYet, StepContext, step_context
 from ..errors import DeployError
+from ..resources.apigatewayv2_import import ImportGroup, import_groups, run_import
 from ..state import Record, State, StateFile
 from .errors import wrap_aws_error
 from .plan import Action, Change, Plan
@@ -52,6 +53,8 @@ class Step:
     started: bool = False
     height: int = 1  # steps on the longest chain from this one to the end (itself included)
     priority: int = 0  # its provider's start_priority
+    group: ImportGroup | None = None  # kind "import": the routes one ReimportApi creates
+    members: tuple[Change, ...] = ()  # kind "import": the changes it carries out (reported one by one)
 
 
 class Executor:
@@ -135,11 +138,33 @@ class Executor:
                         step.needs.add(key)
             if step.kind == "delete":  # old objects of this address go first
                 step.needs.update(k for k in by_address.get(address, []) if k.startswith("deposed:"))
+        self._merge_imports(steps, by_address)
         self._mark_cascaded(steps)
         for step in steps.values():
             step.needs.discard(step.key)
         _set_heights(steps)
         return steps
+
+    def _merge_imports(self, steps: dict[str, Step], by_address: dict[str, list[str]]) -> None:
+        """Replace the create steps of each import group (the routes of a new HTTP API and their
+        integrations, see :mod:`sstdirect.resources.apigatewayv2_import`) by one ``import`` step."""
+        creating = {s.change.address for s in steps.values() if s.kind == "create"}
+        changing = {s.change.address for s in steps.values() if s.kind in ("create", "update", "replace_create",
+                                                                           "replace")}
+        for group in import_groups(self.desired, creating, changing):
+            member_keys = {f"create:{a}" for a in group.members}
+            key = f"import:{group.api}"
+            members = tuple(steps[k].change for k in sorted(member_keys))
+            needs = set().union(*(steps.pop(k).needs for k in member_keys)) - member_keys
+            steps[key] = Step(key, "import", steps[f"create:{group.api}"].change, needs=needs, group=group,
+                              members=members)
+            for step in steps.values():
+                if step.needs & member_keys:
+                    step.needs = (step.needs - member_keys) | {key}
+            for address in group.waiting:  # the import overwrites the API: its other children come after
+                for other in by_address.get(address, []):
+                    if other in steps and steps[other].kind in ("create", "update", "replace_create", "replace"):
+                        steps[other].needs.add(key)
 
     def _mark_cascaded(self, steps: dict[str, Step]) -> None:
         """Deletes that AWS performs itself when the parent is deleted in the same plan (a route of a
@@ -204,9 +229,11 @@ class Executor:
 
     def _run_step(self, step: Step) -> None:
         change = step.change
+        reported = step.members or (change,)
         if not step.started:
             step.started = True
-            self.on_event("start", change, step.kind)
+            for each in reported:
+                self.on_event("start", each, step.kind)
         try:
             with step_context(step.context), wrap_aws_error(change.address, change.action.value):
                 getattr(self, f"_{step.kind}")(step)
@@ -214,12 +241,15 @@ class Executor:
             raise  # not a failure: the run loop re-queues the step
         except DeployError as exc:
             exc.address = exc.address or change.address  # a provider's own DeployError names no address
-            self.on_event("error", change, str(exc))
+            for each in reported:
+                self.on_event("error", each, str(exc))
             raise
         except BaseException as exc:
-            self.on_event("error", change, str(exc))
+            for each in reported:
+                self.on_event("error", each, str(exc))
             raise
-        self.on_event("done", change, step.kind)
+        for each in reported:
+            self.on_event("done", each, "create" if step.members else step.kind)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -265,6 +295,34 @@ class Executor:
                                                   status="created", deposed=[]))
         with self.state.lock:
             rec.status, rec.physical_id, rec.attrs = "created", created.physical_id, dict(created.attrs)
+        self._save()
+
+    def _import(self, step: Step) -> None:
+        """Create the routes and integrations of ``step.group`` with one ReimportApi (intent records first)."""
+        group = step.group
+        assert group is not None
+        pairs = [(resolve(self.desired[r].props, self._lookup), self._props(i))  # a route's target is unknown
+                 for r, i in zip(group.routes, group.integrations, strict=True)]  # until the import made it
+        records: dict[str, Record] = {}
+        for address, props in zip(group.routes + group.integrations, [r for r, _ in pairs] + [i for _, i in pairs],
+                                  strict=True):
+            res = self.desired[address]
+            known = {k: None if v is UNKNOWN else v for k, v in props.items()}
+            recorded = recorded_props(provider_for(res.type), known, self.state.secret_salt)
+            records[address] = Record(res.type, address, "creating", None, {}, recorded, digest(recorded),
+                                      sorted(res.depends_on))
+        with self.state.lock:
+            self.state.resources.update(records)
+        self._save()  # intent records: an interrupted import is found again next time
+        made = run_import(self.aws, self._lookup(Ref(group.api, "id")), self._props(group.api), pairs)
+        with self.state.lock:
+            for (route, integration), r, i in zip(made, group.routes, group.integrations, strict=True):
+                for rec, created in ((records[i], integration), (records[r], route)):
+                    rec.status, rec.physical_id, rec.attrs = "created", created.physical_id, dict(created.attrs)
+            for address in group.routes:  # now the target resolves
+                recorded = recorded_props(provider_for(records[address].type), self._props(address),
+                                          self.state.secret_salt)
+                records[address].props, records[address].props_hash = recorded, digest(recorded)
         self._save()
 
     def _update(self, step: Step) -> None:

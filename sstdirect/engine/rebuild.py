@@ -25,6 +25,7 @@ API, a function, a user pool, an identity pool, an AppSync API) can be listed by
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -102,6 +103,10 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         rec = records.get(ref.address)
         return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
 
+    taken: dict[str, set[str]] = defaultdict(set)
+    for rec in records.values():
+        if rec.physical_id:
+            taken[rec.type].add(rec.physical_id)
     for address in topological_order(desired):
         res = desired[address]
         provider = provider_for(res.type)
@@ -109,8 +114,8 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         if contains_unknown(props):  # what it refers to is not in AWS: it cannot be there either
             result.missing.append(address)
             continue
-        with wrap_aws_error(address, "find"):
-            found = provider.find(aws, props, exclude=frozenset())
+        with wrap_aws_error(address, "find"):  # never an object another address already holds
+            found = provider.find(aws, props, exclude=frozenset(taken[res.type]))
         if found is None:
             result.missing.append(address)
             continue
@@ -118,6 +123,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         records[address] = Record(res.type, address, "created", found.physical_id, dict(found.attrs), recorded,
                                   digest(recorded), sorted(res.depends_on))
         result.found[address] = found.physical_id
+        taken[res.type].add(found.physical_id)
 
     _record_strays(aws, records, result)
     claimed = {(rec.type, rec.physical_id) for rec in records.values()}

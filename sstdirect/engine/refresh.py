@@ -44,12 +44,16 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
     with state.lock:
         records = dict(state.resources)
     snapshot = Snapshot(records=records, observed=None)
+    owned: dict[str, set[str]] = defaultdict(set)  # physical ids other records hold, by type: never adopted
+    for rec in records.values():
+        owned[rec.type].update(o.physical_id for o in [rec, *rec.deposed] if o.physical_id)
     for address, rec in list(records.items()):
         if rec.status != "creating":
             continue
         provider = provider_for(rec.type)
-        # A replacement's new object may share its name with the deposed old one: never adopt that.
-        deposed = frozenset(d.physical_id for d in rec.deposed if d.physical_id)
+        # A replacement's new object may share its name with the deposed old one: never adopt that; nor an
+        # object another record holds.
+        deposed = frozenset(d.physical_id for d in rec.deposed if d.physical_id) | owned[rec.type]
         with wrap_aws_error(address, "find"):
             candidates = [c for c in provider.find_all(aws, freeze(rec.props), exclude=deposed)
                           if c.physical_id not in deposed]
@@ -72,6 +76,7 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
             orphans = []
         adopted = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs),
                           deposed=[*rec.deposed, *orphans])
+        owned[rec.type].update(c.physical_id for c in candidates)
         records[address] = adopted
         snapshot.adopted[address] = adopted
     if read:

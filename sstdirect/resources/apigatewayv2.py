@@ -193,8 +193,10 @@ class IntegrationProvider(Provider):
         return Created(out["IntegrationId"], {"id": out["IntegrationId"]})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
+        """``description`` is not observed: it only marks which address made the integration (an imported
+        one has none, see :mod:`.apigatewayv2_import`), so it is compared with the lockfile."""
         return _by_api(aws, records, "get_integrations", lambda _, i: (i["IntegrationId"], {
-            f: i.get(api) for f, api in INTEGRATION_FIELDS.items()}))
+            f: i.get(api) for f, api in INTEGRATION_FIELDS.items() if f != "description"}))
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
         return self.read_many(aws, {record.address: record})[record.address]
@@ -214,9 +216,14 @@ class IntegrationProvider(Provider):
         return first(self.find_all(aws, props, exclude))
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        return [Created(i["IntegrationId"], {"id": i["IntegrationId"]})
-                for i in _children(aws, "get_integrations", props["api_id"])
-                if i.get("Description") == props["description"] and i["IntegrationId"] not in exclude]
+        """Those whose description is this address; else the one an import made (no sstdirect description)
+        with this URI (an import gives each integration a URI of its own)."""
+        items = [i for i in _children(aws, "get_integrations", props["api_id"]) if i["IntegrationId"] not in exclude]
+        found = [i for i in items if i.get("Description") == props["description"]]
+        if not found:
+            found = [i for i in items if i.get("IntegrationUri") == props["integration_uri"]
+                     and "/integration/" not in (i.get("Description") or "")][:1]
+        return [Created(i["IntegrationId"], {"id": i["IntegrationId"]}) for i in found]
 
 
 @register

@@ -16,6 +16,16 @@
   invalid or null.", as reported against AWS in hashicorp/terraform-provider-aws#35821).
 * ``UpdateIntegration`` ``RequestParameters``: moto replaces the whole map; AWS merges it, and a
   key whose new value is ``""`` is removed.
+* ``ReimportApi`` of an HTTP API (OpenAPI 3, JSON or YAML): moto makes a route key of
+  ``x-amazon-apigateway-any-method`` instead of ``ANY``, knows no ``$default`` path, drops the
+  integration's timeout, ignores ``security`` and tags, and deletes the API's stages. Here, as AWS
+  documents the import: ``x-amazon-apigateway-any-method`` is ``ANY``, the path ``$default`` is the
+  ``$default`` route, ``x-amazon-apigateway-integration`` gives type, URI, method, payload format
+  version and timeout, a ``security`` requirement on a scheme whose ``x-amazon-apigateway-authtype`` is
+  ``awsSigv4`` makes the route ``AWS_IAM`` (any other scheme is refused: the embedded AWS does not import
+  authorizers), ``x-amazon-apigateway-cors`` sets CORS (and its absence removes it), ``info.title`` the
+  name, ``x-amazon-apigateway-tag-value`` tags are added; the routes, integrations, authorizers and
+  models are replaced and the stages kept. Imported integrations have no description.
 """
 
 from __future__ import annotations
@@ -108,6 +118,60 @@ def _wrap_integration_update(original: Any) -> Any:
     return update
 
 
+_ANY = "x-amazon-apigateway-any-method"
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", _ANY}
+
+
+def import_api(self: Api, body_str: str, fail_on_warnings: bool) -> None:
+    """``ReimportApi`` of an HTTP API, as described in this module's docstring."""
+    import yaml
+
+    try:
+        body = yaml.safe_load(body_str)  # JSON is YAML
+    except yaml.YAMLError as exc:
+        raise BadRequestException(f"Invalid OpenAPI definition: {exc}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("paths", {}), dict):
+        raise BadRequestException("Invalid OpenAPI definition: no 'paths' object")
+    schemes = ((body.get("components") or {}).get("securitySchemes") or {})
+    imported: list[tuple[str, dict[str, Any], str]] = []
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in (operations or {}).items():
+            if method not in _METHODS:
+                continue
+            route_key = "$default" if path == "$default" else f"{'ANY' if method == _ANY else method.upper()} {path}"
+            integration = (operation or {}).get("x-amazon-apigateway-integration")
+            if not isinstance(integration, dict):
+                raise BadRequestException(f"Route {route_key} has no x-amazon-apigateway-integration")
+            auth = "NONE"
+            for requirement in (operation or {}).get("security") or []:
+                for name in requirement:
+                    if (schemes.get(name) or {}).get("x-amazon-apigateway-authtype") != "awsSigv4":
+                        raise BadRequestException(f"Security scheme {name!r} of route {route_key} is not supported "
+                                                  "by the embedded AWS's import (only awsSigv4)")
+                    auth = "AWS_IAM"
+            imported.append((route_key, integration, auth))
+    for items in (self.routes, self.integrations, self.authorizers, self.models):
+        items.clear()
+    for route_key, integration, auth in imported:
+        made = self.create_integration(
+            connection_type=integration.get("connectionType") or "INTERNET", description=None,  # type: ignore[arg-type]
+            integration_method=integration.get("httpMethod"), integration_type=str(integration.get("type", "")).upper(),
+            integration_uri=integration.get("uri"), payload_format_version=integration.get("payloadFormatVersion"),
+            timeout_in_millis=integration.get("timeoutInMillis"))
+        self.create_route(api_key_required=False, authorization_scopes=[], route_key=route_key,
+                          target=f"integrations/{made.id}", authorization_type=auth)
+    info = body.get("info") or {}
+    if info.get("title"):
+        self.name = info["title"]
+    if info.get("version") is not None:
+        self.version = str(info["version"])
+    self.cors_configuration = body.get("x-amazon-apigateway-cors")
+    tags = {t["name"]: t["x-amazon-apigateway-tag-value"] for t in body.get("tags") or []
+            if isinstance(t, dict) and "x-amazon-apigateway-tag-value" in t}
+    if tags:
+        self.backend.tag_resource(self.arn, tags)
+
+
 def install() -> None:
     """Apply the corrections above to moto's classes (call once; ``ext.install`` guards that)."""
     Api.delete_route = _must_exist("get_route", "route_id", Api.delete_route)  # type: ignore[method-assign]
@@ -121,3 +185,4 @@ def install() -> None:
     ApiGatewayV2Backend.delete_domain_name = delete_domain_name  # type: ignore[method-assign]
     Route.update = _wrap_route_update(Route.update)  # type: ignore[method-assign]
     Integration.update = _wrap_integration_update(Integration.update)  # type: ignore[method-assign]
+    Api.import_api = import_api  # type: ignore[method-assign]
