@@ -540,3 +540,19 @@ def test_provisioner_calls_round_trip(aws: Clients) -> None:
     gw.tag_resource(ResourceArn=api_arn, Tags={"stage": "dev"})
     assert gw.get_tags(ResourceArn=api_arn)["Tags"] == {"app": "notes", "stage": "dev"}
     assert [a["ApiId"] for a in gw.get_apis()["Items"]] == [api_id]
+
+
+def test_describe_log_groups_by_identifiers(clients: Any) -> None:
+    logs = clients("logs")
+    for i in range(60):
+        logs.create_log_group(logGroupName=f"/aws/lambda/ids-{i:02d}")
+    wanted = [f"/aws/lambda/ids-{i:02d}" for i in range(0, 60, 2)][:25]
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/ids-59:*"
+    got = logs.describe_log_groups(logGroupIdentifiers=[*wanted, arn, "/aws/lambda/missing"])
+    assert [g["logGroupName"] for g in got["logGroups"]] == sorted([*wanted, "/aws/lambda/ids-59"])
+    assert "nextToken" not in got
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_groups(logGroupIdentifiers=wanted, logGroupNamePrefix="/aws")
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
+    # without identifiers: moto's listing, unchanged
+    assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/ids-")["logGroups"]) == 50

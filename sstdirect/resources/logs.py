@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from collections import defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..aws import Aws, error_code, is_not_found
@@ -55,21 +54,19 @@ class LogGroupProvider(Provider):
                 aws.call("logs", "delete_retention_policy", logGroupName=name)
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
-        """One paginated DescribeLogGroups per folder of names (their longest common prefix)."""
-        by_folder: dict[str, dict[str, str]] = defaultdict(dict)
-        for address, rec in records.items():
-            name = rec.physical_id or ""
-            by_folder[name.rsplit("/", 1)[0]][address] = name
-        out: dict[str, dict[str, Any] | None] = {}
-        for names in by_folder.values():
-            prefix = os.path.commonprefix(list(names.values()))
-            found = {g["logGroupName"]: g for g in
-                     aws.paginate("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=prefix)}
-            for address, name in names.items():
-                group = found.get(name)
-                out[address] = None if group is None else {
-                    "name": name, "retention_days": group.get("retentionInDays")}
-        return out
+        """``DescribeLogGroups`` by name, 50 names a call (``logGroupIdentifiers``), the calls at once: one
+        round trip for any number of groups, where listing them by prefix took a page per 50 in turn."""
+        names = {address: rec.physical_id or "" for address, rec in records.items()}
+        unique = sorted(set(names.values()))
+        chunks = [unique[i:i + 50] for i in range(0, len(unique), 50)]
+
+        def describe(chunk: list[str]) -> list[dict[str, Any]]:
+            return aws.call("logs", "describe_log_groups", logGroupIdentifiers=chunk).get("logGroups", [])
+
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks) or 1)) as pool:
+            found = {g["logGroupName"]: g for groups in pool.map(describe, chunks) for g in groups}
+        return {address: {"name": name, "retention_days": found[name].get("retentionInDays")} if name in found else None
+                for address, name in names.items()}
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
         return self.read_many(aws, {record.address: record})[record.address]

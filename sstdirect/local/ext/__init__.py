@@ -36,8 +36,9 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        from . import apigatewayv2, apigatewayv2_fixes, awslambda, cognitoidentity, cognitoidp
+        from . import apigatewayv2, apigatewayv2_fixes, awslambda, cognitoidentity, cognitoidp, logs
 
+        logs.install()
         apigatewayv2.install()
         apigatewayv2_fixes.install()
         awslambda.install()
