@@ -539,7 +539,7 @@ def test_a_refreshed_plan_compares_secrets_in_clear_and_hashes_nothing(
 
     root = handler_root(tmp_path)
     make_app(root, environment={"DB_PASSWORD": SECRET}).deploy()
-    secrets._scrypt.cache_clear()
+    secrets.forget_hashes()
     calls: list[int] = []
     real = hashlib.scrypt
     monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -549,3 +549,45 @@ def test_a_refreshed_plan_compares_secrets_in_clear_and_hashes_nothing(
     assert calls == []
     assert make_app(root, environment={"DB_PASSWORD": SECRET}).diff(refresh=False).is_empty
     assert len(calls) == 2  # without refresh, the lockfile's hashes are the only reference (both functions)
+
+
+def test_equal_secrets_hashed_at_once_are_hashed_once_and_few_hashes_run_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deploy records secrets from up to 64 threads; each scrypt holds 16 MiB while it runs."""
+    import hashlib
+    import threading
+    import time
+
+    from sstdirect.engine import secrets
+
+    secrets.forget_hashes()
+    running, most, calls = [0], [0], []
+    lock = threading.Lock()
+    real = hashlib.scrypt
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            calls.append(args[0])
+        time.sleep(0.02)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    salt = secrets.new_salt()
+    values = [{"SAME": "x"}] * 32 + [{"OWN": str(i)} for i in range(16)]
+    out: dict[int, str] = {}
+    threads = [threading.Thread(target=lambda i=i, v=v: out.__setitem__(i, secrets.secret_hash(v, salt)))
+               for i, v in enumerate(values)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 + 16  # the shared environment once, each other one once
+    assert most[0] <= 4
+    assert len({out[i] for i in range(32)}) == 1 and len(set(out.values())) == 17
+    assert all(secrets.secret_matches(v, out[i], salt) for i, v in enumerate(values))

@@ -51,12 +51,12 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
         if rec.status != "creating":
             continue
         provider = provider_for(rec.type)
-        # A replacement's new object may share its name with the deposed old one: never adopt that; nor an
-        # object another record holds.
-        deposed = frozenset(d.physical_id for d in rec.deposed if d.physical_id) | owned[rec.type]
+        # Never adopt an object a record already holds: the deposed old one of a replacement (it may share
+        # the new one's name), nor another address's.
+        excluded = frozenset(owned[rec.type])
         with wrap_aws_error(address, "find"):
-            candidates = [c for c in provider.find_all(aws, freeze(rec.props), exclude=deposed)
-                          if c.physical_id not in deposed]
+            candidates = [c for c in provider.find_all(aws, freeze(rec.props), exclude=excluded)
+                          if c.physical_id not in excluded]
         found = candidates[0] if candidates else None
         if found is None:
             if rec.deposed:  # the replaced object is still there and must still be deleted

@@ -28,10 +28,11 @@ equal when the unsalted hash of the value matches (so the upgrade plans nothing)
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
+import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +56,41 @@ def _blob(value: Any) -> bytes:
     return json.dumps(to_json_data(value), sort_keys=True, separators=(",", ":")).encode()
 
 
-@functools.lru_cache(maxsize=1024)
+# Each scrypt holds 128 * r * 2**n bytes (16 MiB here) while it runs. A deploy's steps record secrets in up to 64
+# threads at once: a few run at a time (the hash is CPU-bound, more would not finish sooner), and equal values
+# (functions sharing an environment) are hashed once while the others wait for it. Unbounded, 14 concurrent
+# hashes of one environment made a 50-function cold deploy peak at 400 MB of RSS.
+_SLOTS = threading.BoundedSemaphore(max(1, min(4, os.cpu_count() or 1)))
+_MEMO: dict[tuple[bytes, str, int, int, int], str] = {}
+_IN_FLIGHT: dict[tuple[bytes, str, int, int, int], threading.Lock] = {}
+_MEMO_LOCK = threading.Lock()
+
+
 def _scrypt(blob: bytes, salt: str, n_log2: int, r: int, p: int) -> str:
-    key = hashlib.scrypt(blob, salt=bytes.fromhex(salt), n=2**n_log2, r=r, p=p, maxmem=256 * 1024 * 1024,
-                         dklen=32)
-    return key.hex()
+    key = (blob, salt, n_log2, r, p)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+        flight = _IN_FLIGHT.setdefault(key, threading.Lock())
+    with flight:  # one computation per value; the others wait for it
+        with _MEMO_LOCK:
+            if key in _MEMO:
+                return _MEMO[key]
+        with _SLOTS:
+            digest_hex = hashlib.scrypt(blob, salt=bytes.fromhex(salt), n=2**n_log2, r=r, p=p,
+                                        maxmem=256 * 1024 * 1024, dklen=32).hex()
+        with _MEMO_LOCK:
+            if len(_MEMO) >= 1024:
+                _MEMO.clear()
+            _MEMO[key] = digest_hex
+            _IN_FLIGHT.pop(key, None)
+    return digest_hex
+
+
+def forget_hashes() -> None:
+    """Drop the per-process memo of computed hashes (the next hash of each value is computed again)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
 
 
 def secret_hash(value: Any, salt: str) -> str:
