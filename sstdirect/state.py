@@ -34,7 +34,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,16 @@ class Record:
             depends_on=list(data.get("depends_on") or []),
             deposed=deposed,
         )
+
+
+
+def held_ids(records: Iterable[Record]) -> dict[str, set[str]]:
+    """The physical ids ``records`` hold (their deposed old objects included), by resource type: objects
+    that a lookup for another address must never adopt."""
+    held: dict[str, set[str]] = defaultdict(set)
+    for rec in records:
+        held[rec.type].update(o.physical_id for o in [rec, *rec.deposed] if o.physical_id)
+    return held
 
 
 @dataclass

@@ -25,14 +25,13 @@ API, a function, a user pool, an identity pool, an AppSync API) can be listed by
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from ..state import Record, State
+from ..state import Record, State, held_ids
 from .errors import wrap_aws_error
 from .planner import recorded_props, topological_order
 from .resource import Owned, Provider, Resource, Stray, provider_for
@@ -103,10 +102,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         rec = records.get(ref.address)
         return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
 
-    taken: dict[str, set[str]] = defaultdict(set)
-    for rec in records.values():
-        if rec.physical_id:
-            taken[rec.type].add(rec.physical_id)
+    taken = held_ids(records.values())
     for address in topological_order(desired):
         res = desired[address]
         provider = provider_for(res.type)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..aws import Aws
-from ..state import Record, State
+from ..state import Record, State, held_ids
 from .errors import wrap_aws_error
 from .resource import ATTRS_KEY, provider_for
 from .values import freeze
@@ -44,9 +44,7 @@ def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> S
     with state.lock:
         records = dict(state.resources)
     snapshot = Snapshot(records=records, observed=None)
-    owned: dict[str, set[str]] = defaultdict(set)  # physical ids other records hold, by type: never adopted
-    for rec in records.values():
-        owned[rec.type].update(o.physical_id for o in [rec, *rec.deposed] if o.physical_id)
+    owned = held_ids(records.values())
     for address, rec in list(records.items()):
         if rec.status != "creating":
             continue

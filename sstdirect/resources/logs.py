@@ -57,7 +57,7 @@ class LogGroupProvider(Provider):
         """``DescribeLogGroups`` by name, 50 names a call (``logGroupIdentifiers``), the calls at once: one
         round trip for any number of groups, where listing them by prefix took a page per 50 in turn."""
         names = {address: rec.physical_id or "" for address, rec in records.items()}
-        unique = sorted(set(names.values()))
+        unique = sorted({name for name in names.values() if name})
         chunks = [unique[i:i + 50] for i in range(0, len(unique), 50)]
 
         def describe(chunk: list[str]) -> list[dict[str, Any]]:
