@@ -271,7 +271,7 @@ class StateFile:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read_holder(fd)
+                holder = _await_holder(fd)
                 who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown process"
                 raise StateLockedError(
                     f"lockfile {self.path} is locked by another sstdirect process ({who}); "
@@ -302,6 +302,15 @@ def _is_hex(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _await_holder(fd: int, patience_s: float = 0.5) -> dict[str, Any]:
+    """The lock holder's record. A holder writes it just after it takes the lock, so a process refused
+    in between reads an empty file: it reads again, briefly, rather than name an "unknown process"."""
+    deadline = time.monotonic() + patience_s
+    while not (holder := _read_holder(fd)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return holder
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

@@ -591,3 +591,26 @@ def test_equal_secrets_hashed_at_once_are_hashed_once_and_few_hashes_run_togethe
     assert most[0] <= 4
     assert len({out[i] for i in range(32)}) == 1 and len(set(out.values())) == 17
     assert all(secrets.secret_matches(v, out[i], salt) for i, v in enumerate(values))
+
+
+def test_a_process_refused_just_after_the_holder_took_the_lock_still_names_it(tmp_path: Path) -> None:
+    """The holder writes its record just after flock; a process refused in that gap used to report an
+    "unknown process" (seen when two deploys started together)."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "notes.dev.json"
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, record not written yet
+        record = json.dumps({"pid": 4242, "operation": "deploy"}).encode()
+        writer = threading.Timer(0.05, lambda: os.pwrite(fd, record, 0))
+        writer.start()
+        with pytest.raises(StateLockedError) as exc_info, StateFile(path).lock("remove"):
+            pytest.fail("took a lock another holder has")
+        writer.join()
+        assert exc_info.value.holder == {"pid": 4242, "operation": "deploy"}
+        assert "pid 4242" in str(exc_info.value)
+    finally:
+        os.close(fd)
