@@ -7,12 +7,14 @@ Exit codes: 0 ok, 1 AWS or deploy failure, 2 bad input or config, 3 state locked
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
 import runpy
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,5 +274,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``sstdirect`` command: :func:`main`, then exit without the interpreter's teardown.
+
+    Once ``main`` has returned, the lockfile is saved and closed and the output written; freeing the
+    ~100k objects of boto3's models and the app one by one would take 0.1-0.15 s more of a no-op
+    deploy's ~0.6 s. So the exit handlers run (``atexit``: logging and the user's own), the streams
+    are flushed and the process ends at once -- unless another non-daemon thread is still running
+    (then the normal exit waits for it, as it always has).
+    """
+    code = main()
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -319,3 +319,27 @@ def test_an_unreadable_lockfile_exits_1_and_is_left_untouched(
     assert err.startswith("StateError: ") and "is not valid JSON" in err and "untouched" in err
     assert (lockfile.read_bytes(), lockfile.stat().st_mtime_ns) == before
     assert not lockfile.with_name(lockfile.name + ".bak").exists()
+
+
+@pytest.mark.parametrize("with_thread", [False, True])
+def test_the_command_flushes_its_output_and_runs_exit_handlers_and_threads_before_it_exits(
+    tmp_path: Path, with_thread: bool
+) -> None:
+    """The console script skips the interpreter's teardown; what a normal exit does must still happen:
+    the user's atexit handlers run, the whole output arrives, and a thread the app file started finishes."""
+    marker = tmp_path / "atexit-ran"
+    thread_marker = tmp_path / "thread-ran"
+    extra = (
+        "import atexit, threading, time\n"
+        f"atexit.register(lambda: Path({str(marker)!r}).write_text('yes'))\n"
+        + (f"threading.Thread(target=lambda: (time.sleep(1.0), Path({str(thread_marker)!r}).write_text('yes'))"
+           ").start()\n" if with_thread else "")
+    )
+    name = unique("exit")
+    write_app(tmp_path, name, extra=extra)
+    proc = run(tmp_path, "diff", "APP.py", "--no-refresh", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)  # the whole JSON document arrived
+    assert "Api-GET-notes/role" in {c["logical_id"] for c in plan["changes"]}
+    assert marker.read_text() == "yes"
+    assert thread_marker.exists() == with_thread
