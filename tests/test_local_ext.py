@@ -556,3 +556,23 @@ def test_describe_log_groups_by_identifiers(clients: Any) -> None:
     assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
     # without identifiers: moto's listing, unchanged
     assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/ids-")["logGroups"]) == 50
+
+
+def test_list_functions_pages_at_most_50_like_aws(clients: Any) -> None:
+    lam = clients("lambda")
+    role = clients("iam").create_role(RoleName="pages-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    names = [f"pages-{i:03d}" for i in range(120)]
+    for name in reversed(names):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler",
+                            Code={"ZipFile": _zip()})
+    first = lam.list_functions(MaxItems=1000)  # AWS: "a maximum of 50 items in each response"
+    assert [f["FunctionName"] for f in first["Functions"]] == names[:50]
+    small = lam.list_functions(MaxItems=7, Marker=first["NextMarker"])
+    assert [f["FunctionName"] for f in small["Functions"]] == names[50:57]
+    listed = [f["FunctionName"] for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]]
+    assert listed == names
+    pages = list(lam.get_paginator("list_functions").paginate())
+    assert [len(p["Functions"]) for p in pages] == [50, 50, 20] and "NextMarker" not in pages[-1]
+    with pytest.raises(ClientError) as exc:
+        lam.list_functions(Marker="not a marker!")
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterValueException"

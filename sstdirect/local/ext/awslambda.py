@@ -10,16 +10,22 @@
   ``RemovePermission``); sstdirect's refresh relies on that to skip ``GetPolicy`` of unchanged functions.
   (LocalStack's parity tests against AWS found the same: "the revision id of the policy actually
   corresponds to the one of the function version", localstack/localstack#7482.)
+* ``ListFunctions`` pages: moto returns every function in one answer. AWS "returns a maximum of 50
+  items in each response, even if you set the number higher" (``MaxItems``, 1-10000) and a
+  ``NextMarker`` for the rest. Here: by function name, ``min(MaxItems, 50)`` a page, an opaque marker.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.policy import Policy
+from moto.awslambda.responses import LambdaResponse
 from moto.moto_api._internal import mock_random
 
 
@@ -105,6 +111,44 @@ def _wrap_update(original: Any) -> Any:
     return update
 
 
+LIST_FUNCTIONS_PAGE = 50
+
+
+class InvalidParameterValue(LambdaClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParameterValueException", message)
+
+
+def _list_functions(self: LambdaResponse) -> str:
+    """``ListFunctions`` at most :data:`LIST_FUNCTIONS_PAGE` a page (see module docstring)."""
+    query = self.querystring
+    version = query.get("FunctionVersion", [None])[0]
+    try:
+        wanted = int(query.get("MaxItems", [LIST_FUNCTIONS_PAGE])[0])
+    except ValueError:
+        wanted = 0
+    if not 1 <= wanted <= 10000:
+        raise InvalidParameterValue("1 validation error detected: Value at 'maxItems' failed to satisfy "
+                                    "constraint: Member must have value between 1 and 10000")
+    marker = query.get("Marker", [None])[0]
+    start: tuple[str, ...] = ()
+    if marker:
+        try:
+            start = tuple(base64.urlsafe_b64decode(marker.encode()).decode().split("\0"))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidParameterValue(f"Invalid marker: {marker}") from None
+
+    def key(fn: Any) -> tuple[str, ...]:  # a name and a version (several with FunctionVersion=ALL)
+        return fn.function_name, str(getattr(fn, "version", ""))
+
+    functions = sorted((fn for fn in self.backend.list_functions(version) if key(fn) >= start), key=key)
+    size = min(wanted, LIST_FUNCTIONS_PAGE)
+    page: dict[str, Any] = {"Functions": [fn.get_configuration() for fn in functions[:size]]}
+    if len(functions) > size:  # the next page starts at the next function
+        page["NextMarker"] = base64.urlsafe_b64encode("\0".join(key(functions[size])).encode()).decode()
+    return json.dumps(page)
+
+
 def install() -> None:
     """Apply the corrections above to moto (call once; ``ext.install`` guards that)."""
     Policy.add_statement = _wrap_add_statement(  # type: ignore[method-assign]
@@ -117,3 +161,4 @@ def install() -> None:
         LambdaFunction.update_configuration)
     LambdaFunction.update_function_code = _wrap_update(  # type: ignore[method-assign]
         LambdaFunction.update_function_code)
+    LambdaResponse.list_functions = _list_functions  # type: ignore[method-assign]
