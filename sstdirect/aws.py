@@ -226,6 +226,19 @@ def _role_name(role_arn: str | None) -> str:
 # Services sharing API Gateway's account-level control-plane bucket (10 req/s, burst 40; it "can't be
 # increased"). Pacing a little below 10/s: pacing at exactly 10/s still drew throttles (PERF.md).
 PACED_SERVICES = ("apigateway", "apigatewayv2")
+# How list calls page, by service or "service.method": (request token, response token, "more pages" flag)
+PAGE_TOKENS: dict[str, tuple[str, str, str | None]] = {
+    "cognito-idp.list_users": ("PaginationToken", "PaginationToken", None),
+    "lambda": ("Marker", "NextMarker", None),
+    "iam": ("Marker", "Marker", "IsTruncated"),
+    "logs": ("nextToken", "nextToken", None),
+    "appsync": ("nextToken", "nextToken", None),
+}
+DEFAULT_PAGE_TOKENS: tuple[str, str, str | None] = ("NextToken", "NextToken", None)
+
+
+def page_tokens(service: str, method: str) -> tuple[str, str, str | None]:
+    return PAGE_TOKENS.get(f"{service}.{method}") or PAGE_TOKENS.get(service) or DEFAULT_PAGE_TOKENS
 APIGATEWAY_RATE = 9.5
 APIGATEWAY_BURST = 40
 # A step that would wait longer than this for its pacing slot gives its worker back (NotYet).
@@ -533,22 +546,20 @@ class Aws:
         return result
 
     def paginate(self, service: str, method: str, key: str, /, **params: Any) -> list[Any]:
-        """Every item under ``key`` across all pages of ``method``."""
-        client = self.client(service)
-        if client.can_paginate(method):
-            items: list[Any] = []
-            for page in client.get_paginator(method).paginate(**params):
-                items.extend(page.get(key, []))
-            return items
-        items = []
-        token_key = "NextToken"
+        """Every item under ``key`` across all pages of ``method`` (tokens: :data:`PAGE_TOKENS`).
+
+        Pages are followed here rather than by botocore's paginators: the first use of those loads
+        a service's pagination model after listing every service botocore knows (~20-40 ms each
+        time, on a refresh's critical path)."""
+        input_token, output_token, more_results = page_tokens(service, method)
+        items: list[Any] = []
         while True:
             page = self.call(service, method, **params)
             items.extend(page.get(key, []))
-            token = page.get(token_key)
-            if not token:
+            token = page.get(output_token)
+            if not token or (more_results and not page.get(more_results)):
                 return items
-            params[token_key] = token
+            params[input_token] = token
 
     def wait(self, service: str, waiter: str, /, *, delay: float = 1, max_attempts: int = 60, **params: Any) -> None:
         """Run botocore's waiter ``waiter`` with the given bounds."""

@@ -342,3 +342,39 @@ def test_bench_quick_mode_reports_every_scenario(tmp_path: Path) -> None:
     assert rows["noop"]["mutating"] == 0 and rows["code"]["mutating"] == 1
     assert all(row["bound_s"] > 0 and row["ratio"] for row in rows.values())
     assert (tmp_path / "report.md").read_text().startswith("# sstdirect deploy benchmark")
+
+
+@pytest.mark.parametrize("service", ["acm", "apigatewayv2", "appsync", "cognito-identity", "cognito-idp", "iam",
+                                     "lambda", "logs"])
+def test_page_tokens_match_botocores_pagination_model_for_every_list_call(service: str) -> None:
+    """``Aws.paginate`` follows pages itself (see its docstring); its token table must say what botocore's
+    pagination model says for every paginated operation of each service sstdirect lists."""
+    from botocore import xform_name
+
+    loader = boto3.Session()._session.get_component("data_loader")
+    pagination = loader.load_service_model(service, "paginators-1")["pagination"]
+    assert pagination
+    for operation, config in pagination.items():
+        tokens = (config["input_token"], config["output_token"], config.get("more_results"))
+        assert tokens == aws_module.page_tokens(service, xform_name(operation)), (service, operation, tokens)
+
+
+def test_paginate_follows_every_page(clients: Any) -> None:
+    """Lambda (Marker/NextMarker) and IAM (Marker + IsTruncated), against both embedded modes."""
+    iam, lam = clients("iam"), clients("lambda")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(RoleName="pages", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    for i in range(2):
+        iam.create_role(RoleName=f"pages{i}", AssumeRolePolicyDocument=trust)
+    for i in range(55):
+        lam.create_function(FunctionName=f"pg{i:02d}", Runtime="python3.12", Role=role, Handler="h.main",
+                            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+    aws = aws_module.Aws(region="us-east-1", session=boto3.Session(aws_access_key_id="testing",
+                                                                     aws_secret_access_key="testing"),
+                         endpoint_url=lam.meta.endpoint_url if "127.0.0.1" in lam.meta.endpoint_url else None)
+    assert len(aws.paginate("lambda", "list_functions", "Functions")) == 55
+    assert aws.calls["lambda.ListFunctions"] == 2
+    assert sorted(r["RoleName"] for r in aws.paginate("iam", "list_roles", "Roles", MaxItems=2)) == [
+        "pages", "pages0", "pages1"]
+    assert aws.calls["iam.ListRoles"] == 2

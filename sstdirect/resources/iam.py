@@ -73,7 +73,7 @@ class RoleProvider(Provider):
             return super().read_many(aws, records)
         try:
             details = aws.paginate("iam", "get_account_authorization_details", "RoleDetailList",
-                                   Filter=["Role"], PaginationConfig={"PageSize": 1000})
+                                   Filter=["Role"], MaxItems=1000)
         except Exception as exc:
             if error_code(exc) not in ("AccessDenied", "AccessDeniedException", "NotImplemented"):
                 raise
