@@ -170,6 +170,11 @@ class PropagationGate:
     apart, by a role at least ``floor + step_s`` old, so Lambda sees about ``P / step_s`` doomed
     creates in all, not that many per function. A success at age ``a`` proves it can take no longer
     (``ceiling``): every role that old goes at once. A role of unknown age is retried ``step_s`` apart.
+
+    A refusal comes back fast (Lambda refuses before it stores anything); a create that is accepted
+    takes far longer (400 ms on the model). So a probe that has been out for twice the slowest refusal
+    seen is presumed accepted: every role as old as it was goes at once, without waiting for its
+    answer. Should it be refused after all, the presumption is dropped with it and probing resumes.
     """
 
     def __init__(self, step_s: float = 0.15) -> None:
@@ -177,7 +182,9 @@ class PropagationGate:
         self.floor = 0.0
         self.ceiling: float | None = None
         self.next_probe = 0.0
+        self.slowest_refusal_s = 0.0
         self._born: dict[str, float] = {}
+        self._out: dict[str, list[tuple[float, float]]] = {}  # role -> (sent, role age then) of creates out
         self._lock = threading.Lock()
 
     def born(self, role_name: str, at: float) -> None:
@@ -188,25 +195,50 @@ class PropagationGate:
         """0.0: send a create with ``role_arn`` now (counted as the probe, if one is due); else the
         monotonic time at which to ask again."""
         with self._lock:
-            born = self._born.get(_role_name(role_arn))
+            name = _role_name(role_arn)
+            born = self._born.get(name)
             if born is None or self.floor <= 0:
                 return 0.0
             now = time.monotonic()
-            if self.ceiling is not None:
-                at = born + self.ceiling
-                return 0.0 if at <= now else at
+            if self.ceiling is not None and born + self.ceiling > now:
+                return born + self.ceiling
+            presumed = self.ceiling if self.ceiling is not None else self._presumed_ceiling(now)
+            if presumed is not None and born + presumed <= now:
+                self._out.setdefault(name, []).append((now, now - born))
+                return 0.0
             at = max(born + self.floor + self.step_s, self.next_probe)
             if at > now:
-                return at
+                return at if presumed is None else min(at, born + presumed)
             self.next_probe = now + self.step_s
+            self._out.setdefault(name, []).append((now, now - born))
             return 0.0
+
+    def _presumed_ceiling(self, now: float) -> float | None:
+        """The youngest role age at which a create out longer than any refusal took was sent."""
+        patience = max(2 * self.slowest_refusal_s, 0.05)
+        ages = [age for creates in self._out.values() for sent, age in creates
+                if now - sent > patience and age > self.floor]
+        return min(ages) if ages else None
+
+    def answered(self, role_arn: str | None, sent: float) -> None:
+        """The create sent at ``sent`` is out no more (whatever its outcome)."""
+        with self._lock:
+            self._answered(_role_name(role_arn), sent)
+
+    def _answered(self, name: str, sent: float) -> None:
+        creates = self._out.get(name)
+        if creates:
+            creates.remove(min(creates, key=lambda c: abs(c[0] - sent)))
 
     def refused(self, role_arn: str | None, sent: float) -> float:
         """Record a refusal of a request sent at ``sent``; return when to ask again."""
         with self._lock:
-            born = self._born.get(_role_name(role_arn))
+            name = _role_name(role_arn)
+            born = self._born.get(name)
             if born is None:
                 return time.monotonic() + self.step_s
+            self._answered(name, sent)
+            self.slowest_refusal_s = max(self.slowest_refusal_s, time.monotonic() - sent)
             self.floor = max(self.floor, sent - born)
             if self.ceiling is not None and self.ceiling <= self.floor:
                 self.ceiling = None  # propagation is not deterministic: forget the stale ceiling
@@ -214,8 +246,12 @@ class PropagationGate:
 
     def accepted(self, role_arn: str | None, sent: float) -> None:
         with self._lock:
-            born = self._born.get(_role_name(role_arn))
-            if born is not None and sent - born > self.floor:
+            name = _role_name(role_arn)
+            born = self._born.get(name)
+            if born is None:
+                return
+            self._answered(name, sent)
+            if sent - born > self.floor:
                 self.ceiling = sent - born if self.ceiling is None else min(self.ceiling, sent - born)
 
 
@@ -226,6 +262,11 @@ def _role_name(role_arn: str | None) -> str:
 # Services sharing API Gateway's account-level control-plane bucket (10 req/s, burst 40; it "can't be
 # increased"). Pacing a little below 10/s: pacing at exactly 10/s still drew throttles (PERF.md).
 PACED_SERVICES = ("apigateway", "apigatewayv2")
+APIGATEWAY_RATE = 9.5
+APIGATEWAY_BURST = 40
+# A step that would wait longer than this for its pacing slot gives its worker back (NotYet).
+DEFER_AFTER_S = 0.3
+
 # How list calls page, by service or "service.method": (request token, response token, "more pages" flag)
 PAGE_TOKENS: dict[str, tuple[str, str, str | None]] = {
     "cognito-idp.list_users": ("PaginationToken", "PaginationToken", None),
@@ -239,10 +280,6 @@ DEFAULT_PAGE_TOKENS: tuple[str, str, str | None] = ("NextToken", "NextToken", No
 
 def page_tokens(service: str, method: str) -> tuple[str, str, str | None]:
     return PAGE_TOKENS.get(f"{service}.{method}") or PAGE_TOKENS.get(service) or DEFAULT_PAGE_TOKENS
-APIGATEWAY_RATE = 9.5
-APIGATEWAY_BURST = 40
-# A step that would wait longer than this for its pacing slot gives its worker back (NotYet).
-DEFER_AFTER_S = 0.3
 
 
 def error_code(exc: BaseException) -> str:
@@ -489,16 +526,17 @@ class Aws:
             sent = time.monotonic()
             try:
                 result = self._call(service, method, op_name, params)
-            except ClientError as exc:
-                if not is_propagation(service, exc):
+            except Exception as exc:
+                if not (isinstance(exc, ClientError) and is_propagation(service, exc)):
+                    self.gate.answered(role, sent)  # neither accepted nor refused for its role: learn nothing
                     raise
+                retry_at = self.gate.refused(role, sent)
                 attempt += 1
                 first = started if ctx is None else (ctx.first_refused or sent)
                 if ctx is not None:
                     ctx.first_refused = first
                 if time.monotonic() - first > self.retry_budget_s:
                     raise
-                retry_at = self.gate.refused(role, sent)
                 self.retries[f"{service}.{op_name}:{error_code(exc)}"] += 1
                 if self.on_retry:
                     self.on_retry(f"{service}.{op_name}", error_code(exc), attempt)

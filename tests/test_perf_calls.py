@@ -256,6 +256,28 @@ def test_propagation_gate_probes_one_role_at_a_time_until_one_is_accepted() -> N
     assert gate.not_before(arn("unknown")) == 0  # a role of unknown age is never held back
 
 
+
+def test_propagation_gate_presumes_a_probe_out_longer_than_any_refusal_took_accepted() -> None:
+    """A refusal comes back fast, an accepted create slowly: everyone goes once the probe has been out for
+    twice the slowest refusal, before its answer; if the probe is refused after all, probing resumes."""
+    gate = PropagationGate(step_s=0.2)
+    arn = "arn:aws:iam::1:role/{}".format
+    base = time.monotonic()
+    for name, age in (("a", 5.0), ("b", 5.3), ("c", 5.35), ("young", 1.0)):
+        gate.born(name, base - age)
+    gate.refused(arn("a"), sent=time.monotonic() - 0.04)  # a refusal that took 40 ms: P > ~5 s
+    assert gate.slowest_refusal_s >= 0.04
+    assert gate.not_before(arn("b")) == 0  # the probe goes...
+    probe_sent = time.monotonic()
+    assert gate.not_before(arn("c")) > time.monotonic()  # ...and, while its answer may still be a refusal, alone
+    time.sleep(2 * gate.slowest_refusal_s + 0.01)  # no refusal after twice the slowest: presumed accepted
+    assert gate.not_before(arn("c")) == 0  # as old as the probe: goes at once
+    assert gate.not_before(arn("young")) > time.monotonic() + 3  # a younger role still waits its turn
+    gate.refused(arn("b"), sent=probe_sent)  # the probe is refused after all
+    assert gate.floor == pytest.approx(5.3, abs=0.05) and gate.ceiling is None
+    gate.answered(arn("c"), sent=time.monotonic())  # c's create failed otherwise: it is out no more
+    assert gate.not_before(arn("c")) > time.monotonic()  # probing again: no presumption is left
+
 # -- under the latency model -----------------------------------------------------------------------
 
 
