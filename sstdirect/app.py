@@ -28,8 +28,9 @@ from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
 APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", "state")
-# The clients every app of functions behind an API needs (a refresh uses the first four; a first deploy, sts).
-PREWARM = ("iam", "lambda", "logs", "apigatewayv2", "sts")
+# The clients every app of functions behind an API needs (a refresh uses the first four; a first deploy, sts),
+# in the order to build them: Lambda's reads are the longest chain (ListFunctions pages one after another).
+PREWARM = ("lambda", "iam", "logs", "apigatewayv2", "sts")
 
 # Set by the CLI before it runs an APP.py, so its flags override what the file says.
 CLI_OVERRIDES: dict[str, Any] = {}
@@ -170,10 +171,19 @@ class App:
         """
         started = time.monotonic()
         aws = self._aws(on_retry)
-        # build clients (no request) while the app is expanded and bundled; joined before going on, so
-        # no thread of ours uses the (not thread-safe) boto3 Session once deploy() has returned
+        # Build the clients (no request) in the background while the app is expanded and bundled and
+        # refresh reads, Lambda's first: its pages are the longest chain of reads, and its first page
+        # goes out while the other clients are still being built. Joined before deploy() returns, so no
+        # thread of ours uses the (not thread-safe) boto3 Session afterwards.
         with aws.prewarm(PREWARM if refresh else ()):
-            desired = self.resources()  # every ConfigError is raised here, before any AWS call
+            plan, outputs, all_outputs = self._deploy(aws, refresh, on_event, on_plan, force)
+        self._deployed_outputs = all_outputs
+        return DeployResult(outputs=outputs, changes=plan.changes, api_calls=aws.calls,
+                            duration_s=time.monotonic() - started, retries=aws.retries, plan=plan)
+
+    def _deploy(self, aws: Aws, refresh: bool, on_event: EventHook | None, on_plan: Callable[[Plan], None] | None,
+                force: bool) -> tuple[Plan, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        desired = self.resources()  # every ConfigError is raised here, before any AWS call
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)
@@ -207,9 +217,7 @@ class App:
             if outputs != state.outputs or plan.changes:
                 state.outputs = outputs
                 state_file.save(state)
-        self._deployed_outputs = all_outputs
-        return DeployResult(outputs=outputs, changes=plan.changes, api_calls=aws.calls,
-                            duration_s=time.monotonic() - started, retries=aws.retries, plan=plan)
+        return plan, outputs, all_outputs
 
     def _collect_outputs(self, state: State) -> dict[str, dict[str, Any]]:
         def attr(address: str, name: str) -> Any:
