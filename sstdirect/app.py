@@ -204,17 +204,19 @@ class App:
                         if address in state.resources:
                             state.resources[address].attrs.update(attrs)
                 state_file.save(state)
+            unsaved = False  # the executor saved every step it made; what changes after it is saved once
             if plan.changes:
                 Executor(aws, state_file, state, desired, plan, on_event=on_event).run()
-            if state.account is None and plan.changes:
-                state.account = aws.account_id
+                if state.account is None:
+                    state.account = aws.account_id
+                    unsaved = True
             if _migrate_secrets(state, desired, aws):
                 state_file.save(state)
                 state_file.save(state)  # twice: the .bak must not keep the unsalted hashes either
             all_outputs = self._collect_outputs(state)
             # a route's own function is reached through its Api (get_function), not listed itself
             outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
-            if outputs != state.outputs or plan.changes:
+            if outputs != state.outputs or unsaved:
                 state.outputs = outputs
                 state_file.save(state)
         return plan, outputs, all_outputs

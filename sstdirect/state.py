@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,11 @@ class Record:
     deposed: list[Record] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("address")
-        data["deposed"] = [d.to_json() | {"address": d.address} for d in self.deposed]
-        return data
+        """The lockfile form (``address`` is the key it is stored under; a deposed object keeps its own).
+        Not a copy: dump it before the record changes again."""
+        return {"type": self.type, "status": self.status, "physical_id": self.physical_id, "attrs": self.attrs,
+                "props": self.props, "props_hash": self.props_hash, "depends_on": self.depends_on,
+                "deposed": [d.to_json() | {"address": d.address} for d in self.deposed]}
 
     @classmethod
     def from_json(cls, address: str, data: dict[str, Any]) -> Record:
@@ -242,7 +243,7 @@ class StateFile:
             with self._write_lock:
                 with state.lock:
                     state.serial += 1
-                    blob = json.dumps(state.to_json(), indent=1).encode() + b"\n"
+                    blob = dumps_state(state.to_json())
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if self.path.exists():
                     _atomic_write(self.bak_path, self.path.read_bytes())
@@ -327,6 +328,20 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "?"
+
+
+def dumps_state(data: dict[str, Any]) -> bytes:
+    """The lockfile's text: JSON, one line per top-level key and one per resource (readable, diffs by
+    resource), each line encoded by the json module's C encoder (``indent`` would use the pure-Python one:
+    ~4x slower, 20 ms of a 600-resource lockfile's save)."""
+    lines = []
+    for key, value in data.items():
+        if key == "resources" and value:
+            body = ",\n".join(f"  {json.dumps(address)}: {json.dumps(rec)}" for address, rec in value.items())
+            lines.append(f' "resources": {{\n{body}\n }}')
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -88,7 +88,9 @@ def test_one_code_change_makes_its_update_and_the_noop_reads_only(aws: boto3.Ses
     app.deploy()
     _, noop_reads = split(app.deploy().api_calls)
     (tmp_path / "src" / "r3.py").write_text(HANDLER % "changed")
+    serial = StateFile(app.state_path).load().serial
     result = app.deploy()
+    assert StateFile(app.state_path).load().serial == serial + 1  # one lockfile write: the update's record
     writes, reads = split(result.api_calls)
     assert [(c.action.value, c.address) for c in result.changes] == [("update", "Api-GET-r3/function")]
     assert writes == {"lambda.UpdateFunctionCode": 1}

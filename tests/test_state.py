@@ -88,6 +88,11 @@ def test_round_trip_serial_lineage_mode_bak_and_no_temp_files(tmp_path: Path) ->
     assert on_disk["serial"] == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert folder(path) == {"notes.dev.json"}  # nothing to back up on the first save, no temp file
+    # readable and diffable by resource: one line per top-level key, one per resource
+    lines = path.read_text().splitlines()
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert sum(1 for line in lines if line.startswith('  "')) == len(state.resources)
+    assert on_disk == json.loads(json.dumps(state.to_json()))
 
     first = path.read_bytes()
     loaded.resources["Fn/role"].attrs["extra"] = "x"
