@@ -458,8 +458,8 @@ class Batch:
                 files = _scan(code_real, skip=(cache,), user_code=True)
                 self.scans[key] = (scan_ns, files)
                 digest = _listing_digest(files)
-                _listing_digests[id(files)] = (files, digest)
-                weakref.finalize(self, _listing_digests.pop, id(files), None)
+                _batch_listings[id(files)] = _Listing(files, digest)
+                weakref.finalize(self, _batch_listings.pop, id(files), None)
             return self.scans[key]
 
     def put(self, cache: Path, key: str, value: dict) -> None:
@@ -569,14 +569,28 @@ def build_bundle(
         return bundle
 
 
-_listing_digests: dict[int, tuple[list[_Entry], str]] = {}  # id(a Batch's scan) -> its digest, while alive
+@dataclass
+class _Listing:
+    """What is derived from one folder scan shared by a Batch's functions (computed once, not per function)."""
+
+    files: list[_Entry]
+    digest: str
+    module_index: dict[str, str] | None = None
+
+
+_batch_listings: dict[int, _Listing] = {}  # id(a Batch's scan) -> what is derived from it, while the Batch lives
+
+
+def _batch_listing(files: list[_Entry]) -> _Listing | None:
+    known = _batch_listings.get(id(files))
+    return known if known is not None and known.files is files else None
 
 
 def _listing_digest(files: list[_Entry]) -> str:
     """The hash of a folder listing's names and stat data (computed once per scan shared by a Batch)."""
-    known = _listing_digests.get(id(files))
-    if known is not None and known[0] is files:
-        return known[1]
+    known = _batch_listing(files)
+    if known is not None:
+        return known.digest
     listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns, f.executable] for f in files]
     return _sha256_hex(json.dumps(listing, separators=(",", ":")).encode("utf-8", "surrogateescape"))
 
@@ -626,7 +640,17 @@ def _entry_rel(code_real: Path, entry: Path | str) -> str:
 
 
 def _module_index(files: list[_Entry]) -> dict[str, str]:
-    """Dotted module name -> zip path, for every importable ``.py`` file (packages win over modules)."""
+    """Dotted module name -> zip path, for every importable ``.py`` file (packages win over modules);
+    once per Batch scan (do not change the result)."""
+    known = _batch_listing(files)
+    if known is not None:
+        if known.module_index is None:
+            known.module_index = _make_module_index(files)
+        return known.module_index
+    return _make_module_index(files)
+
+
+def _make_module_index(files: list[_Entry]) -> dict[str, str]:
     modules: dict[str, str] = {}
     packages: dict[str, str] = {}
     for f in files:
@@ -1057,7 +1081,7 @@ def _index_put_many(cache: Path, values: dict[str, dict]) -> None:
                             else 0)[-_INDEX_MAX_ENTRIES:]
             entries = dict(newest)
         _atomic_write(cache / "index.json",
-                      json.dumps({"format": _FORMAT, "entries": entries}, indent=1, sort_keys=True).encode())
+                      json.dumps({"format": _FORMAT, "entries": entries}, sort_keys=True).encode())
 
 
 # --- dependencies ------------------------------------------------------------------------------
