@@ -95,8 +95,16 @@ class FrozenDict(Mapping[str, Any]):
         return f"FrozenDict({self._data!r})"
 
 
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """Normalize ``value`` into immutable spec data: dicts → FrozenDict, lists/tuples → tuples."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:  # the common cases first (props are mostly strings)
+        return value
+    if kind is dict:
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, FrozenDict | Ref | Fmt | _Unknown):
         return value
     if isinstance(value, Mapping):
