@@ -104,6 +104,6 @@ def observe(aws: Aws, records: Mapping[str, Record], *, workers: int = 8) -> dic
     if not by_type:
         return observed
     with aws.shared_reads(), ThreadPoolExecutor(max_workers=min(workers, len(by_type))) as pool:
-        for result in pool.map(read, sorted(by_type)):
+        for result in pool.map(read, sorted(by_type, key=lambda t: (-provider_for(t).read_priority, t))):
             observed.update(result)
     return observed

@@ -121,6 +121,9 @@ class Provider:
     # Among ready steps with equally long chains behind them, higher starts first: a role starts IAM
     # propagation (the longest wait of a deploy), an API the chain paced by API Gateway's bucket.
     start_priority: ClassVar[int] = 0
+    # Refresh starts the reads of higher ones first: a read that is a chain of pages (ListFunctions, 50
+    # functions a page) should be on the wire before the other readers compete for the interpreter.
+    read_priority: ClassVar[int] = 0
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         raise NotImplementedError

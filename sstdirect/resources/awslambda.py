@@ -43,6 +43,7 @@ class FunctionProvider(Provider):
     """
 
     type = "lambda.Function"
+    read_priority = 1  # ListFunctions pages, one after another
     replace_on = frozenset({"name"})
     secret_fields = frozenset({"environment"})
     transient_fields = frozenset({"code_path"})
