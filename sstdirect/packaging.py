@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import base64
 import collections
+import functools
 import hashlib
 import json
 import keyword
@@ -308,9 +309,13 @@ def resolve_handler(
 
 
 def _case_mismatch(base: Path, parts: list[str]) -> tuple[str, str] | None:
-    """On case-insensitive file systems, find a path component spelled differently on disk."""
+    """On case-insensitive file systems, find a path component spelled differently on disk (a folder on a
+    case-sensitive one is not listed: the path was found spelled exactly as given)."""
     current = base
     for part in parts:
+        if not _folds_case(str(current)):
+            current = current / part
+            continue
         try:
             listing = os.listdir(current)
         except OSError:
@@ -323,6 +328,20 @@ def _case_mismatch(base: Path, parts: list[str]) -> tuple[str, str] | None:
             return None
         current = current / part
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _folds_case(folder: str) -> bool:
+    """Whether the file system of ``folder`` finds names case-insensitively (asked once per folder): its
+    own name with the case of its letters swapped names the same folder. Without letters: assume so."""
+    head, name = os.path.split(folder)
+    swapped = name.swapcase()
+    if swapped == name:
+        return True
+    try:
+        return os.path.samestat(os.stat(folder), os.stat(os.path.join(head, swapped)))
+    except OSError:
+        return False
 
 
 def _defined_names(file: Path, *, construct: str, handler: str) -> tuple[set[str], bool]:

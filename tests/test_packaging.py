@@ -994,3 +994,20 @@ def test_a_handler_importing_sstdirect_graphql_gets_it_in_its_bundle(tmp_path: P
         assert b"import boto3" not in z.read("sstdirect/__init__.py")
     with zipfile.ZipFile(without.path) as z:
         assert not any(n.startswith("sstdirect/") for n in z.namelist())
+
+
+def test_a_case_mismatch_is_looked_for_only_where_the_file_system_folds_case(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "handler.py").write_text("def main(e, c):\n    pass\n")
+    assert packaging._folds_case(str(tmp_path / "src")) is False  # this machine's file systems do not
+    assert packaging._folds_case(str(tmp_path / "src").swapcase()) is False  # a folder that does not exist
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(packaging.os, "listdir", lambda p: listed.append(str(p)) or real_listdir(p))
+    assert packaging._case_mismatch(tmp_path, ["src", "Handler.py"]) is None
+    assert listed == []  # found spelled as given on a case-sensitive system: nothing to list
+    # Where names fold (macOS, Windows, casefold ext4), the spelling on disk is compared.
+    monkeypatch.setattr(packaging, "_folds_case", lambda folder: True)
+    assert packaging._case_mismatch(tmp_path, ["src", "Handler.py"]) == ("Handler.py", "handler.py")
+    assert packaging._case_mismatch(tmp_path, ["src", "handler.py"]) is None

@@ -135,6 +135,8 @@ def refs_in(value: Any) -> set[str]:
     found: set[str] = set()
 
     def walk(v: Any) -> None:
+        if type(v) in _PLAIN_SCALARS:
+            return
         if isinstance(v, Ref):
             if v.address != PSEUDO:
                 found.add(v.address)
@@ -157,6 +159,8 @@ def resolve(value: Any, lookup: Callable[[Ref], Any]) -> Any:
 
     A template with an unknown argument becomes ``UNKNOWN``; containers keep their shape.
     """
+    if type(value) in _PLAIN_SCALARS:
+        return value
     if isinstance(value, Ref):
         return lookup(value)
     if isinstance(value, Fmt):
@@ -172,6 +176,8 @@ def resolve(value: Any, lookup: Callable[[Ref], Any]) -> Any:
 
 
 def contains_unknown(value: Any) -> bool:
+    if type(value) in _PLAIN_SCALARS:
+        return False
     if value is UNKNOWN:
         return True
     if isinstance(value, Mapping):
@@ -183,6 +189,8 @@ def contains_unknown(value: Any) -> bool:
 
 def to_json_data(value: Any) -> Any:
     """JSON-ready form of spec data, refs and templates included (for plans and hashes)."""
+    if type(value) in _PLAIN_SCALARS:
+        return value
     if isinstance(value, Ref):
         return {"$ref": f"{value.address}.{value.attr}"}
     if isinstance(value, Fmt):
