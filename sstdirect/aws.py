@@ -597,6 +597,8 @@ class Aws:
             token = page.get(output_token)
             if not token or (more_results and not page.get(more_results)):
                 return items
+            if token == params.get(input_token):  # as botocore's paginators do: never loop on one page
+                raise RuntimeError(f"{service}.{method} answered the page token {token!r} twice")
             params[input_token] = token
 
     def wait(self, service: str, waiter: str, /, *, delay: float = 1, max_attempts: int = 60, **params: Any) -> None:

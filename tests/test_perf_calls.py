@@ -402,3 +402,20 @@ def test_paginate_follows_every_page(clients: Any) -> None:
     assert sorted(r["RoleName"] for r in aws.paginate("iam", "list_roles", "Roles", MaxItems=2)) == [
         "pages", "pages0", "pages1"]
     assert aws.calls["iam.ListRoles"] == 2
+
+
+def test_paginate_stops_on_a_page_token_answered_twice() -> None:
+    """As botocore's paginators do: a server that keeps answering the same token is an error, not a loop."""
+    from botocore.awsrequest import AWSResponse
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield json.dumps({"logGroups": [{"logGroupName": "g"}], "nextToken": "same"}).encode()
+
+    aws = aws_module.Aws(region="us-east-1", session=boto3.Session(
+        region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"))
+    aws.client("logs").meta.events.register("before-send.logs.DescribeLogGroups",
+                                            lambda **_: AWSResponse("https://logs", 200, {}, Raw()))
+    with pytest.raises(RuntimeError, match="twice"):
+        aws.paginate("logs", "describe_log_groups", "logGroups")
+    assert aws.calls["logs.DescribeLogGroups"] == 2
