@@ -239,19 +239,21 @@ def test_two_clouds_share_state_and_restore_moto_settings() -> None:
     assert default_user_config.get("lambda") == lambda_before
 
 
-def test_concurrent_requests_to_one_service_never_break_the_server(local_cloud: LocalCloud) -> None:
+def test_concurrent_requests_to_one_service_never_break_the_embedded_aws(clients: Any) -> None:
     """moto's backends are not thread-safe: IAM's GetAccountAuthorizationDetails iterating the roles while
     other requests create and delete roles answered 500 ("dictionary changed size during iteration"),
-    which botocore cannot even parse. The embedded AWS serves one request at a time per service."""
+    which botocore cannot even parse; in-process (``mock_aws``), the role writes themselves failed. The embedded
+    AWS serves one request at a time per service (the server) or at all (in-process)."""
     import threading
 
     trust = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     errors: list[BaseException] = []
+    iams = [clients("iam") for _ in range(6)]  # made here: creating boto3 clients is not thread-safe
     writing = threading.Event()
 
     def writer(t: int) -> None:
-        iam = local_cloud.client("iam")
+        iam = iams[t]
         try:
             for n in range(80):
                 iam.create_role(RoleName=f"race-{t}-{n}", AssumeRolePolicyDocument=trust)
@@ -261,8 +263,8 @@ def test_concurrent_requests_to_one_service_never_break_the_server(local_cloud: 
         except BaseException as exc:
             errors.append(exc)
 
-    def reader() -> None:
-        iam = local_cloud.client("iam")
+    def reader(r: int) -> None:
+        iam = iams[3 + r]
         writing.wait(10)
         try:
             for _ in range(60):
@@ -271,12 +273,12 @@ def test_concurrent_requests_to_one_service_never_break_the_server(local_cloud: 
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in range(3)]
-    threads += [threading.Thread(target=reader) for _ in range(3)]
+    threads += [threading.Thread(target=reader, args=(r,)) for r in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     assert errors == []
-    roles = {r["RoleName"] for page in local_cloud.client("iam").get_paginator("list_roles").paginate()
+    roles = {r["RoleName"] for page in iams[0].get_paginator("list_roles").paginate()
              for r in page["Roles"] if r["RoleName"].startswith("race-")}
     assert roles == {f"race-{t}-{n}" for t in range(3) for n in range(0, 80, 2)}

@@ -21,6 +21,7 @@ moto is imported only when ``install()`` runs, so importing this package stays c
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 _lock = threading.Lock()
 _installed = False
@@ -50,7 +51,25 @@ def install() -> None:
         from . import apigateway
 
         apigateway.install()
+        _serialize_in_process_requests()
         _installed = True
+
+
+def _serialize_in_process_requests() -> None:
+    """``mock_aws`` serves a request in the thread that sends it, and moto's backends are not thread-safe:
+    a deploy's concurrent steps made IAM's ``PutRolePolicy`` fail with "dictionary changed size during
+    iteration" while other threads created roles. Serve in-process requests one at a time, as
+    ``LocalCloud``'s server does per service (re-entrant: a handler may call moto again)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    serial = threading.RLock()
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with serial:
+            return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
 
 
 def installed() -> bool:
