@@ -586,9 +586,9 @@ class Aws:
     def paginate(self, service: str, method: str, key: str, /, **params: Any) -> list[Any]:
         """Every item under ``key`` across all pages of ``method`` (tokens: :data:`PAGE_TOKENS`).
 
-        Pages are followed here rather than by botocore's paginators: the first use of those loads
-        a service's pagination model after listing every service botocore knows (~20-40 ms each
-        time, on a refresh's critical path)."""
+        Pages are followed here rather than by botocore's paginators: the first use of those per
+        service lists every service folder botocore ships (~460) and parses a pagination model, on a
+        refresh's critical path."""
         input_token, output_token, more_results = page_tokens(service, method)
         items: list[Any] = []
         while True:
