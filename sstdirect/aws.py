@@ -203,13 +203,11 @@ class PropagationGate:
             if self.ceiling is not None and born + self.ceiling > now:
                 return born + self.ceiling
             presumed = self.ceiling if self.ceiling is not None else self._presumed_ceiling(now)
-            if presumed is not None and born + presumed <= now:
-                self._out.setdefault(name, []).append((now, now - born))
-                return 0.0
-            at = max(born + self.floor + self.step_s, self.next_probe)
-            if at > now:
-                return at if presumed is None else min(at, born + presumed)
-            self.next_probe = now + self.step_s
+            if presumed is None or born + presumed > now:
+                at = max(born + self.floor + self.step_s, self.next_probe)
+                if at > now:
+                    return at if presumed is None else min(at, born + presumed)
+                self.next_probe = now + self.step_s  # this create is the probe
             self._out.setdefault(name, []).append((now, now - born))
             return 0.0
 

@@ -84,7 +84,6 @@ class Record:
         )
 
 
-
 def held_ids(records: Iterable[Record]) -> dict[str, set[str]]:
     """The physical ids ``records`` hold (their deposed old objects included), by resource type: objects
     that a lookup for another address must never adopt."""

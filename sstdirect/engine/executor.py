@@ -40,6 +40,9 @@ EventHook = Callable[[str, Change, str], None]
 log = logging.getLogger("sstdirect")
 
 
+# Step kinds that make or change an object (the ones an import's API children must wait behind).
+_MAKING = ("create", "update", "replace_create", "replace")
+
 @dataclass
 class Step:
     key: str
@@ -149,8 +152,7 @@ class Executor:
         """Replace the create steps of each import group (the routes of a new HTTP API and their
         integrations, see :mod:`sstdirect.resources.apigatewayv2_import`) by one ``import`` step."""
         creating = {s.change.address for s in steps.values() if s.kind == "create"}
-        changing = {s.change.address for s in steps.values() if s.kind in ("create", "update", "replace_create",
-                                                                           "replace")}
+        changing = {s.change.address for s in steps.values() if s.kind in _MAKING}
         for group in import_groups(self.desired, creating, changing):
             member_keys = {f"create:{a}" for a in group.members}
             key = f"import:{group.api}"
@@ -163,7 +165,7 @@ class Executor:
                     step.needs = (step.needs - member_keys) | {key}
             for address in group.waiting:  # the import overwrites the API: its other children come after
                 for other in by_address.get(address, []):
-                    if other in steps and steps[other].kind in ("create", "update", "replace_create", "replace"):
+                    if other in steps and steps[other].kind in _MAKING:
                         steps[other].needs.add(key)
 
     def _mark_cascaded(self, steps: dict[str, Step]) -> None:
@@ -301,11 +303,11 @@ class Executor:
         """Create the routes and integrations of ``step.group`` with one ReimportApi (intent records first)."""
         group = step.group
         assert group is not None
-        pairs = [(resolve(self.desired[r].props, self._lookup), self._props(i))  # a route's target is unknown
-                 for r, i in zip(group.routes, group.integrations, strict=True)]  # until the import made it
+        # a route's target is unknown until the import has made its integration: resolved as far as it goes
+        route_props = [resolve(self.desired[r].props, self._lookup) for r in group.routes]
+        integration_props = [self._props(i) for i in group.integrations]
         records: dict[str, Record] = {}
-        for address, props in zip(group.routes + group.integrations, [r for r, _ in pairs] + [i for _, i in pairs],
-                                  strict=True):
+        for address, props in zip(group.routes + group.integrations, route_props + integration_props, strict=True):
             res = self.desired[address]
             known = {k: None if v is UNKNOWN else v for k, v in props.items()}
             recorded = recorded_props(provider_for(res.type), known, self.state.secret_salt)
@@ -314,7 +316,8 @@ class Executor:
         with self.state.lock:
             self.state.resources.update(records)
         self._save()  # intent records: an interrupted import is found again next time
-        made = run_import(self.aws, self._lookup(Ref(group.api, "id")), self._props(group.api), pairs)
+        made = run_import(self.aws, self._lookup(Ref(group.api, "id")), self._props(group.api),
+                          list(zip(route_props, integration_props, strict=True)))
         with self.state.lock:
             for (route, integration), r, i in zip(made, group.routes, group.integrations, strict=True):
                 for rec, created in ((records[i], integration), (records[r], route)):
