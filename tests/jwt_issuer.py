@@ -1,10 +1,12 @@
 """A test OIDC issuer: an RSA key pair made with ``cryptography``, its JWKS, tokens signed with it, and
-(optionally) a tiny HTTP server on 127.0.0.1 serving its discovery document and JWKS."""
+(optionally) a tiny HTTP server on 127.0.0.1 serving its discovery document and JWKS; and
+:class:`BlackHole`, an issuer address that accepts connections and never answers."""
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +94,38 @@ class Issuer:
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
+
+
+class BlackHole:
+    """An issuer that never answers: a real listening socket on 127.0.0.1 that accepts connections and
+    holds them open without sending a byte. ``connections`` counts the connections it was sent;
+    ``accepted`` is set on the first; :meth:`close` ends it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.accepted = threading.Event()
+        self._held: list[socket.socket] = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._held.append(conn)  # read nothing, answer nothing
+            self.connections += 1
+            self.accepted.set()
+
+    def close(self) -> None:
+        self._closed = True
+        for conn in [self.sock, *self._held]:
+            try:
+                conn.close()
+            except OSError:
+                pass

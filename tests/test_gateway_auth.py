@@ -4,14 +4,19 @@ answers and cache, and the pipeline's use of them with a fake ``invoke``."""
 from __future__ import annotations
 
 import datetime
+import email.message
 import json
+import re
+import threading
+import time
+import urllib.error
 from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from jwt_issuer import Issuer
+from jwt_issuer import BlackHole, Issuer
 
 from sstdirect.local.gateway import auth_iam, auth_jwt, auth_lambda
 from sstdirect.local.gateway.auth import AuthorizerConfig, Authorizers
@@ -27,16 +32,20 @@ def issuer() -> Issuer:
 
 
 class FakeFetch:
-    """``url → document`` without sockets; counts requests."""
+    """``url → document`` without sockets; counts requests. A missing document is an HTTP 404 (the host
+    answered); ``down=True`` is a host that refuses connections, as urllib reports it."""
 
-    def __init__(self, documents: dict[str, Any]):
+    def __init__(self, documents: dict[str, Any], down: bool = False):
         self.documents = documents
+        self.down = down
         self.urls: list[str] = []
 
     def __call__(self, url: str) -> Any:
         self.urls.append(url)
+        if self.down:
+            raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
         if url not in self.documents:
-            raise OSError(f"404 {url}")
+            raise urllib.error.HTTPError(url, 404, "Not Found", email.message.Message(), None)
         return self.documents[url]
 
 
@@ -106,10 +115,11 @@ def test_missing_token_is_a_bare_bearer_challenge(issuer: Issuer) -> None:
     assert auth_jwt.bearer_token("Bearer ") is None
 
 
-def test_unreachable_issuer_refuses_and_falls_back_to_jwks_json(issuer: Issuer) -> None:
-    down = auth_jwt.JwksCache(fetch=FakeFetch({}))
-    with pytest.raises(auth_jwt.JwtDenied, match="kid is not in"):
-        auth_jwt.verify(issuer.token(), issuer.url, ("api",), down)
+def test_issuer_without_documents_refuses_and_falls_back_to_jwks_json(issuer: Issuer) -> None:
+    empty = FakeFetch({})  # the host answers 404 to everything
+    with pytest.raises(auth_jwt.JwtDenied, match="the issuer's jwks_uri could not be read"):
+        auth_jwt.verify(issuer.token(), issuer.url, ("api",), auth_jwt.JwksCache(fetch=empty))
+    assert empty.urls == [f"{issuer.url}/.well-known/openid-configuration", f"{issuer.url}/.well-known/jwks.json"]
     fetch = FakeFetch({f"{issuer.url}/.well-known/jwks.json": issuer.jwks})  # no discovery document
     jwks = auth_jwt.JwksCache(fetch=fetch)
     assert auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)["sub"] == "user-1"
@@ -125,6 +135,160 @@ def test_key_rotation_refetches_for_an_unknown_kid(issuer: Issuer) -> None:
     assert jwks.key(issuer.url, issuer.kid) is None  # within REFRESH_AFTER_S: no new fetch
     now[0] += auth_jwt.REFRESH_AFTER_S + 1
     assert jwks.key(issuer.url, issuer.kid) is not None
+
+
+# "API Gateway validates client_id only if aud is not present. When both aud and client_id are present,
+# API Gateway evaluates aud." (API Gateway developer guide, "Troubleshooting issues with HTTP API JWT
+# authorizers": https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html)
+def test_aud_is_evaluated_and_client_id_only_without_aud(issuer: Issuer) -> None:
+    jwks, _ = _jwks(issuer)
+    denied = _denied(issuer, issuer.token(aud="someone-else", client_id="api"))
+    assert (denied.status, denied.description) == (401, "the token does not have a valid audience")
+    assert _denied(issuer, issuer.token(aud=["x", "y"], client_id="api")).status == 401
+    for claims in ({"aud": "api", "client_id": "someone-else"}, {"aud": ["x", "api"], "client_id": "other"},
+                   {"aud": None, "client_id": "api"}):
+        assert auth_jwt.verify(issuer.token(**claims), issuer.url, ("api",), jwks)["sub"] == "user-1"
+
+
+WRONGLY_TYPED = [{"aud": None, "client_id": 5}, {"aud": None, "client_id": ["api"]},
+                 {"aud": None, "client_id": {"api": "api"}}, {"aud": None, "client_id": True},
+                 {"aud": 7}, {"aud": {"api": 1}}, {"aud": [["api"]]}, {"aud": ["api", {"x": 1}]},
+                 {"aud": [], "client_id": "api"}]
+
+
+@pytest.mark.parametrize("claims", WRONGLY_TYPED, ids=[json.dumps(c) for c in WRONGLY_TYPED])
+def test_wrongly_typed_audience_claims_are_401_not_500(issuer: Issuer, claims: dict[str, Any]) -> None:
+    denied = _denied(issuer, issuer.token(**claims))
+    assert (denied.status, denied.description) == (401, "the token does not have a valid audience")
+    calls = Calls()
+    gw = _gateway(_route("JWT", issuer=issuer.url, audience=("api",)), calls, issuer)
+    r = gw.handle(HttpRequest("GET", "/pets/1", "", [("Authorization", issuer.token(**claims))]))
+    assert (r.status, json.loads(r.body)) == (401, {"message": "Unauthorized"})
+    assert "valid audience" in (r.header("www-authenticate") or "") and calls.events == {}
+    assert auth_jwt.token_audiences(issuer.claims(**claims)) in ([], ["api"])  # AppSync's list: strings only
+
+
+def test_unreachable_issuer_costs_one_attempt_and_is_remembered_briefly(issuer: Issuer) -> None:
+    now = [0.0]
+    fetch = FakeFetch({}, down=True)
+    jwks = auth_jwt.JwksCache(fetch=fetch, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(auth_jwt.JwtDenied) as info:
+            auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)
+        assert (info.value.status, info.value.description) == (401, "the issuer could not be reached")
+        assert info.value.www_authenticate == ('Bearer scope="" error="invalid_token" '
+                                               'error_description="the issuer could not be reached"')
+        now[0] += auth_jwt.NEGATIVE_TTL_S / 4
+    # one discovery attempt: no jwks.json fallback against a host that does not answer, nothing in the window
+    assert fetch.urls == [f"{issuer.url}/.well-known/openid-configuration"]
+    now[0] += auth_jwt.NEGATIVE_TTL_S
+    fetch.down = False
+    fetch.documents = {f"{issuer.url}/.well-known/openid-configuration": {"jwks_uri": f"{issuer.url}/keys"},
+                       f"{issuer.url}/keys": issuer.jwks}
+    assert auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)["sub"] == "user-1"  # back after the window
+    assert len(fetch.urls) == 3
+
+
+def test_failed_rotation_refetch_keeps_the_known_keys(issuer: Issuer) -> None:
+    now = [0.0]
+    fetch = FakeFetch({f"{issuer.url}/.well-known/openid-configuration": {"jwks_uri": f"{issuer.url}/keys"},
+                       f"{issuer.url}/keys": issuer.jwks})
+    jwks = auth_jwt.JwksCache(fetch=fetch, clock=lambda: now[0])
+    assert jwks.key(issuer.url, issuer.kid) is not None
+    now[0] += auth_jwt.REFRESH_AFTER_S + 1
+    fetch.down = True
+    with pytest.raises(auth_jwt.JwtDenied, match="the issuer could not be reached"):  # an unknown kid refetches
+        auth_jwt.verify(issuer.token(headers={"kid": "rotated"}), issuer.url, ("api",), jwks)
+    assert auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)["sub"] == "user-1"  # known kid: unharmed
+
+
+def test_unreachable_issuer_through_the_gateway_says_so(issuer: Issuer) -> None:
+    calls = Calls()
+    auth = Authorizers(jwks=auth_jwt.JwksCache(fetch=FakeFetch({}, down=True)), credentials=_lookup)
+    gw = HttpGateway(ApiConfig("abc123", routes={"GET /pets/{id}": _route("JWT", issuer=issuer.url,
+                                                                           audience=("api",))}), calls, auth)
+    r = gw.handle(HttpRequest("GET", "/pets/1", "", [("Authorization", issuer.token())]))
+    assert (r.status, json.loads(r.body)) == (401, {"message": "Unauthorized"})
+    assert r.header("www-authenticate") == ('Bearer scope="" error="invalid_token" '
+                                            'error_description="the issuer could not be reached"')
+
+
+def test_a_fetch_that_never_ends_is_waited_on_for_one_deadline_only(issuer: Issuer) -> None:
+    """A fetch that outlives every socket timeout (a server trickling bytes): requests wait ``deadline_s``,
+    no second fetch starts while it runs, and its late answer is used once it comes."""
+    release = threading.Event()
+    documents = {f"{issuer.url}/.well-known/openid-configuration": {"jwks_uri": f"{issuer.url}/keys"},
+                 f"{issuer.url}/keys": issuer.jwks}
+    urls: list[str] = []
+
+    def trickle(url: str) -> Any:
+        urls.append(url)
+        release.wait(10)
+        return documents[url]
+
+    jwks = auth_jwt.JwksCache(fetch=trickle, deadline_s=0.3, negative_ttl_s=0.0)
+    for _ in range(2):
+        started = time.monotonic()
+        with pytest.raises(auth_jwt.JwtDenied, match="the issuer could not be reached"):
+            auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)
+        assert 0.25 < time.monotonic() - started < 1.5
+    assert len(urls) == 1  # the second request joined the fetch still running
+    release.set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            assert auth_jwt.verify(issuer.token(), issuer.url, ("api",), jwks)["sub"] == "user-1"
+            break
+        except auth_jwt.JwtDenied:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the late JWKS was never used")
+    assert len(urls) == 2  # discovery, then the JWKS: one fetch in all
+
+
+def test_black_hole_issuer_costs_its_own_route_one_timeout() -> None:
+    """Real sockets, real urllib: a black-hole issuer (accepts, never answers) and a served issuer, asked
+    concurrently through one cache. The served issuer's tokens verify at once while the black hole's fetch
+    hangs; the black hole's requests share one fetch (one connection, no jwks.json fallback) and wait one
+    timeout (1.5 s, AWS's discovery timeout); within the negative-cache window they are refused at once."""
+    good, hole = Issuer(), BlackHole()
+    server = good.serve()
+    bad = Issuer(hole.url)
+    jwks = auth_jwt.JwksCache()  # http_get_json: real HTTP
+    results: dict[str, tuple[str, float]] = {}
+
+    def call(name: str, who: Issuer) -> None:
+        started = time.monotonic()
+        try:
+            auth_jwt.verify(who.token(), who.url, ("api",), jwks)
+            outcome = "ok"
+        except auth_jwt.JwtDenied as denied:
+            outcome = denied.description
+        results[name] = (outcome, time.monotonic() - started)
+
+    try:
+        slow = [threading.Thread(target=call, args=(f"hole{i}", bad)) for i in range(4)]
+        for thread in slow:
+            thread.start()
+        assert hole.accepted.wait(5), "the black hole was never asked"
+        fast = [threading.Thread(target=call, args=(f"good{i}", good)) for i in range(4)]
+        for thread in fast:
+            thread.start()
+        for thread in fast + slow:
+            thread.join(15)
+        for i in range(4):
+            outcome, elapsed = results[f"good{i}"]
+            assert outcome == "ok" and elapsed < 1.0, results  # never behind the black hole's fetch
+            outcome, elapsed = results[f"hole{i}"]
+            assert outcome == "the issuer could not be reached", results
+            assert elapsed < auth_jwt.FETCH_TIMEOUT_S + 1.0, results  # one timeout, shared, not one each
+        assert hole.connections == 1
+        call("again", bad)  # within the negative-cache window: refused at once, nothing sent
+        assert results["again"][0] == "the issuer could not be reached" and results["again"][1] < 0.2
+        assert hole.connections == 1
+    finally:
+        server.shutdown()
+        hole.close()
 
 
 def test_cognito_issuers_resolve_to_the_embedded_aws() -> None:
@@ -159,10 +323,12 @@ def _lookup(key: str) -> auth_iam.Principal | None:
 
 def _signed(method: str = "POST", url: str = "http://127.0.0.1:8080/items/a%20b?x=1&y=2", body: bytes = b'{"a":1}',
             secret: str = SECRET, region: str = "us-east-1", service: str = "execute-api",
-            presign: bool = False) -> HttpRequest:
+            presign: bool = False, expires: Any = 60) -> HttpRequest:
+    """A request signed by botocore; ``presign``: in the query, valid ``expires`` seconds (sent as given)."""
     aws = AWSRequest(method=method, url=url, data=body, headers={"content-type": "application/json"})
     creds = Credentials(PRINCIPAL.access_key, secret)
-    (SigV4QueryAuth(creds, service, region, expires=60) if presign else SigV4Auth(creds, service, region)).add_auth(aws)
+    signer = SigV4QueryAuth(creds, service, region, expires=expires) if presign else SigV4Auth(creds, service, region)
+    signer.add_auth(aws)
     body = aws.data.encode() if isinstance(aws.data, str) else aws.data or b""  # presigning moves a body away
     target = aws.url.split("127.0.0.1:8080", 1)[1]
     headers = [("Host", "127.0.0.1:8080"), *aws.headers.items()]
@@ -219,6 +385,67 @@ def test_sigv4_clock_window() -> None:
     with pytest.raises(auth_iam.IamDenied, match="expired"):  # presigned for 60 s
         auth_iam.verify_sigv4(_signed(presign=True), "us-east-1", _lookup,
                               now=datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=90))
+
+
+# "The minimum value you can set is 1, and the maximum is 604800 (seven days)" (Amazon S3 API reference,
+# "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)",
+# https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html); past it S3 answers
+# AuthorizationQueryParametersError "X-Amz-Expires must be less than a week (in seconds); that is, the given
+# X-Amz-Expires must be less than 604800 seconds" (quoted in aws/aws-cli#5464), a negative value "X-Amz-Expires
+# must be non-negative" (fog/fog#3528), a non-number "X-Amz-Expires should be a number" (minio/minio-js#1312).
+def test_presigned_urls_valid_for_at_most_seven_days() -> None:
+    request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"", presign=True, expires=604800)
+    assert auth_iam.verify_sigv4(request, "us-east-1", _lookup) == PRINCIPAL
+    request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"", presign=True, expires=604801)  # signed right
+    with pytest.raises(auth_iam.IamDenied, match=r"X-Amz-Expires must be less than a week \(in seconds\); that "
+                                                 r"is, the given X-Amz-Expires must be less than 604800 seconds"):
+        auth_iam.verify_sigv4(request, "us-east-1", _lookup)
+
+
+ABSURD_EXPIRES = [("-1", "non-negative"), ("", "missing"), ("abc", "should be a number"),
+                  ("1" + "0" * 30, "less than a week"), ("9" * 5000, "less than a week"), ("+5", "a number"),
+                  (" 5", "a number"), ("5_0", "a number"), ("\u0665", "a number"), ("1e3", "a number"),
+                  ("0x10", "a number"), ("5.0", "a number"), ("-" + "9" * 40, "non-negative")]
+
+
+@pytest.mark.parametrize(("value", "fragment"), ABSURD_EXPIRES, ids=[v[:12] for v, _ in ABSURD_EXPIRES])
+def test_absurd_x_amz_expires_is_denied_never_an_error(value: str, fragment: str) -> None:
+    """Each URL is signed by botocore with that very value, so only the value itself can refuse it."""
+    request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"", presign=True, expires=value)
+    with pytest.raises(auth_iam.IamDenied, match=fragment) as info:
+        auth_iam.verify_sigv4(request, "us-east-1", _lookup)
+    assert info.value.code == "AuthorizationQueryParametersError"
+    r = _gateway(_route("AWS_IAM"), Calls()).handle(request)
+    assert (r.status, json.loads(r.body)) == (403, {"message": "Forbidden"})
+
+
+@pytest.mark.parametrize("stamp", ["99991231T235959Z", "00010101T000000Z"])
+def test_x_amz_date_at_the_ends_of_the_calendar_is_denied(stamp: str) -> None:
+    for presign in (True, False):
+        request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"", presign=presign)
+        today = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")
+        request.raw_query = request.raw_query.replace(f"%2F{today}%2F", f"%2F{stamp[:8]}%2F")
+        request.raw_query = re.sub(r"X-Amz-Date=\w+", f"X-Amz-Date={stamp}", request.raw_query)
+        request.headers = [(k, stamp if k.lower() == "x-amz-date" else
+                            v.replace(f"/{today}/", f"/{stamp[:8]}/")) for k, v in request.headers]
+        with pytest.raises(auth_iam.IamDenied, match=r"expired|minutes away"):
+            auth_iam.verify_sigv4(request, "us-east-1", _lookup)
+
+
+@pytest.mark.parametrize("value", ["\u00e9", "%C3", "%ED%A0%80", "\u00e9" * 64], ids=["e", "pct", "surrogate", "long"])
+def test_non_ascii_signature_or_session_token_is_denied_never_an_error(value: str) -> None:
+    for presign in (True, False):
+        request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"", presign=presign)
+        request.raw_query = re.sub(r"X-Amz-Signature=\w+", f"X-Amz-Signature={value}", request.raw_query)
+        request.headers = [(k, re.sub(r"Signature=\w+", f"Signature={value}", v)) for k, v in request.headers]
+        with pytest.raises(auth_iam.IamDenied, match="does not match"):
+            auth_iam.verify_sigv4(request, "us-east-1", _lookup)
+    temporary = auth_iam.Principal("AKIDLOCAL", SECRET, "123456789012", "arn:aws:sts::123456789012:assumed-role/r/s",
+                                   "AROA1", session_token="token")
+    request = _signed("GET", "http://127.0.0.1:8080/pets/1", b"")
+    request.headers.append(("X-Amz-Security-Token", value))
+    with pytest.raises(auth_iam.IamDenied, match="session token"):
+        auth_iam.verify_sigv4(request, "us-east-1", lambda key: temporary)
 
 
 # --- Lambda authorizers ----------------------------------------------------------------------------

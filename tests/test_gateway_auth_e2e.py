@@ -13,6 +13,7 @@ import os
 import runpy
 import shutil
 import textwrap
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from jwt_issuer import Issuer
+from jwt_issuer import BlackHole, Issuer
 
 from sstdirect import Api, App
 from sstdirect import app as app_module
@@ -88,6 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         (src / name).write_text(textwrap.dedent(code))
     issuer = Issuer()
     oidc = issuer.serve()
+    hole = BlackHole()  # an issuer that accepts connections and never answers
     saved_env = {k: os.environ.get(k) for k in ("ISSUER", "AUDIENCE")}
     os.environ.update(ISSUER=issuer.url, AUDIENCE=AUDIENCE)
     saved = dict(app_module.CLI_OVERRIDES)
@@ -107,22 +109,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                     "cached": {"type": "lambda", "function": "src/simple.main", "response_types": ["simple"],
                                "results_cache_ttl": 300},
                     "policy": {"type": "lambda", "function": "src/policy.main"},
+                    "down": {"type": "jwt", "jwt": {"issuer": hole.url, "audience": [AUDIENCE]}},
+                    "up": {"type": "jwt", "jwt": {"issuer": issuer.url, "audience": [AUDIENCE]}},
                 }, routes={
                     "GET /simple": {"function": "src/echo.main", "authorizer": "simple"},
                     "GET /cached": {"function": "src/echo.main", "authorizer": "cached"},
                     "GET /policy": {"function": "src/echo.main", "authorizer": "policy"},
                     "POST /policy": {"function": "src/echo.main", "authorizer": "policy"},
+                    "GET /down": {"function": "src/echo.main", "authorizer": "down"},
+                    "GET /up": {"function": "src/echo.main", "authorizer": "up"},
                 })
                 app.deploy()
             finally:
                 app_module.CLI_OVERRIDES.clear()
                 app_module.CLI_OVERRIDES.update(saved)
             with cloud.serve(cognito["app"]) as cgw, cloud.serve(jwt_app["app"]) as jgw, cloud.serve(app) as lgw:
-                yield {"cloud": cloud, "cognito": cognito, "issuer": issuer,
+                yield {"cloud": cloud, "cognito": cognito, "issuer": issuer, "hole": hole,
                        "cognito_url": cgw.url(cognito["api"]), "jwt_url": jgw.url(jwt_app["api"]),
                        "lambda_url": lgw.url(api)}
     finally:
         oidc.shutdown()
+        hole.close()
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -292,6 +299,54 @@ def test_jwt_issuer_round_trip(served: dict[str, Any]) -> None:
 ])
 def test_jwt_security_refusals(served: dict[str, Any], case: str, make: Any) -> None:
     _unauthorized(*_request("GET", f"{served['jwt_url']}/private", _bearer(make(served["issuer"]))))
+
+
+def test_black_hole_issuer_costs_only_its_own_route(served: dict[str, Any]) -> None:
+    """Two JWT routes of one API: /down's issuer accepts connections and never answers, /up's is served.
+    Asked concurrently over real sockets, /up answers at once while /down's key fetch hangs; /down's
+    requests share one fetch (one connection) and cost one 1.5 s timeout, then 401 saying why; within the
+    negative-cache window the next /down is refused at once, nothing sent."""
+    issuer, hole = served["issuer"], served["hole"]
+    base = served["lambda_url"]
+    results: dict[str, tuple[int, Any, float]] = {}
+
+    def call(name: str, path: str) -> None:
+        started = time.monotonic()
+        status, headers, _ = _request("GET", f"{base}{path}", _bearer(issuer.token(aud=AUDIENCE)))
+        results[name] = (status, headers.get("www-authenticate"), time.monotonic() - started)
+
+    call("warm", "/up")  # the route's function started once: what is timed below is the authorizer
+    assert results["warm"][0] == 200, results
+    slow = [threading.Thread(target=call, args=(f"down{i}", "/down")) for i in range(3)]
+    for thread in slow:
+        thread.start()
+    assert hole.accepted.wait(10), "the black-hole issuer was never asked"
+    fast = [threading.Thread(target=call, args=(f"up{i}", "/up")) for i in range(3)]
+    for thread in fast:
+        thread.start()
+    for thread in fast + slow:
+        thread.join(30)
+    reached = 'Bearer scope="" error="invalid_token" error_description="the issuer could not be reached"'
+    for i in range(3):
+        status, _, elapsed = results[f"up{i}"]
+        assert status == 200 and elapsed < 1.0, results
+        status, challenge, elapsed = results[f"down{i}"]
+        assert (status, challenge) == (401, reached), results
+        assert elapsed < 1.5 + 1.0, results
+    assert hole.connections == 1
+    call("again", "/down")
+    assert results["again"][:2] == (401, reached) and results["again"][2] < 0.5, results
+    assert hole.connections == 1
+
+
+@pytest.mark.parametrize("expires", [604801, 10**30, -1, "+60", "abc"])
+def test_iam_route_refuses_absurd_presigned_expiry(served: dict[str, Any], expires: Any) -> None:
+    """Presigned by botocore with that X-Amz-Expires (so the signature is right): 403, never 500 or a drop."""
+    creds = served["cloud"].credentials
+    request = AWSRequest(method="GET", url=f"{served['cognito_url']}/iam")
+    SigV4QueryAuth(Credentials(creds.access_key_id, creds.secret_access_key), "execute-api", "us-east-1",
+                   expires=expires).add_auth(request)
+    assert _request("GET", request.url)[::2] == (403, {"message": "Forbidden"})
 
 
 # --- Lambda authorizers -----------------------------------------------------------------------------

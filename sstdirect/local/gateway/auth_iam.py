@@ -3,7 +3,8 @@
 :func:`verify_sigv4` recomputes the signature of a request (the ``Authorization`` header form or the
 presigned ``X-Amz-*`` query form) with botocore's own SigV4 signer and the secret that a
 :data:`Lookup` finds for the access key id; anything wrong (unsigned, unknown key, wrong secret,
-another service or region, a date outside ±5 minutes, an expired presigned URL) is :class:`IamDenied`
+another service or region, a date outside ±5 minutes, an expired presigned URL or one whose ``X-Amz-Expires``
+is not 0 to 604800 decimal digits) is :class:`IamDenied`
 (the gateway answers 403 ``{"message":"Forbidden"}``; it then also checks the principal's own policies
 allow ``execute-api:Invoke`` on the route, see :mod:`.auth_policy`). :func:`iam_context` is the
 ``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3). The local AppSync's
@@ -34,13 +35,18 @@ SERVICE = "execute-api"
 MAX_SKEW = datetime.timedelta(minutes=5)  # §4: a ±5 min X-Amz-Date window (EMU guidance)
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _ALGORITHM = "AWS4-HMAC-SHA256"
+# "The minimum value you can set is 1, and the maximum is 604800 (seven days)" (S3 API reference,
+# sigv4-query-string-auth.html): a SigV4 signing key is valid for seven days, whatever the service
+MAX_EXPIRES_S = 604800
+_QUERY_ERROR = "AuthorizationQueryParametersError"  # S3's error code for a bad X-Amz-* query parameter
 
 
 class IamDenied(Exception):
     """The request is not signed by a known principal (→ 403 ``{"message":"Forbidden"}``). ``code`` is the
     error type AWS's own SigV4 front answers with (``x-amzn-ErrorType``, as the ``@connections`` API
     shows it): ``MissingAuthenticationTokenException`` (unsigned), ``IncompleteSignatureException``,
-    ``UnrecognizedClientException`` (an unknown key or a missing session token), else
+    ``UnrecognizedClientException`` (an unknown key or a missing session token),
+    ``AuthorizationQueryParametersError`` (a bad ``X-Amz-Expires``, S3's code: INFERRED for execute-api), else
     ``InvalidSignatureException`` (wrong secret, changed request, expired, another service or region)."""
 
     def __init__(self, reason: str, code: str = "InvalidSignatureException"):
@@ -104,10 +110,7 @@ def _parse(request: HttpRequest) -> _Signed:
             query.get("X-Amz-Signature")
         timestamp = query.get("X-Amz-Date")
         presigned = True
-        try:
-            expires = int(query.get("X-Amz-Expires") or "")
-        except ValueError:
-            raise IamDenied("X-Amz-Expires is missing") from None
+        expires = _expires_s(query.get("X-Amz-Expires"))
     else:
         raise IamDenied("the request is not signed", "MissingAuthenticationTokenException")
     if not (credential and signed and signature and timestamp):
@@ -120,6 +123,28 @@ def _parse(request: HttpRequest) -> _Signed:
     if "host" not in headers:
         raise IamDenied("the host header is not signed")
     return _Signed(scope[0], scope[1], scope[2], scope[3], headers, signature, timestamp, presigned, expires)
+
+
+def _expires_s(value: str | None) -> int:
+    """A presigned URL's ``X-Amz-Expires``: decimal digits only (no sign, no spaces, no ``_``, no other
+    script's digits), at most :data:`MAX_EXPIRES_S`; anything else is :class:`IamDenied` with S3's own words
+    (the only SigV4 front whose answers are on record; execute-api's are not documented, INFERRED)."""
+    if value is None or value == "":
+        raise IamDenied("X-Amz-Expires is missing", _QUERY_ERROR)
+    if value.startswith("-") and value[1:].isascii() and value[1:].isdigit():
+        raise IamDenied("X-Amz-Expires must be non-negative", _QUERY_ERROR)
+    if not (value.isascii() and value.isdigit()):
+        raise IamDenied("X-Amz-Expires should be a number", _QUERY_ERROR)
+    if len(value.lstrip("0")) > len(str(MAX_EXPIRES_S)) or int(value) > MAX_EXPIRES_S:  # no 10**30 → int
+        raise IamDenied("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires "
+                        f"must be less than {MAX_EXPIRES_S} seconds", _QUERY_ERROR)
+    return int(value)
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings of any characters (``hmac.compare_digest`` refuses non-ASCII
+    ``str``, which a client controls: an ``é`` in a signature must be a refusal, not a crash)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
 def _query(raw_query: str) -> dict[str, str]:
@@ -164,8 +189,9 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetim
     if signed.timestamp[:8] != signed.date:
         raise IamDenied("the credential scope's date is not X-Amz-Date's")
     now = now or datetime.datetime.now(datetime.UTC)
+    # differences of two datetimes never overflow (X-Amz-Date may be year 1 or 9999; when ± a delta may)
     if signed.presigned:
-        if not (when - max_skew <= now <= when + datetime.timedelta(seconds=signed.expires_s or 0)):
+        if not (-max_skew <= now - when <= datetime.timedelta(seconds=signed.expires_s or 0)):
             raise IamDenied("the presigned URL has expired")
     elif abs(now - when) > max_skew:
         raise IamDenied(f"X-Amz-Date is more than {max_skew.total_seconds() / 60:g} minutes away")
@@ -174,7 +200,7 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetim
         raise IamDenied(f"unknown access key {signed.access_key}", "UnrecognizedClientException")
     if principal.session_token is not None:
         token = request.header("x-amz-security-token") or _query(request.raw_query).get("X-Amz-Security-Token")
-        if not token or not hmac.compare_digest(token, principal.session_token):
+        if not token or not _same(token, principal.session_token):
             raise IamDenied("temporary credentials without their session token", "UnrecognizedClientException")
     query = request.raw_query
     if signed.presigned:
@@ -190,7 +216,7 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetim
     for verifier.unsigned_payload in (False, True) if signed.presigned else (False,):
         canonical = verifier.canonical_request(aws_request)
         expected = verifier.signature(verifier.string_to_sign(aws_request, canonical), aws_request)
-        if hmac.compare_digest(expected, signed.signature):
+        if _same(expected, signed.signature):
             return principal
     raise IamDenied("the signature does not match (wrong secret key, or the request was changed)")
 
