@@ -27,6 +27,7 @@ _EXPORTS = {
     "SstDirectError": ".errors",
     "StateError": ".errors",
     "StateLockedError": ".errors",
+    "Table": ".constructs.table",
     "WebSocketApi": ".constructs.websocket",
     "remove_from_state": ".app",
 }
@@ -48,6 +49,7 @@ __all__ = [
     "SstDirectError",
     "StateError",
     "StateLockedError",
+    "Table",
     "WebSocketApi",
     "remove_from_state",
 ]
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from .constructs.cognito import Cognito
     from .constructs.function import Function
     from .constructs.graphql import GraphQLApi
+    from .constructs.table import Table
     from .constructs.websocket import WebSocketApi
     from .engine.plan import Action, Change, Plan
     from .errors import ConfigError, DeployError, SstDirectError, StateError, StateLockedError

@@ -22,6 +22,7 @@ from .engine.rebuild import RebuildResult, rebuild, refuse_unrecorded
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
 from .engine.secrets import migrate_legacy_secrets
+from .engine.survey import survey
 from .engine.values import UNKNOWN, Ref, contains_unknown, resolve
 from .errors import ConfigError, DeployError, StateError
 from .state import Record, State, StateFile
@@ -48,10 +49,14 @@ class DeployResult:
 
 @dataclass
 class RemoveResult:
+    """What ``remove`` deleted. ``recorded`` is False when no lockfile recorded anything for the app and
+    stage: nothing was done (no request, no credentials needed, no file written)."""
+
     changes: list[Change]
     api_calls: Counter[str]
     duration_s: float
     retries: Counter[str] = field(default_factory=Counter)
+    recorded: bool = True
 
 
 class App:
@@ -98,12 +103,17 @@ class App:
 
     # -- constructs --------------------------------------------------------------------------
 
-    def _register(self, construct: Construct) -> None:
+    def _register(self, construct: Construct, *, check_only: bool = False) -> None:
+        """Add ``construct`` (once its constructor succeeded); ConfigError if its id is taken.
+
+        ``check_only``: only check the id (a constructor's first step), register nothing.
+        """
         if construct.construct_id in self._constructs:
             other = self._constructs[construct.construct_id]
             raise ConfigError(f"{construct.kind} id {construct.construct_id!r} is already used by "
                               f"{other.kind} {other.construct_id!r} in App {self.name!r}; ids must be unique")
-        self._constructs[construct.construct_id] = construct
+        if not check_only:
+            self._constructs[construct.construct_id] = construct
 
     @property
     def constructs(self) -> list[Construct]:
@@ -135,27 +145,40 @@ class App:
     def _state_file(self) -> StateFile:
         return StateFile(self.state_path)
 
-    def _plan(self, aws: Aws, state: State, desired: dict[str, Resource], read: bool) -> tuple[Plan, Snapshot]:
-        snapshot = refresh(aws, state, read=read)
+    def _plan(self, aws: Aws, state: State, desired: dict[str, Resource], read: bool,
+              preflight: bool = True) -> tuple[Plan, Snapshot]:
+        """The plan from the lockfile (and AWS when ``read``). ``preflight``: when the plan changes
+        something, check the input only AWS can judge (a hosted zone exists; reads, ConfigError) -- of
+        every construct, or with ``read=False`` (the lockfile trusted) only of the constructs the plan
+        changes, so that a trusted no-read deploy of a code change reads nothing."""
         account = state.account or (aws.account_id if read else UNKNOWN)
         if account is not UNKNOWN:
             aws.account_id = account
         pseudo = {"region": aws.region, "account_id": account}
-        plan = make_plan(desired, snapshot.records, snapshot.observed, pseudo, app=self.name, stage=self.stage,
-                         secret_salt=state.secret_salt)
-        if plan.changes:  # input only AWS can judge (a hosted zone exists): ConfigError before any write
-            run_preflight(self.constructs, aws)
+        plan, snapshot = survey(aws, state, desired, pseudo, read=read, app=self.name, stage=self.stage)
+        if plan.changes and preflight:  # input only AWS can judge: ConfigError before any write
+            constructs = self.constructs
+            if not read:  # a construct's resources are addressed "{construct_id}/..."
+                changed = {c.address.split("/", 1)[0] for c in plan.changes}
+                constructs = [c for c in constructs if c.construct_id in changed]
+            run_preflight(constructs, aws)
         return plan, snapshot
 
     def diff(self, refresh: bool = True) -> Plan:
-        """What ``deploy`` would do. Reads the lockfile (and AWS unless ``refresh=False``); writes nothing."""
+        """What ``deploy`` would do. Reads the lockfile (and AWS unless ``refresh=False``); writes nothing.
+
+        ``refresh=False`` sends no request at all (not even the custom domains' hosted-zone checks) and
+        needs no credentials; otherwise no credentials is a ConfigError naming the fixes."""
         desired = self.resources()
         state_file = self._state_file()
         state = state_file.load(app=self.name, stage=self.stage, region=self.region)
         aws = self._aws()
-        if refresh and not state_file.exists():  # what deploy would do: stop (a lost lockfile)
-            refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
-        plan, _ = self._plan(aws, state, desired, refresh)
+        if refresh:
+            aws.require_credentials()
+        with aws.shared_reads():  # the guard's listings serve the lookups before creates too
+            if refresh and not state_file.exists():  # what deploy would do: stop (a lost lockfile)
+                refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
+            plan, _ = self._plan(aws, state, desired, refresh, preflight=refresh)
         return plan
 
     def deploy(self, refresh: bool = True, *, on_event: EventHook | None = None,
@@ -184,20 +207,23 @@ class App:
     def _deploy(self, aws: Aws, refresh: bool, on_event: EventHook | None, on_plan: Callable[[Plan], None] | None,
                 force: bool) -> tuple[Plan, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
         desired = self.resources()  # every ConfigError is raised here, before any AWS call
+        aws.require_credentials()  # ... and no credentials too: before the lock, before any write
         state_file = self._state_file()
         with state_file.lock("deploy"):
             state = state_file.load(app=self.name, stage=self.stage, region=self.region)
-            if not state_file.exists():  # a lost lockfile must not make everything a second time
-                refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
-            plan, snapshot = self._plan(aws, state, desired, refresh)
+            with aws.shared_reads():  # the guard's listings serve the lookups before creates too
+                if not state_file.exists():  # a lost lockfile must not make everything a second time
+                    refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
+                plan, snapshot = self._plan(aws, state, desired, refresh)
             if on_plan is not None:
                 on_plan(plan)
             doomed = [state.resources[c.address] for c in plan.changes
                       if c.action in (Action.DELETE, Action.REPLACE) and not c.deposed and c.address in state.resources]
             _refuse_deletions(aws, doomed, force, "deploy")
-            if snapshot.adopted or snapshot.dropped or snapshot.attrs:
+            if snapshot.adopted or snapshot.dropped or snapshot.attrs or snapshot.strays:
                 with state.lock:
                     state.resources.update(snapshot.adopted)
+                    state.resources.update(snapshot.strays)
                     for address in snapshot.dropped:
                         state.resources.pop(address, None)
                     for address, attrs in snapshot.attrs.items():
@@ -237,7 +263,8 @@ class App:
         """Delete everything the lockfile records for this app and stage (reverse dependency order).
 
         Resources that must not be deleted lightly (a user pool that has users) stop the removal
-        before anything is deleted, unless ``force``.
+        before anything is deleted, unless ``force``. With no lockfile nothing is recorded: the result's
+        ``recorded`` is False and nothing is done. No credentials is a ConfigError before any write.
         """
         return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region,
                        force=force, on_event=on_event)
@@ -251,12 +278,14 @@ class App:
         """
         desired = self.resources()
         state_file = self._state_file()
+        aws = self._aws()
+        aws.require_credentials()
         with state_file.lock("rebuild"):
             if state_file.exists() and not force:
                 raise StateError(f"lockfile {state_file.path} exists; `state rebuild` replaces a lost lockfile only. "
                                  f"Pass --force (Python: force=True) to rebuild it anyway (the old one is kept as "
                                  f"{state_file.bak_path}).")
-            result = rebuild(self._aws(), self.name, self.stage, self.region, desired)
+            result = rebuild(aws, self.name, self.stage, self.region, desired)
             all_outputs = self._collect_outputs(result.state)
             result.state.outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
             state_file.save(result.state)
@@ -274,9 +303,16 @@ class App:
 def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | None,
             region: str | None, force: bool = False, on_event: EventHook | None = None) -> RemoveResult:
     started = time.monotonic()
+    if not state_file.exists():  # nothing recorded: no request, no credentials needed, no file made
+        if not state_file.lock_path.exists():
+            return RemoveResult([], aws.calls, time.monotonic() - started, aws.retries, recorded=False)
+        with state_file.lock("remove"):  # a first deploy may be about to write it: StateLockedError if so
+            if not state_file.exists():
+                return RemoveResult([], aws.calls, time.monotonic() - started, aws.retries, recorded=False)
+    aws.require_credentials()  # before the lock, before any write
     with state_file.lock("remove"):
-        if not state_file.exists():
-            return RemoveResult([], aws.calls, time.monotonic() - started, aws.retries)
+        if not state_file.exists():  # another remove finished first
+            return RemoveResult([], aws.calls, time.monotonic() - started, aws.retries, recorded=False)
         state = state_file.load(app=app, stage=stage, region=region)
         if state.account:
             aws.account_id = state.account

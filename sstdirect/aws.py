@@ -17,7 +17,11 @@ Every AWS request sstdirect makes goes through an :class:`Aws` object:
   polled with a short bounded step, gated by the age of the role (:class:`PropagationGate`), and a
   step of the executor that waits for it, or for a pacing slot, before its first write gives its
   worker back (:class:`NotYet`, see :func:`step_context`);
-- inside :meth:`Aws.shared_reads` a read named by a key (``ListFunctions``) is made once and shared.
+- inside :meth:`Aws.shared_reads` a read named by a key (``ListFunctions``) is made once and shared;
+- credentials are resolved once, before the first client is built (no request): with none configured,
+  an ``endpoint_url`` served by a sstdirect ``LocalCloud`` signs with that cloud's key pair, and
+  :meth:`Aws.require_credentials` (or a request sent without any) is a ConfigError naming the fixes
+  (:mod:`sstdirect.credentials`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -42,6 +46,8 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+
+from . import credentials as creds_mod
 
 RetryHook = Callable[[str, str, int], None]
 
@@ -272,6 +278,7 @@ PAGE_TOKENS: dict[str, tuple[str, str, str | None]] = {
     "iam": ("Marker", "Marker", "IsTruncated"),
     "logs": ("nextToken", "nextToken", None),
     "appsync": ("nextToken", "nextToken", None),
+    "dynamodb.list_tables": ("ExclusiveStartTableName", "LastEvaluatedTableName", None),
 }
 DEFAULT_PAGE_TOKENS: tuple[str, str, str | None] = ("NextToken", "NextToken", None)
 
@@ -313,6 +320,19 @@ def is_not_found(exc: BaseException) -> bool:
     }
 
 
+def is_already_exists(exc: BaseException) -> bool:
+    """Whether ``exc`` refuses a create because an object of that name or key already exists (Lambda's
+    "Function already exist" / "statement id already exists", IAM's EntityAlreadyExists, Logs'
+    ResourceAlreadyExistsException, API Gateway's ConflictException for a taken route key or stage name)."""
+    code = error_code(exc)
+    if code in {"EntityAlreadyExists", "ResourceAlreadyExistsException", "AlreadyExistsException"}:
+        return True
+    message = str(exc).lower()
+    if code == "ResourceConflictException":
+        return "already exist" in message
+    return code == "ConflictException" and "try again" not in message
+
+
 class Aws:
     """Sessions, clients and calls for one deploy (thread-safe)."""
 
@@ -331,9 +351,13 @@ class Aws:
     ):
         """``apigateway_rate``/``apigateway_burst``: client-side pacing of API Gateway requests
         (default :data:`APIGATEWAY_RATE`/:data:`APIGATEWAY_BURST`; rate 0: unpaced)."""
-        self.session = session or boto3.Session(profile_name=profile, region_name=region)
+        self.session = session or creds_mod.make_session(profile, region)
         self.region = region or self.session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
+        self.profile = profile
+        self._session_given = session is not None
+        self._credentials: Any = None
+        self._credentials_resolved = False
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.on_retry = on_retry
@@ -366,6 +390,8 @@ class Aws:
             with self._lock:  # one at a time: a boto3 Session is not thread-safe
                 client = self._clients.get(service)
                 if client is None:
+                    with contextlib.suppress(BotoCoreError):  # unusable credentials: the request says so
+                        self._resolve_credentials()
                     client = self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                     client.meta.events.register("before-send", self._counter(service))
                     client.meta.events.register("needs-retry", self._last_error)
@@ -375,6 +401,44 @@ class Aws:
                         client.meta.events.register("needs-retry", self._throttled)
                     self._clients[service] = client
         return client
+
+    def _resolve_credentials(self) -> Any:
+        """The session's credentials, resolved once (call with ``_lock`` held; no request to AWS).
+
+        With none configured (no session or profile given, nothing in boto3's chain) and an
+        ``endpoint_url`` served by a sstdirect ``LocalCloud``, the session becomes one signing with that
+        cloud's key pair (API.md: "with no credentials configured uses the cloud's")."""
+        if not self._credentials_resolved:
+            found = self.session.get_credentials()
+            if found is None and self.endpoint_url and not self._session_given and self.profile is None:
+                pair = creds_mod.local_cloud_credentials(self.endpoint_url)
+                if pair is not None:
+                    self.session = boto3.Session(aws_access_key_id=pair[0], aws_secret_access_key=pair[1],
+                                                 region_name=self.region)
+                    found = self.session.get_credentials()
+            self._credentials = found
+            self._credentials_resolved = True
+        return self._credentials
+
+    def require_credentials(self) -> None:
+        """ConfigError naming the fixes (``--local``, ``--profile``, ``AWS_PROFILE``) unless credentials
+        can be found; sends no request. Operations that talk to AWS call it before they write anything.
+        Once resolved (the first client built, e.g. by :meth:`prewarm`), it takes no lock."""
+        if self._credentials_resolved:
+            if self._credentials is None:
+                raise self._no_credentials()
+            return
+        with self._lock:
+            try:
+                found = self._resolve_credentials()
+            except BotoCoreError as exc:  # e.g. a key id without its secret, a failing credential_process
+                raise self._no_credentials(str(exc)) from None
+        if found is None:
+            raise self._no_credentials()
+
+    def _no_credentials(self, cause: str | None = None) -> Exception:
+        return creds_mod.no_credentials(region=self.region, profile=self.profile, endpoint_url=self.endpoint_url,
+                                        session_given=self._session_given, cause=cause)
 
     @contextlib.contextmanager
     def prewarm(self, services: Iterable[str]) -> Iterator[None]:
@@ -471,7 +535,11 @@ class Aws:
 
     @contextlib.contextmanager
     def shared_reads(self) -> Iterator[None]:
-        """Within the block, :meth:`shared` makes each named read once (refresh uses it)."""
+        """Within the block, :meth:`shared` makes each named read once (refresh and planning use it).
+        A nested block shares the outer one's reads."""
+        if self._shared is not None:
+            yield
+            return
         self._shared = {}
         try:
             yield
@@ -570,6 +638,8 @@ class Aws:
         )
         try:
             result = retrying(fn, **params)
+        except NoCredentialsError:  # botocore refused to sign: nothing was sent
+            raise self._no_credentials() from None
         except (ClientError, NotImplementedError) as exc:
             exc.sstdirect_operation = f"{service}.{op_name}"  # type: ignore[union-attr]
             raise

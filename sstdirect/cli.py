@@ -187,18 +187,24 @@ def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
         with Progress(err, f"Removing {args.state}", 0) as progress:
             result = app_module.remove_from_state(args.state, profile=args.profile, endpoint_url=args.endpoint_url,
                                                   force=args.force, on_event=progress.on_event)
-        results = [("state", result)]
+        results = [("state", None, result)]
     elif args.app_file:
         results = []
         for app in _load_apps(args.app_file):
             with Progress(err, f"Removing {app.name} · {app.stage}", 0) as progress:
-                results.append((app.name, app.remove(force=args.force, on_event=progress.on_event)))
+                results.append((app.name, app, app.remove(force=args.force, on_event=progress.on_event)))
     else:
         raise ConfigError("remove needs APP.py or --state PATH")
-    for name, result in results:
+    for name, app, result in results:
         if args.json:
-            print(json.dumps({"removed": name, "changes": [c.to_json() for c in result.changes],
+            print(json.dumps({"removed": name, "recorded": result.recorded,
+                              "changes": [c.to_json() for c in result.changes],
                               "api_calls": dict(result.api_calls), "duration_s": round(result.duration_s, 3)}))
+        elif not result.recorded and app is not None:  # exit 0: there is nothing to remove
+            out.print(f"[yellow]Nothing recorded[/yellow] for {escape(app.name)} · {escape(app.stage)}: no lockfile "
+                      f"at {escape(str(app.state_path))}, so nothing was removed. If it was deployed from "
+                      f"elsewhere or its lockfile was lost, `sstdirect state rebuild {escape(args.app_file)}` "
+                      f"finds what AWS holds (or pass --state PATH).", highlight=False)
         else:
             out.print(f"[red]Removed[/red] {name}: {len(result.changes)} resource(s) deleted "
                       f"in {result.duration_s:.1f}s")

@@ -44,6 +44,7 @@ import functools
 import hashlib
 import json
 import keyword
+import logging
 import os
 import re
 import shutil
@@ -56,13 +57,18 @@ import time
 import uuid
 import weakref
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sstdirect.errors import ConfigError
 
+_log = logging.getLogger("sstdirect.packaging")
+
 __all__ = [
+    "LAMBDA_RUNTIME_MODULES",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_ZIPPED_BYTES",
     "RACY_WINDOW_NS",
     "Bundle",
     "HandlerLocation",
@@ -106,6 +112,20 @@ _EXCLUDED_DIRS = frozenset(
 )
 _EXCLUDED_FILES = frozenset({".git", ".env", ".DS_Store"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+# Secrets, never bundled from user code unless a function's ``include=[...]`` names them: any name
+# starting with ``.env`` (``.env``, ``.envrc``, ``.env-local``, ``.env_production``, ``.envs/``...),
+# credential files and folders, SSH keys, and ``*.pem``/``*.key`` files that hold a private key.
+_SECRET_DIRS = frozenset({".aws", ".ssh", ".gnupg"})
+_SECRET_FILES = frozenset({".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", ".pgpass"})
+_SECRET_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+_KEY_SUFFIXES = (".pem", ".key")
+_PRIVATE_KEY_MARK = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+#: Lambda's limits for a .zip deployment package uploaded directly: 50 MB zipped, 250 MB unzipped
+#: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html; CreateFunction's error
+#: for the latter reads "Unzipped size must be smaller than 262144000 bytes").
+MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 262_144_000
 
 _RUNTIME_RE = re.compile(r"python(\d+)\.(\d+)")
 _PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -137,12 +157,16 @@ class HandlerLocation:
 
     ``code_dir`` is the folder that is zipped (absolute), ``file`` the handler's ``.py`` file
     (absolute, inside ``code_dir``), ``lambda_handler`` the ``module.sub.function`` value of
-    Lambda's ``Handler`` field, relative to ``code_dir``.
+    Lambda's ``Handler`` field, relative to ``code_dir`` (the handler file's path in the zip).
+    ``import_root``: the app's root when it is not ``code_dir`` (no ``src``): the second ``sys.path``
+    root, where modules the handler imports that are not in ``code_dir`` are looked up and from
+    which they are bundled at their path under it (``core/db.py``).
     """
 
     code_dir: Path
     file: Path
     lambda_handler: str
+    import_root: Path | None = None
 
 
 _HANDLER_FORM = "write it as 'path/to/file.function', e.g. 'src/list.main' for function main in src/list.py"
@@ -160,8 +184,10 @@ def resolve_handler(
 
     Without ``src`` the handler path is relative to ``root``; the zipped folder is the handler
     file's own folder and ``lambda_handler`` is ``"list.main"`` (sibling modules import as they do
-    on Lambda).  With ``src`` the path is relative to ``root/src``, which is the zipped folder, and
-    ``lambda_handler`` is the dotted module path (``"api/list.main"`` -> ``"api.list.main"``).
+    on Lambda), and ``root`` is the ``import_root`` (``from core.db import table`` finds
+    ``root/core/db.py``, bundled as ``core/db.py``).  With ``src`` the path is relative to
+    ``root/src``, which is the zipped folder (and the only import root), and ``lambda_handler`` is
+    the dotted module path (``"api/list.main"`` -> ``"api.list.main"``).
 
     Raises :class:`ConfigError` naming ``construct``, the key and the fix for: a malformed handler
     string, a path that leaves the root (``..``, absolute paths, symlinks pointing outside), a file
@@ -305,7 +331,8 @@ def resolve_handler(
                    f"{rel_shown}, or name an existing function in the handler")
         raise fail(f"names {func!r}, which {file} does not define at top level (top-level names: {found})",
                    fix)
-    return HandlerLocation(code_dir=code_dir, file=file, lambda_handler=lambda_handler)
+    import_root = root_real if src is None and code_dir != root_real else None
+    return HandlerLocation(code_dir=code_dir, file=file, lambda_handler=lambda_handler, import_root=import_root)
 
 
 def _case_mismatch(base: Path, parts: list[str]) -> tuple[str, str] | None:
@@ -467,6 +494,7 @@ class Batch:
     def __init__(self) -> None:
         self.scans: dict[tuple[str, str], tuple[int, list[_Entry]]] = {}
         self.pending: dict[Path, dict[str, dict]] = {}
+        self.resolved: dict[str, Path] = {}
         self._lock = threading.Lock()
 
     def scan(self, code_real: Path, cache: Path) -> tuple[int, list[_Entry]]:
@@ -480,6 +508,17 @@ class Batch:
                 _batch_listings[id(files)] = _Listing(files, digest)
                 weakref.finalize(self, _batch_listings.pop, id(files), None)
             return self.scans[key]
+
+    def resolve(self, path: Path | str) -> Path:
+        """``Path(path).resolve()``, once per path in this batch (an import root shared by many functions)."""
+        key = os.fspath(path)
+        with self._lock:
+            known = self.resolved.get(key)
+        if known is None:
+            known = Path(key).resolve()
+            with self._lock:
+                self.resolved[key] = known
+        return known
 
     def put(self, cache: Path, key: str, value: dict) -> None:
         with self._lock:
@@ -501,23 +540,44 @@ def build_bundle(
     architecture: str = "x86_64",
     entry: Path | str | None = None,
     batch: Batch | None = None,
+    import_root: Path | str | None = None,
+    include: Sequence[str] = (),
+    include_base: Path | str | None = None,
+    construct: str = "",
+    handler: str = "",
 ) -> Bundle:
     """Zip ``code_dir`` (plus its ``requirements.txt`` packages) deterministically; return the cached zip.
 
-    Same included files -> byte-identical zip.  Files excluded: ``.env``/``.env.*`` (files or folders), ``.git``,
-    ``.sstdirect``, ``__pycache__``, ``*.pyc``, virtual environments, ``node_modules`` and tool caches;
-    symlinks pointing outside ``code_dir`` are skipped.  A file of the code folder wins over an
-    installed dependency with the same path.
+    Same included files -> byte-identical zip.  Never bundled (unless ``include`` names them): every
+    name starting with ``.env`` (``.env``, ``.envrc``, ``.env-local``, ``.env_production``, ``.envs/``...),
+    credential files (``.netrc``, ``.npmrc``, ``.pypirc``, ``.aws/``, ``.ssh/``, ``id_rsa*`` and other SSH
+    keys, ``*.pem``/``*.key`` files holding a private key), ``.git``, ``.sstdirect``, ``__pycache__``,
+    ``*.pyc``, virtual environments, ``node_modules`` and tool caches; symlinks pointing outside
+    ``code_dir`` are skipped.  A file of the code folder wins over an installed dependency with the same path.
 
     With ``entry`` (the handler's ``.py`` file, inside ``code_dir``) the zip holds only the ``.py``
     files reachable from it by static import tracing (parsed with :mod:`ast`, never imported; modules
-    resolved with ``code_dir`` as the ``sys.path`` root; every parent package's ``__init__.py`` is
-    included and traced too; imports that do not resolve inside ``code_dir`` are left to the runtime
-    and the installed requirements), every non-``.py`` file of the folder, and the requirements.  If
-    a traced file imports dynamically (``importlib.import_module``, ``__import__``,
-    ``spec_from_file_location``, ``pkgutil``, ``runpy``, ``sys.path`` changes, ...) or cannot be
-    parsed, every ``.py`` file is included instead (counted as ``stats["trace_fallback"]``).
+    resolved as Lambda's ``sys.path`` finds them: ``code_dir`` first, then ``import_root`` -- the app's
+    root when the handler's folder is below it --, whose modules go in at their path under it, e.g.
+    ``core/db.py``; every parent package's ``__init__.py`` is included and traced too), every non-``.py``
+    file of the folder, and the requirements.  If a traced file imports dynamically
+    (``importlib.import_module``, ``__import__``, ``spec_from_file_location``, ``pkgutil``, ``runpy``,
+    ``sys.path`` changes, ...) or cannot be parsed, every ``.py`` file of ``code_dir`` is included too
+    (counted as ``stats["trace_fallback"]``).  An import of a file the handler imports that resolves
+    nowhere -- not in the bundle, the installed requirements, the standard library or the Lambda runtime
+    (:data:`LAMBDA_RUNTIME_MODULES`) -- is a :class:`ConfigError` naming ``construct``, ``handler``, the
+    module and the fix when it runs unconditionally at import time, and a warning logged on
+    ``sstdirect.packaging`` (shown on stderr by a CLI run, and again when the zip comes from the
+    index) when guarded by ``try``/``except ImportError``, in a branch, or inside a function.
     Without ``entry`` the whole folder is zipped.
+
+    ``include``: paths or glob patterns under ``include_base`` (default ``code_dir``) bundled even if
+    excluded above (a folder: every file below it); a file inside ``code_dir`` keeps its path there,
+    another one its path under ``include_base``.  A pattern that matches nothing is a ConfigError.
+
+    Lambda's limits (:data:`MAX_UNZIPPED_BYTES`, :data:`MAX_ZIPPED_BYTES` for a direct upload) are
+    checked here: a bundle over either is a ConfigError naming its largest files.  Files are streamed in
+    1 MiB chunks: memory does not grow with their size.
 
     ``batch``: share the folder scan and the index writes with other calls of one expansion (see
     :class:`Batch`; its :meth:`Batch.flush` writes the index).
@@ -529,20 +589,43 @@ def build_bundle(
         raise ConfigError(f"code folder {code_real} does not exist or is not a folder. "
                           "Fix: point the function's handler/src at an existing folder.")
     entry_rel = None if entry is None else _entry_rel(code_real, entry)
+    root_real = None if import_root is None or entry_rel is None else (
+        batch.resolve(import_root) if batch is not None else Path(import_root).resolve())
+    if root_real == code_real:
+        root_real = None
+    include = tuple(include)
+    base_real = code_real if include_base is None else Path(include_base).resolve()
     cache = Path(cache_dir).resolve()
     (cache / "zips").mkdir(parents=True, exist_ok=True)
+    where = f"{construct}: " if construct else ""
 
     key_material = f"{code_real}\0{runtime}\0{architecture}"
     if entry_rel is not None:
         key_material += f"\0entry\0{entry_rel}\0{_helpers_stamp()}"
+    if root_real is not None:
+        key_material += f"\0root\0{root_real}"
+    if include:
+        key_material += f"\0include\0{base_real}\0" + "\0".join(include)
     entry_key = _sha256_hex(key_material.encode("utf-8", "surrogateescape"))
-    with _lock("code", str(cache), entry_key):
+
+    def scan(folder: Path) -> tuple[int, list[_Entry]]:
         if batch is not None:
-            scan_ns, files = batch.scan(code_real, cache)
-        else:
-            scan_ns = time.time_ns()
-            files = _scan(code_real, skip=(cache,), user_code=True)
-        fingerprint = _fingerprint(code_real, runtime, architecture, files, entry_rel)
+            return batch.scan(folder, cache)
+        return time.time_ns(), _scan(folder, skip=(cache,), user_code=True)
+
+    def fingerprint_of(files: list[_Entry], root_files: list[_Entry] | None, extra: list[_Entry]) -> str:
+        fp = _fingerprint(code_real, runtime, architecture, files, entry_rel)
+        if root_files is None and not extra:
+            return fp
+        material = [fp, None if root_files is None else _modules_digest(root_files),
+                    [[e.rel, e.src, e.size, e.mtime_ns, e.ctime_ns, e.executable] for e in extra]]
+        return _sha256_hex(json.dumps(material, separators=(",", ":")).encode("utf-8", "surrogateescape"))
+
+    with _lock("code", str(cache), entry_key):
+        scan_ns, files = scan(code_real)
+        root_files = None if root_real is None else scan(root_real)[1]
+        extra = _included(include, base_real, code_real, construct) if include else []
+        fingerprint = fingerprint_of(files, root_files, extra)
 
         cached = _index_get(cache, entry_key)
         if cached and cached.get("fingerprint") == fingerprint and not cached.get("racy"):
@@ -553,12 +636,23 @@ def build_bundle(
                 size = -1
             if size == cached.get("size") and isinstance(cached.get("sha256_b64"), str):
                 _count("fingerprint_hit")
+                for message in cached.get("warnings") or ():
+                    _warn(message)
                 return Bundle(path=zip_path, sha256_b64=cached["sha256_b64"], size=size)
 
         deps = _dependencies(code_real, cache, runtime, architecture, py_version, platform)
+        missing: list[_Missing] = []
         for attempt in range(3):
             try:
-                chosen = files if entry_rel is None else _select(code_real, files, entry_rel)
+                if entry_rel is None:
+                    chosen = files
+                else:
+                    req = code_real / "requirements.txt"
+                    dep_names = _dependency_names(deps, req.read_bytes() if req.is_file() else None)
+                    chosen, missing = _select(code_real, files, entry_rel, root_files, dep_names)
+                    _raise_missing(missing, code_real, root_real, construct, handler)
+                chosen = _with_included(chosen, extra)
+                _check_unzipped(chosen, deps, where)
                 bundle, content = _bundle_from_contents(cache, chosen, deps)
                 break
             except _ChangedWhileZipping as changed:
@@ -569,8 +663,13 @@ def build_bundle(
                     ) from None
                 scan_ns = time.time_ns()
                 files = _scan(code_real, skip=(cache,), user_code=True)
-                fingerprint = _fingerprint(code_real, runtime, architecture, files, entry_rel)
-        racy = any(max(f.mtime_ns, f.ctime_ns) >= scan_ns - RACY_WINDOW_NS for f in files)
+                root_files = None if root_real is None else _scan(root_real, skip=(cache,), user_code=True)
+                extra = _included(include, base_real, code_real, construct) if include else []
+                fingerprint = fingerprint_of(files, root_files, extra)
+        warnings_ = _warn_missing(missing, code_real, root_real, construct, handler)
+        _check_zipped(bundle, chosen, deps, where)
+        newest = max(_newest_ns(files), _newest_ns(root_files or [], modules_only=True), _newest_ns(extra))
+        racy = newest >= scan_ns - RACY_WINDOW_NS
         record = {
             "code_dir": str(code_real),
             "fingerprint": fingerprint,
@@ -581,11 +680,140 @@ def build_bundle(
         }
         if entry_rel is not None:
             record["entry"] = entry_rel
+        if warnings_:
+            record["warnings"] = warnings_
         if batch is not None:
             batch.put(cache, entry_key, record)
         else:
             _index_put(cache, entry_key, record)
         return bundle
+
+
+# --- what a bundle must not be ------------------------------------------------------------------
+
+
+def _warn(message: str) -> None:
+    """A warning on the ``sstdirect.packaging`` logger (with no logging set up, Python prints it to stderr)."""
+    _log.warning("%s", message)
+
+
+def _raise_missing(missing: list[_Missing], code_real: Path, root_real: Path | None, construct: str,
+                   handler: str) -> None:
+    """A ConfigError naming every import that resolves nowhere and runs when the handler is imported."""
+    fatal = [m for m in missing if m.fatal]
+    if not fatal:
+        return
+    where = f"{construct}: " if construct else ""
+    shown = f"handler {handler!r}" if handler else "the handler"
+    lines = [f"  - {m.shown(code_real, root_real)} line {m.line}: import {m.module!r}. "
+             f"Fix: {_missing_fix(m, code_real, root_real)}, or guard the import with try/except ImportError"
+             for m in fatal]
+    raise ConfigError(
+        f"{where}{shown} imports modules that are not in its bundle, its requirements.txt or the Lambda "
+        f"runtime (on AWS the function would fail with Runtime.ImportModuleError):\n" + "\n".join(lines))
+
+
+def _warn_missing(missing: list[_Missing], code_real: Path, root_real: Path | None, construct: str,
+                  handler: str) -> list[str]:
+    """Warn about each guarded or lazy import that resolves nowhere; the messages (kept in the index)."""
+    where = f"{construct}: " if construct else ""
+    shown = f"handler {handler!r}" if handler else "the handler"
+    messages = [f"{where}{shown}: {m.shown(code_real, root_real)} line {m.line} imports {m.module!r} "
+                f"(guarded or inside a function), which is not in the bundle, its requirements.txt or the "
+                f"Lambda runtime: on AWS that import fails. Fix: {_missing_fix(m, code_real, root_real)}"
+                for m in missing if not m.fatal]
+    for message in messages:
+        _warn(message)
+    return messages
+
+
+def _missing_fix(m: _Missing, code_real: Path, root_real: Path | None) -> str:
+    top = m.module.split(".", 1)[0]
+    req = code_real / "requirements.txt"
+    try:
+        from importlib.metadata import packages_distributions
+
+        dists = packages_distributions().get(top) or []
+    except Exception:  # pragma: no cover - a broken environment's metadata
+        dists = []
+    if dists:
+        fix = (f"add {dists[0]!r} to {req} (it is installed here, but on Lambda only the bundle, the standard "
+               f"library and boto3 are there)")
+    else:
+        base = root_real or code_real
+        fix = (f"add the package that provides it to {req}, or create the module under {base} (at its package "
+               f"path there, e.g. {'/'.join(m.module.split('.'))}.py)")
+    other = (root_real or code_real) / "requirements.txt"
+    if other != req and other.is_file():
+        fix += f" (only the requirements.txt beside the handler is installed, not {other})"
+    return fix
+
+
+def _largest(entries: list[_Entry], n: int = 5) -> str:
+    top = sorted(entries, key=lambda e: (-e.size, e.rel))[:n]
+    return ", ".join(f"{e.rel} ({e.size / 1_000_000:.1f} MB)" for e in top)
+
+
+def _merged(files: list[_Entry], deps: list[_Entry]) -> list[_Entry]:
+    merged = {d.rel: d for d in deps}
+    merged.update((f.rel, f) for f in files)
+    return list(merged.values())
+
+
+def _check_unzipped(files: list[_Entry], deps: list[_Entry], where: str) -> None:
+    entries = _merged(files, deps)
+    total = sum(e.size for e in entries)
+    if total > MAX_UNZIPPED_BYTES:
+        raise ConfigError(
+            f"{where}the bundle is {total:,} bytes unzipped, over Lambda's limit of {MAX_UNZIPPED_BYTES:,} bytes "
+            f"(250 MB). Largest files: {_largest(entries)}. Fix: move large data out of the code folder (to S3, "
+            f"read at run time), drop unused packages from requirements.txt, or use a container image.")
+
+
+def _check_zipped(bundle: Bundle, files: list[_Entry], deps: list[_Entry], where: str) -> None:
+    if bundle.size <= MAX_ZIPPED_BYTES:
+        return
+    bundle.path.unlink(missing_ok=True)
+    bundle.path.with_suffix(".json").unlink(missing_ok=True)
+    raise ConfigError(
+        f"{where}the bundle is {bundle.size:,} bytes zipped, over Lambda's limit of {MAX_ZIPPED_BYTES:,} bytes "
+        f"(50 MB) for a direct upload. Largest files: {_largest(_merged(files, deps))}. Fix: move large data out "
+        f"of the code folder (to S3, read at run time) or drop unused packages from requirements.txt.")
+
+
+def _included(include: tuple[str, ...], base: Path, code_real: Path, construct: str) -> list[_Entry]:
+    """The files ``include`` names (glob patterns under ``base``; a folder: every file below it), at their
+    path under ``code_real`` when inside it, else under ``base``. Symlinks leaving ``base`` are skipped."""
+    where = f"{construct}: " if construct else ""
+    found: dict[str, _Entry] = {}
+    for pattern in include:
+        matched = False
+        for path in sorted(base.glob(pattern)) if pattern not in ("", ".") else []:
+            candidates = [path] if not path.is_dir() else sorted(p for p in path.rglob("*") if not p.is_dir())
+            for p in candidates:
+                real = p.resolve()
+                if not real.is_relative_to(base) or not real.is_file():
+                    continue
+                st = real.stat()
+                absolute = Path(os.path.abspath(p))
+                rel = (absolute.relative_to(code_real) if absolute.is_relative_to(code_real)
+                       else absolute.relative_to(base)).as_posix()
+                found[rel] = _Entry(rel, str(real), st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                    bool(st.st_mode & 0o111))
+                matched = True
+        if not matched:
+            raise ConfigError(f"{where}include {pattern!r} matches no file under {base}. Fix: name a file or "
+                              f"folder (or a glob pattern) relative to {base}, or drop it from include.")
+    return [found[k] for k in sorted(found)]
+
+
+def _with_included(chosen: list[_Entry], extra: list[_Entry]) -> list[_Entry]:
+    if not extra:
+        return chosen
+    merged = {e.rel: e for e in chosen}
+    for e in extra:
+        merged.setdefault(e.rel, e)
+    return [merged[k] for k in sorted(merged)]
 
 
 @dataclass
@@ -595,6 +823,11 @@ class _Listing:
     files: list[_Entry]
     digest: str
     module_index: dict[str, str] | None = None
+    known_names: frozenset[str] | None = None
+    by_rel: dict[str, _Entry] | None = None
+    newest_ns: int | None = None
+    modules_digest: str | None = None
+    newest_module_ns: int | None = None
 
 
 _batch_listings: dict[int, _Listing] = {}  # id(a Batch's scan) -> what is derived from it, while the Batch lives
@@ -603,6 +836,47 @@ _batch_listings: dict[int, _Listing] = {}  # id(a Batch's scan) -> what is deriv
 def _batch_listing(files: list[_Entry]) -> _Listing | None:
     known = _batch_listings.get(id(files))
     return known if known is not None and known.files is files else None
+
+
+def _by_rel(files: list[_Entry]) -> dict[str, _Entry]:
+    """A listing by zip path (once per Batch scan; do not change the result)."""
+    known = _batch_listing(files)
+    if known is None:
+        return {f.rel: f for f in files}
+    if known.by_rel is None:
+        known.by_rel = {f.rel: f for f in files}
+    return known.by_rel
+
+
+def _modules_digest(files: list[_Entry]) -> str:
+    """The hash of the names and stat data of a listing's importable files (``.py``, extension modules):
+    all an import root's listing can change in a bundle (once per Batch scan). Its data files are never
+    bundled, so editing them leaves every fingerprint alone."""
+    known = _batch_listing(files)
+    if known is not None and known.modules_digest is not None:
+        return known.modules_digest
+    listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns] for f in files if _is_module(f)]
+    digest = _sha256_hex(json.dumps(listing, separators=(",", ":")).encode("utf-8", "surrogateescape"))
+    if known is not None:
+        known.modules_digest = digest
+    return digest
+
+
+def _is_module(f: _Entry) -> bool:
+    return f.rel.endswith(".py") or _EXTENSION.match(f.rel.rsplit("/", 1)[-1]) is not None
+
+
+def _newest_ns(files: list[_Entry], *, modules_only: bool = False) -> int:
+    """The latest mtime or ctime of a listing (of its importable files only, for an import root; once
+    per Batch scan): is any of its files racily new?"""
+    known = _batch_listing(files)
+    field = "newest_module_ns" if modules_only else "newest_ns"
+    if known is not None and getattr(known, field) is not None:
+        return getattr(known, field)
+    newest = max((max(f.mtime_ns, f.ctime_ns) for f in files if not modules_only or _is_module(f)), default=0)
+    if known is not None:
+        setattr(known, field, newest)
+    return newest
 
 
 def _listing_digest(files: list[_Entry]) -> str:
@@ -692,48 +966,135 @@ def _module_package(rel: str) -> str:
     return ".".join(parts[:-1])  # 'a/b.py' -> 'a'; 'a/__init__.py' -> 'a'
 
 
-def _imports(tree: ast.AST, package: str) -> tuple[list[str], list[str]] | None:
-    """Module names ``tree`` may import and packages it star-imports from; ``None`` if dynamic."""
-    wanted: list[str] = []
-    stars: list[str] = []
-    for node in ast.walk(tree):
+# How an import statement runs when its module is imported: ``_TOP`` unconditionally, ``_GUARDED``
+# under a ``try`` that catches ImportError or in an ``if``/loop/``match`` branch, ``_LAZY`` inside a
+# function, ``_NEVER`` under ``if TYPE_CHECKING:`` or ``if __name__ == "__main__":`` (and a module
+# named only by a string constant).
+_NEVER, _LAZY, _GUARDED, _TOP = 0, 1, 2, 3
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+@dataclass(frozen=True)
+class _Want:
+    """A module name a traced file may import. ``checked``: the import fails unless the module exists
+    (``import a.b`` needs ``a.b``; ``from a.b import x`` needs ``a.b`` but ``a.b.x`` may be a name)."""
+
+    name: str
+    rank: int
+    checked: bool
+    line: int
+    star: bool = False
+
+
+def _catches_import_error(node: ast.Try | ast.TryStar) -> bool:
+    def names(expr: ast.expr | None) -> list[str]:
+        if expr is None:
+            return ["BaseException"]  # a bare except
+        if isinstance(expr, ast.Tuple):
+            return [n for e in expr.elts for n in names(e)]
+        if isinstance(expr, ast.Name):
+            return [expr.id]
+        return [expr.attr] if isinstance(expr, ast.Attribute) else []
+
+    return any(n in _IMPORT_ERRORS for h in node.handlers for n in names(h.type))
+
+
+def _never_runs(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` and ``if __name__ == "__main__":`` bodies never run on Lambda."""
+    if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
+        return any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _conditional(node: ast.AST, field: str) -> bool:
+    """Whether ``node``'s ``field`` may not run: a guarded ``try`` body, except and else blocks, loops, cases."""
+    if isinstance(node, ast.Try | ast.TryStar):
+        return field in ("handlers", "orelse") or (field == "body" and _catches_import_error(node))
+    return isinstance(node, ast.For | ast.AsyncFor | ast.While | ast.match_case) and field in ("body", "orelse")
+
+
+def _import_nodes(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, int]]:
+    """Every import statement of ``tree`` with how it runs (``_TOP``, ``_GUARDED``, ``_LAZY``, ``_NEVER``)."""
+    out: list[tuple[ast.Import | ast.ImportFrom, int]] = []
+    stack: list[tuple[ast.AST, int]] = [(tree, _TOP)]
+    while stack:
+        node, rank = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            out.append((node, rank))
+            continue
+        for field, value in ast.iter_fields(node):
+            r = rank
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and field == "body":
+                r = min(rank, _LAZY)
+            elif isinstance(node, ast.If) and field in ("body", "orelse"):
+                r = _NEVER if field == "body" and _never_runs(node.test) else min(rank, _GUARDED)
+            elif _conditional(node, field):
+                r = min(rank, _GUARDED)
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    stack.append((child, r))
+    out.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+    return out
+
+
+_PATH_NAMES = frozenset({"addsitedir", "extend_path"})
+
+
+def _imports(tree: ast.AST, package: str) -> tuple[list[_Want], str]:
+    """The module names ``tree`` may import (with how each import runs) and whether it also imports
+    dynamically (then the tracer cannot know every module it loads): ``""`` no, ``"import"`` yes,
+    ``"path"`` it changes where imports resolve (``sys.path``), so no import can be called missing."""
+    wanted: list[_Want] = []
+    dynamic = ""
+
+    def flag(kind: str) -> None:
+        nonlocal dynamic
+        if dynamic != "path":
+            dynamic = kind
+
+    for node, rank in _import_nodes(tree):
+        line = node.lineno
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _DYNAMIC_MODULES:
-                    return None
-                wanted.append(alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                if len(parts) < node.level:
-                    continue  # beyond the top-level package: fails on Lambda as well
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                    flag("import")
+                wanted.append(_Want(alias.name, rank, True, line))
+            continue
+        if node.level:
+            parts = package.split(".") if package else []
+            if len(parts) < node.level:
+                continue  # beyond the top-level package: fails on Lambda as well
+            base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+        else:
+            base = node.module or ""
+            if base == "sys" and any(a.name in ("path", "*") for a in node.names):
+                flag("path")
+            elif base.split(".")[0] in _DYNAMIC_MODULES:
+                flag("import")
+        if base:
+            wanted.append(_Want(base, rank, True, line))
+        for alias in node.names:
+            if alias.name in _DYNAMIC_NAMES:
+                flag("path" if alias.name in _PATH_NAMES else "import")
+            if alias.name == "*":
+                wanted.append(_Want(base, rank, False, line, star=True))
             else:
-                base = node.module or ""
-                if base.split(".")[0] in _DYNAMIC_MODULES or (
-                        base == "sys" and any(a.name in ("path", "*") for a in node.names)):
-                    return None
-            wanted.append(base)
-            for alias in node.names:
-                if alias.name in _DYNAMIC_NAMES:
-                    return None
-                if alias.name == "*":
-                    stars.append(base)
-                else:
-                    wanted.append(f"{base}.{alias.name}")
-        elif isinstance(node, ast.Name):
+                wanted.append(_Want(f"{base}.{alias.name}" if base else alias.name, rank, False, line))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
             if node.id in _DYNAMIC_NAMES:
-                return None
+                flag("path" if node.id in _PATH_NAMES else "import")
         elif isinstance(node, ast.Attribute):
             if node.attr in _DYNAMIC_NAMES:
-                return None
+                flag("path" if node.attr in _PATH_NAMES else "import")
             if node.attr == "path" and isinstance(node.value, ast.Name) and node.value.id == "sys":
-                return None  # sys.path changes make imports resolve elsewhere
+                flag("path")  # sys.path changes make imports resolve elsewhere
         elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) <= 200
               and ("." in node.value or ":" in node.value)
               and (match := _MODULE_STRING.fullmatch(node.value))):
-            wanted.append(match.group(1))
-    return wanted, stars
+            wanted.append(_Want(match.group(1), _NEVER, False, getattr(node, "lineno", 0)))
+    return wanted, dynamic
 
 
 def _read_source(path: str) -> bytes:
@@ -772,73 +1133,229 @@ def _helpers_stamp() -> str:
                     for files in RUNTIME_HELPERS.values() for src in files.values())
 
 
-def _select(code_real: Path, files: list[_Entry], entry_rel: str) -> list[_Entry]:
-    """The files of an ``entry`` bundle: traced ``.py`` files plus every other file.
+#: Modules every Python Lambda runtime provides besides the standard library: "The Lambda Python
+#: runtimes include the AWS SDK for Python (Boto3) and its dependencies"
+#: (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), and the runtime interface client.
+LAMBDA_RUNTIME_MODULES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six",
+                                    "awslambdaric"})
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+_EXTENSION = re.compile(r"^([A-Za-z_]\w*)\.(?:[\w.-]*\.)?(?:so|pyd)$")
 
-    The traced files come back with the hash of the exact bytes that were parsed, so the zip
-    writer notices (and the build is retried) if one changes before it is zipped.
+
+@dataclass(frozen=True)
+class _Missing:
+    """An import of a traced file that resolves nowhere: ``fatal`` when it runs unconditionally while
+    the handler is imported (Lambda's ``Runtime.ImportModuleError``)."""
+
+    file: str  # the importing file: its path under the code folder, or under the import root (``in_root``)
+    line: int
+    module: str
+    fatal: bool
+    in_root: bool = False
+
+    def shown(self, code_real: Path, root_real: Path | None) -> str:
+        """The file's path from the app's root when there is one (``src/notes/list.py``, ``core/db.py``)."""
+        if self.in_root or root_real is None or not code_real.is_relative_to(root_real):
+            return self.file
+        return (code_real.relative_to(root_real) / self.file).as_posix()
+
+
+def _known_names(files: list[_Entry]) -> frozenset[str]:
+    """Every module name importable from a folder listing, with every parent (namespace) package (once
+    per Batch scan)."""
+    known = _batch_listing(files)
+    if known is not None:
+        if known.known_names is None:
+            known.known_names = _make_known_names(files)
+        return known.known_names
+    return _make_known_names(files)
+
+
+def _make_known_names(files: list[_Entry]) -> frozenset[str]:
+    names: set[str] = set()
+    for f in files:
+        parts = f.rel.split("/")
+        if f.rel.endswith(".py"):
+            parts[-1] = parts[-1][:-3]
+            if parts[-1] == "__init__":
+                parts.pop()
+        else:
+            match = _EXTENSION.match(parts[-1])
+            if match is None:
+                continue
+            parts[-1] = match.group(1)
+        if not parts or not all(p.isidentifier() for p in parts):
+            continue
+        for i in range(1, len(parts) + 1):
+            names.add(".".join(parts[:i]))
+    return frozenset(names)
+
+
+def _dependency_names(deps: list[_Entry], requirements: bytes | None) -> frozenset[str]:
+    """Top-level modules of the installed requirements, plus every requirement's own name (normalised):
+    a package whose import name differs from its distribution name is found by the former."""
+    names: set[str] = set()
+    for d in deps:
+        top = d.rel.split("/", 1)[0]
+        if top.endswith((".dist-info", ".egg-info", ".data")) or top in ("bin", "__pycache__"):
+            continue
+        if top.endswith(".py"):
+            top = top[:-3]
+        elif (match := _EXTENSION.match(top)) is not None:
+            top = match.group(1)
+        if top.isidentifier():
+            names.add(top)
+    for line in _requirement_lines(requirements or b""):
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if match and not line.startswith("-"):
+            dist = re.sub(r"[-_.]+", "_", match.group(1)).lower()
+            names.add(dist)
+            names.update(_local_distributions().get(dist, ()))  # PyYAML -> yaml, when installed here
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1)
+def _local_distributions() -> dict[str, frozenset[str]]:
+    """Normalised distribution name -> the top-level modules it installs, for this interpreter's packages."""
+    from importlib.metadata import packages_distributions
+
+    out: dict[str, set[str]] = collections.defaultdict(set)
+    try:
+        for module, dists in packages_distributions().items():
+            for dist in dists:
+                out[re.sub(r"[-_.]+", "_", dist).lower()].add(module)
+    except Exception:  # pragma: no cover - broken metadata of some installed package
+        return {}
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _select(code_real: Path, files: list[_Entry], entry_rel: str, root_files: list[_Entry] | None = None,
+            deps: frozenset[str] | None = None) -> tuple[list[_Entry], list[_Missing]]:
+    """The files of an ``entry`` bundle: traced ``.py`` files plus every other file of the code folder, and
+    the imports of the traced files that resolve nowhere (only when ``deps`` is given: the top-level names
+    the installed requirements provide).
+
+    Modules resolve as Lambda's ``sys.path`` finds them: the code folder first, then ``root_files`` (the
+    import root, whose modules go in at their path under it, with their parent packages). The traced files
+    come back with the hash of the exact bytes that were parsed, so the zip writer notices (and the build
+    is retried) if one changes before it is zipped.
     """
-    by_rel = {f.rel: f for f in files}
+    by_rel = _by_rel(files)
     if entry_rel not in by_rel:
         raise ConfigError(f"handler file {code_real / entry_rel} is missing or excluded from the code folder "
                           f"{code_real}. Fix: point the handler at an existing .py file that is bundled.")
-    modules = _module_index(files)
-    read: dict[str, _Entry] = {}
-    chosen: set[str] = set()
-    queue: list[str] = []
+    origins: list[tuple[dict[str, _Entry], dict[str, str]]] = [(by_rel, _module_index(files))]
+    if root_files is not None:
+        origins.append((_by_rel(root_files), _module_index(root_files)))
+    Node = tuple[int, str]  # (origin, path under it)
+    read: dict[Node, _Entry] = {}
+    wants_of: dict[Node, list[_Want]] = {}
+    edges: dict[Node, list[tuple[Node, int]]] = collections.defaultdict(list)
+    chosen: set[Node] = set()
+    queue: list[Node] = []
+    helpers: set[str] = set()
+    local_sstdirect = any("sstdirect" in index for _, index in origins)
 
-    def add(rel: str) -> None:
-        if rel in chosen:
-            return
-        chosen.add(rel)
-        queue.append(rel)
+    def add(node: Node, out: list[Node]) -> None:
+        origin, rel = node
         parts = rel.split("/")
         for i in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py
             init = "/".join(parts[:i]) + "/__init__.py"
-            if init in by_rel:
-                add(init)
+            if init != rel and init in origins[origin][0]:
+                add((origin, init), out)
+        out.append(node)
+        if node not in chosen:
+            chosen.add(node)
+            queue.append(node)
 
-    helpers: set[str] = set()
-
-    def want(name: str) -> None:
-        if "sstdirect" not in modules:
+    def resolve(name: str) -> list[Node]:
+        if not local_sstdirect:
             helpers.update(h for h in RUNTIME_HELPERS if name == h or name.startswith(h + "."))
+        out: list[Node] = []
         parts = name.split(".")
         for i in range(1, len(parts) + 1):  # `import a.b.c` imports a, a.b and a.b.c
-            rel = modules.get(".".join(parts[:i]))
-            if rel is not None:
-                add(rel)
+            prefix = ".".join(parts[:i])
+            for origin, (_, index) in enumerate(origins):
+                rel = index.get(prefix)
+                if rel is not None:
+                    add((origin, rel), out)
+                    break
+        return out
 
-    add(entry_rel)
-    dynamic = False
+    entry: Node = (0, entry_rel)
+    first: list[Node] = []
+    add(entry, first)
+    edges[entry].extend((node, _TOP) for node in first if node != entry)
+    dynamic = everything = path_changed = False
     while queue:
-        rel = queue.pop()
-        f = by_rel[rel]
+        node = queue.pop()
+        f = origins[node[0]][0][node[1]]
         data = _read_source(f.src)
-        read[rel] = _Entry(rel, f.src, len(data), f.mtime_ns, f.ctime_ns, f.executable, _sha256_hex(data))
+        read[node] = _Entry(f.rel, f.src, len(data), f.mtime_ns, f.ctime_ns, f.executable, _sha256_hex(data))
         try:
             tree = ast.parse(data, filename=f.src)
+            wanted, file_dynamic = _imports(tree, _module_package(node[1]))
         except (SyntaxError, ValueError, RecursionError):
             dynamic = True  # cannot tell what it imports
-            break
-        found = _imports(tree, _module_package(rel))
-        if found is None:
-            dynamic = True
-            break
-        wanted, stars = found
-        for name in wanted:
-            want(name)
-        for package in stars:  # `from pkg import *` may import any submodule named in __all__
-            want(package)
-            prefix = package + "."
-            for name in modules:
-                if name.startswith(prefix) and "." not in name[len(prefix):]:
-                    want(name)
+            continue
+        wants_of[node] = wanted
+        dynamic = dynamic or bool(file_dynamic)
+        path_changed = path_changed or file_dynamic == "path"
+        if file_dynamic and not everything:
+            everything = True
+            for rel in by_rel:  # every .py file of the code folder goes in; trace what they import too
+                if rel.endswith(".py"):
+                    add((0, rel), [])
+        for want in wanted:
+            for target in resolve(want.name):
+                edges[node].append((target, want.rank))
+            if want.star:  # `from pkg import *` may import any submodule named in __all__
+                prefix = want.name + "."
+                for _, index in origins:
+                    for name in [n for n in index if n.startswith(prefix) and "." not in n[len(prefix):]]:
+                        for target in resolve(name):
+                            edges[node].append((target, want.rank))
     if dynamic:
         _count("trace_fallback")
-        return [read.get(f.rel, f) for f in files]
-    chosen_files = [read.get(f.rel, f) for f in files if f.rel in chosen or not f.rel.endswith(".py")]
-    return chosen_files + _helper_entries(helpers)
+    code_entries = ([read.get((0, f.rel), f) for f in files] if dynamic else
+                    [read.get((0, f.rel), f) for f in files if (0, f.rel) in chosen or not f.rel.endswith(".py")])
+    taken = {e.rel for e in code_entries}
+    root_entries = sorted((read.get(node, origins[1][0][node[1]]) for node in chosen
+                           if node[0] == 1 and node[1] not in taken), key=lambda e: e.rel)
+    entries = code_entries + root_entries + [h for h in _helper_entries(helpers) if h.rel not in taken]
+    if deps is None or path_changed:
+        return entries, []
+
+    def reach(min_rank: int) -> set[Node]:
+        seen, stack = {entry}, [entry]
+        while stack:
+            for target, rank in edges.get(stack.pop(), ()):
+                if rank >= min_rank and target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+        return seen
+
+    strict, reached = reach(_TOP), reach(_LAZY)
+    listings = [files] + ([root_files] if root_files is not None else [])
+    missing: list[_Missing] = []
+    for node in sorted(reached):
+        for want in wants_of.get(node, ()):
+            if want.checked and want.rank > _NEVER and not _resolvable(want.name, listings, deps, helpers):
+                missing.append(_Missing(node[1], want.line, want.name, node in strict and want.rank == _TOP,
+                                        in_root=node[0] == 1))
+    return entries, missing
+
+
+def _resolvable(name: str, listings: list[list[_Entry]], deps: frozenset[str], helpers: set[str]) -> bool:
+    """Whether ``import name`` succeeds on Lambda with this bundle (the folder listings it comes from)."""
+    top = name.split(".", 1)[0]
+    if top in _STDLIB or top in LAMBDA_RUNTIME_MODULES or top in deps:
+        return True
+    if any(name in _known_names(files) for files in listings):
+        return True
+    if top == "sstdirect" and helpers:
+        return name == "sstdirect" or any(name == h or name.startswith(h + ".") for h in helpers)
+    return False
 
 
 def _python_version(runtime: str) -> str:
@@ -877,15 +1394,15 @@ def _scan(top: Path, *, skip: tuple[Path, ...], user_code: bool) -> list[_Entry]
             return True
         if not user_code:
             return False
-        return (name in _EXCLUDED_DIRS or name.startswith(".env.")
+        return (name in _EXCLUDED_DIRS or name.startswith(".env") or name in _SECRET_DIRS
                 or os.path.isfile(os.path.join(real, "pyvenv.cfg")))
 
-    def excluded_file(name: str) -> bool:
+    def excluded_file(name: str, path: str) -> bool:
         if name.endswith(_EXCLUDED_SUFFIXES):
             return True
         if not user_code:
             return False
-        return name in _EXCLUDED_FILES or name.startswith(".env.")
+        return name in _EXCLUDED_FILES or _is_secret_file(name, path)
 
     def walk(dir_real: str, prefix: str, ancestors: frozenset[str]) -> None:
         try:
@@ -915,7 +1432,7 @@ def _scan(top: Path, *, skip: tuple[Path, ...], user_code: bool) -> list[_Entry]
                     continue
                 walk(real, rel + "/", ancestors | {real})
             elif stat.S_ISREG(st.st_mode):
-                if excluded_file(name):
+                if excluded_file(name, source):
                     continue
                 found[rel] = _Entry(
                     rel=rel, src=source, size=st.st_size, mtime_ns=st.st_mtime_ns,
@@ -925,6 +1442,25 @@ def _scan(top: Path, *, skip: tuple[Path, ...], user_code: bool) -> list[_Entry]
 
     walk(top_real, "", frozenset({top_real}))
     return [found[k] for k in sorted(found)]
+
+
+def _is_secret_file(name: str, path: str) -> bool:
+    """A file never bundled unless ``include=`` names it: ``.env*``, credential files, SSH keys, and a
+    ``*.pem``/``*.key`` file holding a private key (read in chunks; an unreadable one counts as a key)."""
+    if name.startswith(".env") or name in _SECRET_FILES or name.startswith(_SECRET_PREFIXES):
+        return True
+    if not name.lower().endswith(_KEY_SUFFIXES):
+        return False
+    tail = b""
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                if _PRIVATE_KEY_MARK.search(tail + chunk):
+                    return True
+                tail = chunk[-64:]
+    except OSError:
+        return True
+    return False
 
 
 def _sha256_hex(data: bytes) -> str:

@@ -10,15 +10,26 @@ Format (JSON)::
 
 Guarantees:
 
-- written atomically (temp file, fsync, rename; directory fsynced) after every resource change,
-  mode 0600, the previous version kept as ``<path>.bak``; ``serial`` grows on every write;
-- a file that cannot be read, or that belongs to another app, stage or region, raises
-  :class:`StateError` and is never overwritten;
+- all-or-nothing writes after every resource change: a temp file beside the lockfile is written in
+  full (a short write is retried until done), fsynced, read back and checked (same size, same bytes,
+  parses as JSON), then renamed over the lockfile and the folder fsynced; mode 0600. Any OS error on
+  the way (``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EROFS``, ``EACCES``...) is a :class:`StateError` naming
+  the lockfile, the file being written and the cause, and the lockfile keeps its last complete version;
+- the previous version is kept as ``<path>.bak`` by a hard link renamed over it (no bytes written, so
+  it can never be cut short; a verified copy where the folder takes no hard links); ``serial`` grows
+  on every write;
+- a lockfile that is a symbolic link is followed consistently: it is resolved once, when the
+  :class:`StateFile` is made, and the ``.lock``, ``.bak`` and temp files live beside the target (so
+  two links to one lockfile share one lock); the link itself is never replaced;
+- a file that cannot be read, that belongs to another app, stage or region, or that does not have
+  the lockfile's shape (a ``schema_version`` this version does not write, an unknown resource type, a
+  field of the wrong JSON type, nesting deeper than :data:`MAX_DEPTH`) raises :class:`StateError`
+  naming the file and what is wrong, and is never overwritten;
 - ``status == "creating"`` is the intent record written before a create, so an interrupted deploy
   can find the half-made resource again; ``deposed`` lists replaced objects still to delete;
 - one process at a time: :meth:`StateFile.lock` takes an OS lock (``flock``) on ``<path>.lock``,
-  released by the OS if the process dies; a second locker fails fast with StateLockedError naming
-  the holder;
+  opened without following a symbolic link, released by the OS if the process dies; a second locker
+  fails fast with StateLockedError naming the holder;
 - no secrets: secret fields are recorded only as a salted, slow hash (scrypt, with the lockfile's own
   random ``secret_salt``; see :mod:`sstdirect.engine.secrets` and ``Provider.secret_fields``).
 """
@@ -26,11 +37,13 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import getpass
 import json
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -44,7 +57,13 @@ from .engine.secrets import new_salt
 from .errors import StateError, StateLockedError
 
 SCHEMA_VERSION = 1
+#: Every schema_version a lockfile has ever been written with. Only 1 so far; a later version that
+#: changes the format lists the older ones here and migrates them in :meth:`State.from_json`.
+READABLE_SCHEMA_VERSIONS = frozenset({1})
 STATUSES = ("created", "creating", "deleting")
+#: Deeper JSON than this is refused on load: the planner walks props recursively, and Python's
+#: recursion limit (~1000) must never be reached. Real lockfiles nest ~10 levels (IAM conditions).
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -134,31 +153,47 @@ class State:
 
         if not isinstance(data, dict):
             raise bad("does not hold a JSON object")
+        if _too_deep(data, MAX_DEPTH):
+            raise bad(f"nests JSON deeper than {MAX_DEPTH} levels (sstdirect never writes that)")
         version = data.get("schema_version")
-        if not isinstance(version, int):
+        if version is None:
             raise bad("has no schema_version")
+        if not _is_int(version):
+            raise bad(f"has a malformed 'schema_version' ({_kind(version)}, not a whole number)")
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"lockfile {path} has schema_version {version}, written by a newer sstdirect "
                 f"(this one reads up to {SCHEMA_VERSION}); upgrade sstdirect. The file was left untouched."
             )
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise bad(f"has schema_version {version}, which no sstdirect writes "
+                      f"(this one writes {SCHEMA_VERSION})")
         for key, kind in (("lineage", str), ("serial", int), ("app", str), ("stage", str), ("region", str),
                           ("resources", dict), ("outputs", dict)):
-            if not isinstance(data.get(key), kind):
+            value = data.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool) or value == "":
                 raise bad(f"has a missing or malformed {key!r}")
+        if data["serial"] < 0:
+            raise bad("has a missing or malformed 'serial' (negative)")
+        if not isinstance(data.get("account"), str | None):
+            raise bad(f"has a malformed 'account' ({_kind(data['account'])}, not a string)")
+        for construct_id, values in data["outputs"].items():
+            if not isinstance(values, dict):
+                raise bad(f"has a malformed output {construct_id!r} ({_kind(values)}, not an object)")
         salt = data.get("secret_salt")
         if salt is not None and not (isinstance(salt, str) and len(salt) >= 16 and _is_hex(salt)):
             raise bad("has a malformed 'secret_salt'")
+        from .engine.resource import registered_types  # here: the providers import this module
+
+        known = frozenset(registered_types())
         resources: dict[str, Record] = {}
         for address, raw in data["resources"].items():
-            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-                raise bad(f"has a malformed resource {address!r}")
-            if raw.get("status", "created") not in STATUSES:
+            if isinstance(raw, dict) and raw.get("status", "created") not in STATUSES:
                 raise bad(f"has resource {address!r} with unknown status {raw.get('status')!r}")
-            try:
-                resources[address] = Record.from_json(address, raw)
-            except (TypeError, KeyError, AttributeError, ValueError) as exc:
-                raise bad(f"has a malformed resource {address!r} ({exc})") from None
+            problem = _record_problem(raw, known)
+            if problem:
+                raise bad(f"has a malformed resource {address!r}: {problem}")
+            resources[address] = Record.from_json(address, raw)
         return cls(
             app=data["app"],
             stage=data["stage"],
@@ -173,31 +208,40 @@ class State:
 
 
 class StateFile:
-    """A lockfile on disk: load, lock, save."""
+    """A lockfile on disk: load, lock, save.
+
+    ``path`` is the lockfile as given (messages name it); ``target`` is the file itself: ``path`` with
+    every symbolic link resolved, once, here. The ``.lock``, ``.bak`` and temp files live beside
+    ``target``, and writes replace ``target``, so a symlinked lockfile keeps its link and two links to
+    one lockfile share one lock.
+    """
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.bak_path = self.path.with_name(self.path.name + ".bak")
+        real = os.path.realpath(self.path)
+        self.target = self.path if real == os.path.abspath(self.path) else Path(real)
+        self.lock_path = self.target.with_name(self.target.name + ".lock")
+        self.bak_path = self.target.with_name(self.target.name + ".bak")
         self._write_lock = threading.Lock()
         self._save_cond = threading.Condition()
         self._save_requested = 0  # save() calls so far
         self._save_written = 0  # every call up to this one is covered by a completed write
         self._save_busy = False
 
+    def _named(self) -> str:
+        """The lockfile for messages: its path, and its target when it is a link."""
+        return str(self.path) if self.target == self.path else f"{self.path} (a link to {self.target})"
+
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.target.exists()
 
     def load(self, *, app: str | None = None, stage: str | None = None, region: str | None = None) -> State:
         """The state in the file, or a fresh one if there is no file. Never writes."""
-        if not self.path.exists():
+        if not self.exists():
             if app is None or stage is None or region is None:
                 raise StateError(f"no lockfile at {self.path}")
             return State(app=app, stage=stage, region=region)
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise StateError(f"cannot read lockfile {self.path}: {exc}") from None
+        raw = self._read()
         if not raw.strip():
             raise StateError(
                 f"lockfile {self.path} is empty; it was left untouched. Restore {self.bak_path} "
@@ -210,6 +254,11 @@ class StateFile:
                 f"lockfile {self.path} is not valid JSON ({exc}); it was left untouched. "
                 f"Restore {self.bak_path} or fix the file by hand."
             ) from None
+        except RecursionError:
+            raise StateError(
+                f"lockfile {self.path} nests JSON deeper than Python's parser can follow (sstdirect never "
+                f"writes that); it was left untouched. Restore {self.bak_path} or fix the file by hand."
+            ) from None
         state = State.from_json(data, self.path)
         for what, want, have in (("app", app, state.app), ("stage", stage, state.stage),
                                  ("region", region, state.region)):
@@ -220,13 +269,36 @@ class StateFile:
                 )
         return state
 
+    def _read(self) -> bytes:
+        """The lockfile's bytes; a FIFO, a device or a folder in its place is refused, never read."""
+        try:
+            fd = os.open(self.target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise StateError(f"lockfile {self._named()} is not a regular file; it was left untouched.")
+                chunks = []
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StateError(f"cannot read lockfile {self._named()}: {_cause(exc)}") from None
+
     def save(self, state: State) -> None:
         """Atomically write ``state`` (serial + 1), keeping the previous file as ``.bak``.
+
+        All or nothing: a write that fails for any reason (a full disk, a quota, a file size limit, a
+        read-only folder or file system) raises :class:`StateError` naming the file and the cause, and
+        the lockfile and ``.bak`` keep their last complete versions (``state.serial`` has still grown:
+        the next successful save only skips a number).
 
         Returns once a write that began after this call is on disk (so every change made to ``state``
         before the call is durable). Concurrent callers share writes (group commit): while one thread
         writes, the others wait and the next write covers all of them, so N steps finishing together
         cost a few writes, not N fsync'd writes in a row. (One State object per StateFile at a time.)
+        A failed write raises in the thread that made it; each caller it was to cover then makes its own
+        attempt (and fails the same way while the disk is full).
         """
         with self._save_cond:
             self._save_requested += 1
@@ -243,10 +315,23 @@ class StateFile:
                 with state.lock:
                     state.serial += 1
                     blob = dumps_state(state.to_json())
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if self.path.exists():
-                    _atomic_write(self.bak_path, self.path.read_bytes())
-                _atomic_write(self.path, blob)
+                try:
+                    self.target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StateError(self._write_error(self.target.parent, exc)) from None
+                # The new version first, complete and verified; only then does the old one become the .bak
+                # and the new one replace it. A failure up to the .bak leaves both files as they were; one at
+                # the rename leaves the lockfile as it was and .bak a link to it: complete versions, always.
+                tmp = self._prepare(self.target, blob)
+                try:
+                    if self.target.exists():
+                        self._keep_backup()
+                    os.replace(tmp, self.target)
+                    _fsync_folder(self.target.parent)
+                except OSError as exc:
+                    raise StateError(self._write_error(self.target, exc)) from None
+                finally:
+                    _unlink_quietly(tmp)
             written = True
         finally:
             with self._save_cond:
@@ -256,18 +341,76 @@ class StateFile:
                 self._save_cond.notify_all()
 
     def delete(self) -> None:
-        """Remove the lockfile (after a complete remove), keeping a last ``.bak``."""
+        """Remove the lockfile (after a complete remove), keeping it as the last ``.bak`` (a rename: it
+        needs no free space and cannot be cut short)."""
         with self._write_lock:
-            if self.path.exists():
-                _atomic_write(self.bak_path, self.path.read_bytes())
-                self.path.unlink()
+            if self.target.exists():
+                try:
+                    os.replace(self.target, self.bak_path)
+                    _fsync_folder(self.target.parent)
+                except OSError as exc:
+                    raise StateError(self._write_error(self.bak_path, exc)) from None
+
+    def _keep_backup(self) -> None:
+        """Make ``.bak`` the current lockfile: a hard link to it, renamed over the old ``.bak`` (atomic,
+        no bytes written); where the folder takes no hard links, a verified copy (:meth:`_write`)."""
+        tmp = _temp_name(self.bak_path)
+        try:
+            _unlink_quietly(tmp)
+            os.link(self.target, tmp)
+            os.chmod(tmp, 0o600)  # the lockfile's own inode: it is replaced next anyway
+            os.replace(tmp, self.bak_path)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            if exc.errno not in _NO_HARD_LINKS:
+                raise StateError(self._write_error(self.bak_path, exc)) from None
+            self._write(self.bak_path, self._read(), sync_folder=False)
+
+    def _prepare(self, path: Path, data: bytes) -> Path:
+        """The temp file of ``path``, holding ``data`` complete and verified (see :func:`_prepared`)."""
+        try:
+            return _prepared(path, data)
+        except OSError as exc:
+            raise StateError(self._write_error(path, exc)) from None
+
+    def _write(self, path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+        try:
+            _atomic_write(path, data, sync_folder=sync_folder)
+        except OSError as exc:
+            raise StateError(self._write_error(path, exc)) from None
+
+    def _write_error(self, path: Path, exc: OSError) -> str:
+        where = "" if path == self.target else f" ({path})"
+        return (
+            f"cannot write lockfile {self._named()}{where}: {_cause(exc)}. The lockfile and its .bak keep "
+            f"their last complete version and sstdirect stops here; free some space (or quota), or make "
+            f"{path.parent} writable, then run again: the next deploy continues from the lockfile."
+        )
 
     @contextlib.contextmanager
     def lock(self, operation: str) -> Iterator[None]:
-        """Hold the OS lock for ``operation``; StateLockedError at once if another process has it."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Hold the OS lock for ``operation``; StateLockedError at once if another process has it.
+
+        The ``.lock`` file is opened without following a symbolic link (it is truncated: a link would
+        cut whatever it points to) and must be a regular file; either problem, or a folder where it
+        cannot be made, is a StateError naming it.
+        """
         try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateError(
+                    f"the lock file {self.lock_path} of lockfile {self._named()} is a symbolic link; sstdirect "
+                    f"never follows one there (it truncates its lock file). Remove the link and run again."
+                ) from None
+            raise StateError(f"cannot open the lock file {self.lock_path} of lockfile {self._named()}: "
+                             f"{_cause(exc)}; nothing was changed.") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StateError(f"the lock file {self.lock_path} of lockfile {self._named()} is not a regular "
+                                 f"file; remove it and run again.")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -285,12 +428,14 @@ class StateFile:
                 "operation": operation,
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(record).encode(), 0)
+            with contextlib.suppress(OSError):  # who holds it is advice for others; a full disk is not fatal here
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(record).encode(), 0)
             try:
                 yield
             finally:
-                os.ftruncate(fd, 0)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -302,6 +447,75 @@ def _is_hex(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    """``value``'s JSON type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    for kind, name in ((str, "a string"), (int | float, "a number"), (list, "an array"), (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests containers more than ``limit`` levels deep: a walk level by level, which
+    never recurses (and costs ~5 ms for a 600-resource lockfile)."""
+    level, depth = [data], 1
+    while level:
+        if depth > limit:
+            return True
+        deeper = []
+        for value in level:
+            for child in value.values() if type(value) is dict else value:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        level, depth = deeper, depth + 1
+    return False
+
+
+# The JSON type of each field of a record; a field may be absent (its default), never of another type.
+_RECORD_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("type", str, "a string"),
+    ("status", str, "a string"),
+    ("physical_id", (str, type(None)), "a string or null"),
+    ("attrs", dict, "an object"),
+    ("props", dict, "an object"),
+    ("props_hash", str, "a string"),
+    ("depends_on", list, "an array of addresses"),
+    ("deposed", list, "an array of records"),
+    ("address", str, "a string"),
+)
+
+
+def _record_problem(raw: Any, known_types: frozenset[str], where: str = "") -> str | None:
+    """What is wrong with one record's JSON (``where`` locates a deposed one), or None."""
+    if not isinstance(raw, dict):
+        return f"{where}is {_kind(raw)}, not an object"
+    if "type" not in raw:
+        return f"{where}has no 'type'"
+    for key, kinds, expected in _RECORD_FIELDS:
+        if key in raw and not isinstance(raw[key], kinds):
+            return f"{where}{key!r} is {_kind(raw[key])}, not {expected}"
+    if raw["type"] not in known_types:
+        return (f"{where}has unknown type {raw['type']!r} (not one this sstdirect knows; "
+                f"a lockfile of a newer version?)")
+    if raw.get("status", "created") not in STATUSES:
+        return f"{where}has unknown status {raw['status']!r}"
+    if not all(isinstance(dep, str) for dep in raw.get("depends_on", ())):
+        return f"{where}'depends_on' holds something other than address strings"
+    for i, old in enumerate(raw.get("deposed", ())):
+        problem = _record_problem(old, known_types, f"{where}deposed[{i}] ")
+        if problem:
+            return problem
+    return None
 
 
 def _await_holder(fd: int, patience_s: float = 0.5) -> dict[str, Any]:
@@ -343,23 +557,95 @@ def dumps_state(data: dict[str, Any]) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
+# Errors of os.link that mean "this folder takes no hard links" (vfat, some network and FUSE file
+# systems; fs.protected_hardlinks for a file of another user): .bak is then a verified copy.
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def _cause(exc: OSError) -> str:
+    """An OS error for a message: ``ENOSPC (No space left on device)``."""
+    name = errno.errorcode.get(exc.errno or 0)
+    text = exc.strerror or str(exc)
+    return f"{name} ({text})" if name else text
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    dfd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data``: ``os.write`` may take fewer (a nearly full disk, a file size
+    limit); the rest is written again until done or the OS says why it cannot."""
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        n = os.write(fd, view[done:])
+        if n <= 0:
+            raise OSError(errno.EIO, f"short write: the file system took {done} of {len(data)} bytes, then none")
+        done += n
+
+
+def _verify(fd: int, data: bytes) -> None:
+    """Read the written file back: the same size, the same bytes, and JSON."""
+    size = os.fstat(fd).st_size
+    if size != len(data):
+        raise OSError(errno.EIO, f"read back {size} bytes of the {len(data)} written")
+    back = os.pread(fd, size + 1, 0)
+    while len(back) < size:  # pread may return less than asked
+        chunk = os.pread(fd, size + 1 - len(back), len(back))
+        if not chunk:
+            break
+        back += chunk
+    if back != data:
+        raise OSError(errno.EIO, f"read back {len(back)} bytes that differ from the {len(data)} written")
+    try:
+        json.loads(back)
+    except (ValueError, RecursionError) as exc:
+        raise OSError(errno.EIO, f"the written file does not parse as JSON ({exc})") from None
+
+
+def _prepared(path: Path, data: bytes) -> Path:
+    """A fresh temp file beside ``path`` (never through a link) holding ``data``: written in full,
+    fsynced, read back and verified (size, bytes, JSON), mode 0600. Raises OSError and leaves no temp
+    file if any of it fails."""
+    tmp = _temp_name(path)
+    try:
+        _unlink_quietly(tmp)  # a leftover of a killed process with this pid
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+            _verify(fd, data)
+            os.fchmod(fd, 0o600)  # the umask may have narrowed it; never wider
+        finally:
+            os.close(fd)  # a network file system may report a full quota only here
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Replace ``path`` by ``data`` all at once (:func:`_prepared`, then a rename), or raise OSError and
+    leave it as it was; then the folder is fsynced (``sync_folder``)."""
+    tmp = _prepared(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    if sync_folder:
+        _fsync_folder(path.parent)

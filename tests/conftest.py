@@ -120,15 +120,19 @@ def config_error_check() -> Callable[..., None]:
 
     from sstdirect import App, ConfigError
 
+    # One session for every check of the test (hypothesis calls check() hundreds of times; a Session
+    # costs ~50 ms to build): its hook records any request, and each check starts with none recorded.
+    session = boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    sent: list[str] = []
+
+    def refuse(event_name: str = "", **_: Any) -> None:
+        sent.append(event_name)
+        raise AssertionError(f"an AWS call was made: {event_name}")
+
+    session.events.register("before-send", refuse)
+
     def check(root: Any, build: Callable[[Any], Any], expected: tuple[str, ...]) -> None:
-        session = boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-        sent: list[str] = []
-
-        def refuse(event_name: str = "", **_: Any) -> None:
-            sent.append(event_name)
-            raise AssertionError(f"an AWS call was made: {event_name}")
-
-        session.events.register("before-send", refuse)
+        sent.clear()
         app = App("notes", stage="dev", session=session, root=root)
         with pytest.raises(ConfigError) as info:
             build(app)

@@ -2,8 +2,8 @@
 and an inventory of what the embedded AWS holds, to count duplicates and leftovers.
 
 ``inventory(client)`` lists every API, route, integration, stage, authorizer, function, permission, role,
-log group, user pool, user pool client, identity pool, certificate, record set, domain name and API
-mapping, each keyed by what identifies it to a human (names, route keys, descriptions — never ids, so
+log group, user pool, user pool client, identity pool, certificate, record set, domain name, API
+mapping and DynamoDB table, each keyed by what identifies it to a human (names, route keys, descriptions — never ids, so
 that two deploys' inventories compare), as a Counter: a count above 1 is a duplicate.
 """
 
@@ -92,6 +92,8 @@ def inventory(client: Callable[[str], Any]) -> Counter[tuple[Any, ...]]:
         out["identity-pool", pool["IdentityPoolName"]] += 1
     for cert in acm.list_certificates()["CertificateSummaryList"]:
         out["certificate", cert["DomainName"]] += 1
+    for table in client("dynamodb").list_tables()["TableNames"]:
+        out["table", table] += 1
     for zone in r53.list_hosted_zones()["HostedZones"]:
         for rr in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:
             if rr["Type"] not in ("NS", "SOA"):

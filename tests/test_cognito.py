@@ -55,12 +55,16 @@ def the_provider(aws: boto3.Session) -> Aws:
 
 
 def base(aws: boto3.Session) -> list[dict[str, Any]]:
-    """Both identity-pool roles' base grant: SST's, with cognito-sync narrowed to the caller's own identity."""
+    """Both identity-pool roles' base grant: SST's, with cognito-sync narrowed to the actions an identity's own
+    credentials can call, on the caller's own identity (see tests/test_security.py for where they come from)."""
     (pool,) = aws.client("cognito-identity").list_identity_pools(MaxResults=10)["IdentityPools"]
     identity = (f"arn:aws:cognito-sync:{REGION}:{ACCOUNT}:identitypool/{pool['IdentityPoolId']}/identity/"
                 "${cognito-identity.amazonaws.com:sub}")
     return [{"Effect": "Allow", "Action": "mobileanalytics:PutEvents", "Resource": "*"},
-            {"Effect": "Allow", "Action": "cognito-sync:*", "Resource": [identity, f"{identity}/*"]}]
+            {"Effect": "Allow", "Action": [f"cognito-sync:{a}" for a in (
+                "DeleteDataset", "DescribeDataset", "DescribeIdentityUsage", "ListDatasets", "ListRecords",
+                "RegisterDevice", "SubscribeToDataset", "UnsubscribeFromDataset", "UpdateRecords")],
+             "Resource": [identity, f"{identity}/*"]}]
 
 
 def role_docs(aws: boto3.Session, name: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sstdirect import Api, App, Function
+from sstdirect import Api, App, AppSyncApi, Function, WebSocketApi
 from sstdirect.constructs.routes import parse_route_key
 
 
@@ -17,6 +17,7 @@ def root(tmp_path: Path) -> Path:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "ok.py").write_text("def main(event, context):\n    return {}\n")
     (tmp_path / "src" / "other.py").write_text("x = 1\n")
+    (tmp_path / "schema.graphql").write_text("type Query { a: String }\n")
     return tmp_path
 
 
@@ -65,6 +66,52 @@ CASES: list[tuple[str, Callable[[App], Any], tuple[str, ...]]] = [
     ("bad construct id", lambda a: Function(a, "my fn", handler=H), ("not valid",)),
     ("output in f-string", lambda a: f"{Api(a, 'Api').url}/x", ("known only after deploy",)),
     ("unknown App option", lambda a: App("x", stages="dev"), ("stage",)),
+    # Routes that differ only in a parameter's name: a request matches both alike, the second is unreachable.
+    ("parameter name conflict", lambda a: Api(a, "Api", routes={"GET /notes/{id}": H, "GET /notes/{noteId}": H}),
+     ("Api 'Api'", "'GET /notes/{id}'", "'GET /notes/{noteId}'", "differ only in a parameter's name", "Fix:")),
+    ("greedy name conflict", lambda a: Api(a, "Api", routes={"ANY /files/{proxy+}": H, "ANY /files/{path+}": H}),
+     ("'ANY /files/{proxy+}'", "'ANY /files/{path+}'", "differ only in a parameter's name")),
+    ("name conflict across add_routes", lambda a: Api(a, "Api", routes={"GET /notes/{id}": H}).add_routes(
+        {"GET /notes/{noteId}": H}), ("'GET /notes/{id}'", "'GET /notes/{noteId}'")),
+    # Wrong types: a ConfigError naming the option, never a TypeError/ValueError or a value taken apart.
+    ("environment [''] ", lambda a: Function(a, "Fn", handler=H, environment=[""]),
+     ("Function 'Fn'", "environment must be a dict", "{'TABLE': 'notes'}")),
+    ("environment ['ab']", lambda a: Function(a, "Fn", handler=H, environment=["ab"]),  # was {"a": "b"}
+     ("Function 'Fn'", "environment must be a dict")),
+    ("permissions 's3'", lambda a: Function(a, "Fn", handler=H, permissions="s3"),  # was ["s:*", "3:*"]
+     ("Function 'Fn'", "permissions must be a list")),
+    ("statement action int", lambda a: Function(a, "Fn", handler=H, permissions=[{"Action": 5}]),
+     ("Function 'Fn'", "Action must be a string or a list")),
+    ("route authorizer list", lambda a: Api(a, "Api", authorizers={"auth": {"type": "lambda", "function": H}},
+                                            routes={"GET /x": {"function": H, "authorizer": ["auth"]}}),
+     ("Api 'Api' route 'GET /x'", "authorizer must be a name", "'auth'")),
+    ("route authorizer dict", lambda a: Api(a, "Api", routes={"GET /x": {"function": H, "authorizer": {"x": 1}}}),
+     ("Api 'Api' route 'GET /x'", "authorizer must be a name")),
+    ("default authorizer list", lambda a: Api(a, "Api", defaults={"authorizer": ["none"]}),
+     ("Api 'Api' defaults", "authorizer must be a name")),
+    ("authorizer type list", lambda a: Api(a, "Api", authorizers={"auth": {"type": ["lambda"], "function": H}}),
+     ("Api 'Api' authorizer 'auth'", "'type' of 'user_pool', 'jwt' or 'lambda'", "['lambda']")),
+    ("authorizer type dict", lambda a: Api(a, "Api", authorizers={"auth": {"type": {"lambda": 1}}}),
+     ("Api 'Api' authorizer 'auth'", "'type'")),
+    ("authorizer config list", lambda a: Api(a, "Api", authorizers={"auth": ["lambda"]}),
+     ("Api 'Api' authorizer 'auth'", "a dict, not list")),
+    ("jwt issuer int", lambda a: Api(a, "Api", authorizers={"j": {"type": "jwt", "jwt": {"issuer": 7}}}),
+     ("Api 'Api' authorizer 'j'", "issuer must be the issuer's URL")),
+    ("jwt audience int", lambda a: Api(a, "Api", authorizers={"j": {"type": "jwt", "jwt": {
+        "issuer": "https://id.example.com", "audience": 7}}}), ("jwt audience must be a list",)),
+    ("client_ids string", lambda a: Api(a, "Api", authorizers={"u": {"type": "user_pool", "user_pool": {
+        "id": "us-east-1_abc", "client_ids": "abc"}}}), ("user_pool client_ids must be a list",)),
+    ("routes list", lambda a: Api(a, "Api", routes=["GET /x"]), ("Api 'Api'", "routes must be a dict", "not list")),
+    ("routes empty string", lambda a: WebSocketApi(a, "Ws", routes=""), ("WebSocketApi 'Ws'", "routes must be a dict")),
+    ("option key not a string", lambda a: Api(a, "Api", cors={1: True}), ("Api 'Api' cors", "1 is not a name")),
+    ("defaults environment list", lambda a: Api(a, "Api", defaults={"function": {"environment": ["ab"]}},
+                                                routes={"GET /x": {"handler": H, "environment": {"A": "1"}}}),
+     ("Api 'Api' route 'GET /x' (defaults' function)", "environment must be a dict")),
+    ("defaults value every route overrides", lambda a: Api(a, "Api", defaults={"function": {"timeout": "5"}},
+                                                           routes={"GET /x": {"handler": H, "timeout": 5}}),
+     ("(defaults' function)", "timeout must be an int")),
+    ("AppSync mode list", lambda a: AppSyncApi(a, "Gql", schema="schema.graphql", authorization={"default": ["iam"]}),
+     ("AppSyncApi 'Gql' authorization", "default must be one of")),
 ]
 
 

@@ -2,14 +2,19 @@
 an INFERRED status where AWS documents none) and keeps serving.
 
 Each case sends raw bytes on its own connection, checks the answer, then checks that a normal request on
-a new connection is still served.
+a new connection is still served. The framing is strict HTTP/1.1 (RFC 9112, h11): request smuggling shapes
+are 400 and close the connection, a handler's invalid header is a 500 (never a split response), the
+gateway computes Content-Length itself, trickled heads, connection floods and the listen backlog are bounded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+import shutil
 import socket
+import subprocess
 import textwrap
 import threading
 import time
@@ -23,6 +28,7 @@ from hypothesis import strategies as st
 from sstdirect import Api, App
 from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
+from sstdirect.local.gateway import http11
 from sstdirect.local.gateway import server as gateway_server
 
 ECHO = """
@@ -34,12 +40,40 @@ ECHO = """
                                     "routeKey": event["routeKey"], "path": event["rawPath"]})}
 """
 
+# Responses whose headers are not valid HTTP (RFC 9110 §5.1 names are tokens, §5.5 values hold no CR, LF,
+# NUL or other controls; HTTP/1.1 headers are Latin-1), and framing headers the gateway must not trust.
+BAD_HEADERS = """
+    CASES = {
+        "crlf-value": {"headers": {"x-a": "a\\r\\nX-Injected: 1"}},
+        "lf-value": {"headers": {"x-a": "a\\nX-Injected: 1"}},
+        "cr-value": {"headers": {"x-a": "a\\rX-Injected: 1"}},
+        "nul-value": {"headers": {"x-a": "a\\u0000b"}},
+        "control-value": {"headers": {"x-a": "a\\u0001b"}},
+        "crlf-name": {"headers": {"x-a\\r\\nX-Injected": "1"}},
+        "space-name": {"headers": {"x a": "1"}},
+        "colon-name": {"headers": {"x-a:X-Injected": "1"}},
+        "empty-name": {"headers": {"": "1"}},
+        "non-latin-1-value": {"headers": {"x-a": "\\u20ac"}},
+        "non-latin-1-name": {"headers": {"x-\\u00e9": "1"}},
+        "crlf-cookie": {"cookies": ["a=b\\r\\nX-Injected: 1"]},
+        "status-line-split": {"headers": {"x-a": "1\\r\\n\\r\\nHTTP/1.1 200 OK"}},
+        "latin-1-value": {"headers": {"x-a": "caf\\u00e9"}},
+        "content-length-short": {"headers": {"content-length": "1"}},
+        "content-length-long": {"headers": {"Content-Length": "500"}},
+        "transfer-encoding": {"headers": {"transfer-encoding": "chunked"}},
+    }
+
+    def main(event, context):
+        return {"statusCode": 200, "body": "hello", **CASES[event["pathParameters"]["case"]]}
+"""
+
 
 @pytest.fixture(scope="module")
 def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     tmp = tmp_path_factory.mktemp("malformed")
     (tmp / "src").mkdir()
     (tmp / "src" / "echo.py").write_text(textwrap.dedent(ECHO))
+    (tmp / "src" / "bad.py").write_text(textwrap.dedent(BAD_HEADERS))
     saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()
@@ -47,7 +81,8 @@ def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
                                         session=cloud.session(), state_dir=str(tmp / "state"))
         try:
             app = App("malformed", stage="dev", root=tmp)
-            api = Api(app, "Api", routes={"POST /echo": "src/echo.main", "GET /echo/{proxy+}": "src/echo.main"})
+            api = Api(app, "Api", routes={"POST /echo": "src/echo.main", "GET /echo/{proxy+}": "src/echo.main",
+                                          "GET /bad/{case}": "src/bad.main"})
             app.deploy()
         finally:
             app_module.CLI_OVERRIDES.clear()
@@ -161,14 +196,10 @@ def test_malformed_requests_get_api_gateway_errors_and_the_server_keeps_serving(
 
 
 ODD_REQUESTS = {
-    "header name with a space": b"Bad Header: x\r\n",
-    "NUL in a header value": b"X-Nul: a\x00b\r\n",
-    "non-UTF-8 header value": b"X-Utf: \xc3\xa9\xff\r\n",
-    "obsolete line folding": b"X-Fold: a\r\n  continued\r\n",
-    "header line without a colon": b"nocolon\r\n",
+    "non-UTF-8 header value": b"X-Utf: \xc3\xa9\xff\r\n",  # obs-text: valid, passed on as Latin-1
     "non-UTF-8 cookie": b"Cookie: \xff=\xfe; a\r\n",
 }
-ODD_TARGETS = ["/echo/%zz", "/echo/a?%zz=%%&x&=&a=1&a=2", "/echo/\xff\xfe", "http://evil.com/echo/x", "*",
+ODD_TARGETS = ["/echo/%zz", "/echo/a?%zz=%%&x&=&a=1&a=2", "http://evil.com/echo/x", "*",
                "/echo/" + "%2F" * 100]
 
 
@@ -179,6 +210,128 @@ def test_odd_headers_are_answered_and_the_server_keeps_serving(address: tuple[st
     status, _, body = exchange(address, data)
     assert status == 200 and json.loads(body)["routeKey"] == "GET /echo/{proxy+}"
     still_serving(address)
+
+
+def exchange_all(address: tuple[str, int], data: bytes, timeout: float = 5) -> tuple[list[tuple[int, dict[str, str],
+                                                                                            bytes]], bool]:
+    """Send ``data`` on a fresh connection (not half-closed: a server may keep it for the next request), read
+    every response until the server closes or ``timeout`` passes: (responses, closed by the server)."""
+    raw, closed = b"", False
+    with socket.create_connection(address, timeout=timeout) as sock:
+        sock.sendall(data)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            raw += chunk
+    responses = []
+    while raw:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        assert sep, raw[:300]
+        status, headers, _ = parse_response(head + sep)
+        length = int(headers.get("content-length", "0"))
+        responses.append((status, headers, rest[:length]))
+        raw = rest[length:]
+    return responses, closed
+
+
+SMUGGLED = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+# Request smuggling shapes (RFC 9112 §6.1, §6.3, §5.2; RFC 9110 §8.6): each would let a proxy in front and the
+# gateway disagree on where the request ends. The second request hidden in each must never be answered.
+SMUGGLING = {
+    "content-length with transfer-encoding": b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                                             + SMUGGLED,
+    "transfer-encoding then content-length": b"Transfer-Encoding: chunked\r\nContent-Length: 46\r\n\r\n0\r\n\r\n"
+                                             + SMUGGLED,
+    "two differing content-lengths": b"Content-Length: 0\r\nContent-Length: 46\r\n\r\n" + SMUGGLED,
+    "two equal content-lengths": b"Content-Length: 0\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "content-length +0": b"Content-Length: +0\r\n\r\n" + SMUGGLED,
+    "content-length +5": b"Content-Length: +5\r\n\r\nhello" + SMUGGLED,
+    "content-length 0x0": b"Content-Length: 0x0\r\n\r\n" + SMUGGLED,
+    "obs-fold in content-length": b"Content-Length: \r\n 0\r\n\r\n" + SMUGGLED,
+    "obs-fold in another header": b"X-Fold: a\r\n continued\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "obs-fold with a tab": b"X-Fold: a\r\n\tcontinued\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "transfer-encoding xchunked": b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "transfer-encoding chunked-false": b"Transfer-Encoding: chunked-false\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "transfer-encoding identity": b"Transfer-Encoding: identity\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "transfer-encoding gzip, chunked": b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    "two transfer-encodings": b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                              + SMUGGLED,
+    "space before the colon": b"Content-Length : 46\r\n\r\n" + SMUGGLED,
+    "header name with a space": b"Content Length: 46\r\n\r\n" + SMUGGLED,
+    "header line without a colon": b"nocolon\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "NUL in a header value": b"X-Nul: a\x00b\r\nContent-Length: 0\r\n\r\n" + SMUGGLED,
+    "bare CR in a header value": b"X-Cr: a\rContent-Length: 46\r\n\r\n" + SMUGGLED,
+}
+
+
+@pytest.mark.parametrize("case", list(SMUGGLING))
+def test_request_smuggling_shapes_are_400_and_close_the_connection(address: tuple[str, int], case: str) -> None:
+    data = b"POST /echo HTTP/1.1\r\nHost: x\r\n" + SMUGGLING[case]
+    responses, closed = exchange_all(address, data)
+    assert [r[0] for r in responses] == [400], responses
+    gateway_error(responses[0], 400, "Bad Request")
+    assert responses[0][1].get("connection") == "close" and closed
+    still_serving(address)
+
+
+@pytest.mark.parametrize("target", ["/echo/\xff\xfe", "/echo/a\x01b", "/echo/a\x7fb"])
+def test_a_request_target_that_is_not_visible_ascii_is_400(address: tuple[str, int], target: str) -> None:
+    """RFC 9112 §3.2: the request target is visible ASCII (non-ASCII is percent-encoded by clients)."""
+    data = b"GET " + target.encode("latin-1") + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    responses, closed = exchange_all(address, data)
+    assert [r[0] for r in responses] == [400] and closed
+    still_serving(address)
+
+
+INVALID_RESPONSE_HEADERS = ["crlf-value", "lf-value", "cr-value", "nul-value", "control-value", "crlf-name",
+                            "space-name", "colon-name", "empty-name", "non-latin-1-value", "non-latin-1-name",
+                            "crlf-cookie", "status-line-split"]
+
+
+@pytest.mark.parametrize("case", INVALID_RESPONSE_HEADERS)
+def test_a_handler_header_that_is_not_valid_http_is_a_500_never_a_split_response(
+        address: tuple[str, int], case: str) -> None:
+    """The whole response becomes API Gateway's 500; nothing the handler wrote reaches the wire, and the
+    keep-alive connection stays in step (the next request on it is answered)."""
+    data = f"GET /bad/{case} HTTP/1.1\r\nHost: x\r\n\r\n".encode() + get()
+    responses, _ = exchange_all(address, data)
+    assert [r[0] for r in responses] == [500, 200], responses
+    _, headers, body = responses[0]
+    assert json.loads(body) == {"message": "Internal Server Error"} and headers["content-type"] == "application/json"
+    assert "x-injected" not in headers and "x-a" not in headers and b"hello" not in body
+    assert headers["content-length"] == str(len(body)) and headers.get("apigw-requestid")
+    assert json.loads(responses[1][2])["routeKey"] == "GET /echo/{proxy+}"
+
+
+def test_a_latin_1_header_value_is_sent_as_latin_1(address: tuple[str, int]) -> None:
+    responses, _ = exchange_all(address, get("/bad/latin-1-value"))
+    assert responses[0][0] == 200 and responses[0][1]["x-a"] == "café"
+
+
+@pytest.mark.parametrize("case", ["content-length-short", "content-length-long", "transfer-encoding"])
+def test_the_gateway_computes_content_length_itself(address: tuple[str, int], case: str) -> None:
+    """A handler's own content-length / transfer-encoding is dropped: the body is framed by its real length,
+    and the next request on the connection is answered in step."""
+    data = f"GET /bad/{case} HTTP/1.1\r\nHost: x\r\n\r\n".encode() + get()
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(data)
+        raw = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                raw += chunk
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert len(re.findall(rb"(?im)^content-length:", head)) == 1 and b"transfer-encoding" not in head.lower()
+    assert re.search(rb"(?im)^content-length: 5\r?$", head) and rest.startswith(b"helloHTTP/1.1 200 "), raw
 
 
 @pytest.mark.parametrize("target", ODD_TARGETS)
@@ -232,8 +385,9 @@ def test_a_chunked_body_is_dechunked(address: tuple[str, int]) -> None:
 def test_half_sent_requests_do_not_block_others_and_are_dropped(address: tuple[str, int],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Slowloris: connections that send part of a request and stall. Other clients are served meanwhile,
-    and each stalled connection is closed by the server after its idle timeout (shortened here)."""
-    monkeypatch.setattr(gateway_server._Handler, "timeout", 1.0)
+    and each stalled connection is closed by the server after its idle timeout or header deadline (shortened)."""
+    monkeypatch.setattr(http11, "IDLE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(http11, "HEADER_TIMEOUT_S", 1.0)
     stalled = []
     for partial in (b"GET /echo/x HTTP/1.1\r\nHost: x\r\n",  # headers never finished
                     b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"",  # body cut short
@@ -286,9 +440,93 @@ def test_many_requests_on_one_keep_alive_connection_after_errors(address: tuple[
             file.read(length)
 
 
-def test_the_idle_timeout_is_set() -> None:
-    assert gateway_server._Handler.timeout == gateway_server.IDLE_TIMEOUT_S > 0
-    assert gateway_server.MAX_HEADER_BYTES == 10240
+def test_the_timeouts_and_limits_are_set() -> None:
+    assert http11.IDLE_TIMEOUT_S > 0 and 0 < http11.HEADER_TIMEOUT_S <= 60
+    assert gateway_server.MAX_HEADER_BYTES == http11.MAX_HEADER_BYTES == 10240
+
+
+def _dropped(sock: socket.socket, wait: float) -> bool:
+    """True once the server has closed ``sock`` (EOF or reset), waiting at most ``wait`` seconds."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(65536) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_head_trickled_byte_by_byte_is_dropped_at_the_header_deadline(address: tuple[str, int],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slowloris proper: every byte arrives well within the idle timeout, but the head never ends. The
+    connection is dropped once the header deadline (shortened to 1.5 s) has passed since its first byte."""
+    monkeypatch.setattr(http11, "HEADER_TIMEOUT_S", 1.5, raising=False)
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(b"GET /echo/x HTTP/1.1\r\nHost: x\r\n")
+        began, dropped = time.monotonic(), False
+        while not dropped and time.monotonic() - began < 6:
+            try:
+                sock.sendall(b"X-Slow-%d: 1\r\n" % int((time.monotonic() - began) * 10))
+            except OSError:
+                dropped = True
+                break
+            dropped = _dropped(sock, 0.1)
+        elapsed = time.monotonic() - began
+    assert dropped, "a connection trickling its head was kept for 6 s"
+    assert 1.3 < elapsed < 4, elapsed
+    still_serving(address)
+
+
+def test_connection_threads_are_bounded_and_the_next_connections_get_503(address: tuple[str, int]) -> None:
+    """Idle connections hold a thread each, up to MAX_CONNECTIONS; the next ones are answered 503 at once
+    and closed (INFERRED status) instead of each getting a thread; closing them frees the slots."""
+    time.sleep(0.3)  # connections of earlier tests finish closing
+    before = threading.active_count()
+    extra = 8
+    socks = [socket.create_connection(address, timeout=10) for _ in range(http11.MAX_CONNECTIONS + extra)]
+    try:
+        time.sleep(0.5)
+        threads = threading.active_count() - before
+        refused = []
+        for sock in socks:
+            sock.settimeout(0.05)
+            with contextlib.suppress(TimeoutError):
+                refused.append(sock.recv(65536))
+        assert threads <= http11.MAX_CONNECTIONS, threads
+        assert len(refused) >= extra
+        for raw in refused:
+            gateway_error(parse_response(raw), 503, "Service Unavailable")
+    finally:
+        for sock in socks:
+            sock.close()
+    time.sleep(0.5)
+    still_serving(address)
+
+
+def test_the_listen_backlog_is_bounded(address: tuple[str, int]) -> None:
+    """The listening socket's accept queue (``ss`` shows it as Send-Q of a LISTEN socket) is LISTEN_BACKLOG,
+    not http.server's 5 (a burst of clients then waits for SYN retries) nor unbounded."""
+    if shutil.which("ss") is None:
+        pytest.skip("needs iproute2's ss")
+    out = subprocess.run(["ss", "-ltn", f"sport = :{address[1]}"], capture_output=True, text=True, check=True).stdout
+    backlog = int(out.strip().splitlines()[-1].split()[2])
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = int(f.read())
+    assert backlog == min(http11.LISTEN_BACKLOG, somaxconn) and 64 <= http11.LISTEN_BACKLOG <= 4096
+
+
+def test_expect_100_continue_is_answered_before_the_body(address: tuple[str, int]) -> None:
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Connection: close\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")
+        sock.sendall(b"{}")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    status, _, body = parse_response(raw)
+    assert status == 200 and json.loads(body)["body"] == "{}"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

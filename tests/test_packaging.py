@@ -80,6 +80,7 @@ def test_resolve_without_src_zips_the_handlers_folder(project: Path):
         code_dir=project.resolve() / "src",
         file=project.resolve() / "src" / "list.py",
         lambda_handler="list.main",
+        import_root=project.resolve(),  # `from core.db import x` finds <root>/core/db.py, as on Lambda's bundle
     )
     assert loc.code_dir.is_absolute() and loc.file.is_absolute()
 
@@ -275,7 +276,6 @@ def test_excludes(tmp_path: Path):
     code = tmp_path / "code"
     write(code / "handler.py", "def main(e, c):\n    pass\n")
     write(code / "env.py", "# a module named env is code\n")
-    write(code / ".envrc", "not a .env file\n")
     write(code / "sub" / "keep.py", "")
     excluded = [
         ".env", ".env.local", ".env.production", "sub/.env",
@@ -295,7 +295,7 @@ def test_excludes(tmp_path: Path):
     (code / "dangling.py").symlink_to(code / "does-not-exist.py")
 
     got = names(build_bundle(code, cache_dir=code / ".sstdirect" / "cache"))
-    assert got == [".envrc", "env.py", "handler.py", "in_link.py", "sub/keep.py"]
+    assert got == ["env.py", "handler.py", "in_link.py", "sub/keep.py"]
 
 
 def test_cache_dir_inside_code_dir_is_not_bundled(tmp_path: Path):
@@ -1011,3 +1011,382 @@ def test_a_case_mismatch_is_looked_for_only_where_the_file_system_folds_case(
     monkeypatch.setattr(packaging, "_folds_case", lambda folder: True)
     assert packaging._case_mismatch(tmp_path, ["src", "Handler.py"]) == ("Handler.py", "handler.py")
     assert packaging._case_mismatch(tmp_path, ["src", "handler.py"]) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundles hold what the handler imports (issue 12): modules under the app's root, at their path there
+# ---------------------------------------------------------------------------------------------
+
+NOTES_LIST = ("from core.db import table\nimport helpers\n\n\n"
+              "def main(event, context):\n"
+              "    return {'statusCode': 200, 'body': table() + ' ' + helpers.NAME}\n")
+
+
+def core_app(root: Path) -> Path:
+    """The most common layout: ``src/notes/list.py`` imports ``core.db``, with ``core/`` at the app's root."""
+    write(root / "src" / "notes" / "list.py", NOTES_LIST)
+    write(root / "src" / "notes" / "helpers.py", "NAME = 'sibling'\n")
+    write(root / "core" / "__init__.py", "")
+    write(root / "core" / "db.py", "from .names import TABLE\n\n\ndef table():\n    return TABLE\n")
+    write(root / "core" / "names.py", "TABLE = 'notes-table'\n")
+    write(root / "core" / "unused.py", "raise RuntimeError('never bundled')\n")
+    write(root / "scripts" / "seed.py", "import core.db\n")
+    write(root / "app.py", "from sstdirect import App\n")
+    return root
+
+
+def function_bundle(root: Path, handler: str, cache: Path, **kwargs) -> tuple[Bundle, HandlerLocation]:
+    loc = resolve_handler(root, handler, construct=CONSTRUCT)
+    bundle = build_bundle(loc.code_dir, cache_dir=cache, entry=loc.file, import_root=loc.import_root,
+                          construct=CONSTRUCT, handler=handler, **kwargs)
+    return bundle, loc
+
+
+def run_from_zip(zip_path: Path, handler: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Import ``handler`` (Lambda's Handler value) with only the zip and the standard library on
+    ``sys.path`` (``-I -S``: no site-packages, no cwd, no PYTHONPATH), as Lambda's runtime imports it
+    from /var/task, and call it."""
+    import sys
+
+    module, _, func = handler.rpartition(".")
+    code = (f"import sys, json, importlib\nsys.path.insert(0, {str(zip_path)!r})\n"
+            f"fn = getattr(importlib.import_module({module.replace('/', '.')!r}), {func!r})\n"
+            "print(json.dumps(fn({}, None)))\n")
+    return subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, check=False)
+
+
+def test_modules_under_the_root_are_bundled_at_their_package_path(tmp_path: Path):
+    root = core_app(tmp_path / "app")
+    bundle, loc = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    assert names(bundle) == ["core/__init__.py", "core/db.py", "core/names.py", "helpers.py", "list.py"]
+    assert loc.lambda_handler == "list.main"  # list.py is at the zip's root: the Handler names it there
+    proc = run_from_zip(bundle.path, loc.lambda_handler, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"body": "notes-table sibling"' in proc.stdout
+
+
+def test_a_root_module_edit_changes_the_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    root = core_app(tmp_path / "app")
+    first, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    write(root / "core" / "names.py", "TABLE = 'renamed'\n")
+    second, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    assert second.sha256_b64 != first.sha256_b64
+    with zipfile.ZipFile(second.path) as zf:
+        assert zf.read("core/names.py") == b"TABLE = 'renamed'\n"
+    age(root)
+    function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    packaging.stats.clear()
+    again, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    assert again.sha256_b64 == second.sha256_b64 and packaging.stats["fingerprint_hit"] == 1
+
+
+def test_root_data_files_leave_fingerprints_alone_but_a_new_root_module_is_seen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    root = core_app(tmp_path / "app")
+    write(root / "src" / "notes" / "list.py", NOTES_LIST.replace("import helpers", "import helpers\nimport extra"))
+    write(root / "src" / "notes" / "extra.py", "")  # resolves in the handler's folder for now
+    write(root / "frontend" / "index.html", "<p>v1</p>")
+    first, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    write(root / "frontend" / "index.html", "<p>v2, longer</p>")  # never bundled: not an import root's module
+    packaging.stats.clear()
+    assert function_bundle(root, "src/notes/list.main", tmp_path / "cache")[0] == first
+    assert packaging.stats["fingerprint_hit"] == 1
+    write(root / "core" / "audit.py", "")
+    write(root / "core" / "db.py", "from . import audit\nfrom .names import TABLE\n\n\ndef table():\n"
+          "    return TABLE\n")
+    assert "core/audit.py" in names(function_bundle(root, "src/notes/list.main", tmp_path / "cache")[0])
+
+
+def test_the_handlers_folder_comes_first_on_the_path(tmp_path: Path):
+    root = core_app(tmp_path / "app")
+    write(root / "helpers.py", "NAME = 'root helpers: shadowed on Lambda by the sibling'\n")
+    bundle, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("helpers.py") == b"NAME = 'sibling'\n"
+
+
+def test_with_src_only_src_is_an_import_root(tmp_path: Path):
+    root = core_app(tmp_path / "app")
+    write(root / "backend" / "api" / "get.py", "from core.db import table\n\n\ndef main(e, c):\n    return 1\n")
+    write(root / "backend" / "core" / "__init__.py", "")
+    write(root / "backend" / "core" / "db.py", "def table():\n    return 'backend'\n")
+    loc = resolve_handler(root, "api/get.main", src="backend")
+    assert loc.import_root is None
+    bundle = build_bundle(loc.code_dir, cache_dir=tmp_path / "cache", entry=loc.file)
+    assert names(bundle) == ["api/get.py", "core/__init__.py", "core/db.py"]
+
+
+def test_an_import_that_resolves_nowhere_is_a_config_error(tmp_path: Path):
+    root = core_app(tmp_path / "app")
+    write(root / "core" / "db.py", "import left_pad_for_python\n\n\ndef table():\n    return 't'\n")
+    with pytest.raises(ConfigError) as info:
+        function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+    message = str(info.value)
+    for fragment in (CONSTRUCT, "'src/notes/list.main'", "core/db.py line 1",
+                     "'left_pad_for_python'", "Runtime.ImportModuleError", "Fix:", "requirements.txt"):
+        assert fragment in message, message
+    assert not list((tmp_path / "cache" / "zips").glob("*.zip"))  # nothing was built for AWS
+
+
+def test_a_missing_submodule_of_a_bundled_package_is_an_error(tmp_path: Path):
+    root = core_app(tmp_path / "app")
+    write(root / "src" / "notes" / "list.py", "import core.missing\n\n\ndef main(e, c):\n    return 1\n")
+    with pytest.raises(ConfigError, match=r"'core\.missing'"):
+        function_bundle(root, "src/notes/list.main", tmp_path / "cache")
+
+
+def test_a_locally_installed_package_names_its_distribution_in_the_fix(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "import moto\n\n\ndef main(e, c):\n    return 1\n")  # installed here, not on Lambda
+    with pytest.raises(ConfigError) as info:
+        build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")
+    assert "add 'moto' to" in str(info.value) and str(code / "requirements.txt") in str(info.value)
+
+
+def warned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings the bundler logged (what a CLI run prints on stderr), then forget them."""
+    out = [r.getMessage() for r in caplog.records if r.name == "sstdirect.packaging" and r.levelname == "WARNING"]
+    caplog.clear()
+    return out
+
+
+@pytest.mark.parametrize("source", [
+    "try:\n    import ujson as json\nexcept ImportError:\n    import json\n",
+    "try:\n    import ujson\nexcept (ValueError, ModuleNotFoundError):\n    ujson = None\n",
+    "def main(e, c):\n    import ujson\n    return ujson.dumps(e)\n",
+    "import sys\nif sys.version_info < (3, 8):\n    import ujson\n",
+], ids=["try-except-ImportError", "tuple-of-errors", "in-function", "in-if"])
+def test_a_guarded_or_lazy_missing_import_is_a_warning(tmp_path: Path, source: str,
+                                                        caplog: pytest.LogCaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    code = tmp_path / "code"
+    write(code / "h.py", source + "\n\ndef handler(e, c):\n    return 1\n")
+    first = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py", construct=CONSTRUCT,
+                         handler="h.handler")
+    [message] = warned(caplog)
+    assert "'ujson'" in message and CONSTRUCT in message and "'h.handler'" in message and "Fix:" in message
+    age(code)
+    build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py", construct=CONSTRUCT)
+    assert len(warned(caplog)) == 1
+    packaging.stats.clear()
+    again = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py", construct=CONSTRUCT)
+    assert packaging.stats["fingerprint_hit"] == 1 and again.sha256_b64 == first.sha256_b64
+    assert ["'ujson'" in m for m in warned(caplog)] == [True]  # said again when the zip comes from the index
+
+
+def test_an_unconditional_import_under_a_try_that_does_not_catch_import_error_is_an_error(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "try:\n    import ujson\nexcept KeyError:\n    pass\n")
+    with pytest.raises(ConfigError, match="'ujson'"):
+        build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")
+
+
+def test_a_module_reached_only_by_a_guarded_import_makes_its_own_imports_soft(tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture):
+    code = tmp_path / "code"
+    write(code / "h.py", "try:\n    import fast\nexcept ImportError:\n    fast = None\n")
+    write(code / "fast.py", "import ujson\n")  # fails, but the ImportError reaches h.py's except
+    build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")
+    [message] = warned(caplog)
+    assert "fast.py line 1 imports 'ujson'" in message
+
+
+def test_imports_that_always_resolve_or_never_run_are_not_reported(tmp_path: Path, fake_pip: FakePip,
+                                                                    caplog: pytest.LogCaptureFixture):
+    code = tmp_path / "code"
+    write(code / "requirements.txt", "PyYAML==6.0\nrequests>=2\n")
+    write(code / "h.py", "\n".join([
+        "from __future__ import annotations", "import json, os.path, xml.dom.minidom, zoneinfo",
+        "import boto3, botocore.config, s3transfer, jmespath, dateutil.parser, urllib3",
+        "import yaml  # what PyYAML installs", "import requests", "from typing import TYPE_CHECKING",
+        "if TYPE_CHECKING:", "    import mypy_boto3_s3", "if __name__ == '__main__':", "    import pytest",
+        "CONFIG = 'myproject.settings'  # a string naming a module is not an import",
+        "from sstdirect.graphql import make_handler", "",
+    ]))
+    build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py")
+    assert warned(caplog) == []
+
+
+def test_a_missing_import_in_a_function_s_deploy_is_a_config_error_before_any_aws_call(
+        tmp_path: Path, config_error_check):
+    from sstdirect import Api
+
+    root = core_app(tmp_path / "app")
+    write(root / "core" / "db.py", "import psycopg2\n")
+    config_error_check(root, lambda app: Api(app, "Api", routes={"GET /notes": "src/notes/list.main"}),
+                       ("Api 'Api' route 'GET /notes'", "'src/notes/list.main'", "'psycopg2'", "Fix:"))
+
+
+def test_the_root_layout_deploys_runs_from_the_zip_and_through_the_gateway(tmp_path: Path, local_cloud):
+    """Deployed to the embedded AWS: the code Lambda holds (GetFunction's CodeSha256, and the bytes
+    moto stores) holds ``core/``, imports with only the zip on ``sys.path`` (what Lambda does with
+    /var/task), and the local gateway serves it with the same layout."""
+    import json
+    import urllib.request
+
+    from moto.awslambda.models import lambda_backends
+    from moto.awslambda_simple.models import lambda_simple_backends
+
+    from sstdirect import Api, App
+
+    local_cloud.reset()
+    root = core_app(tmp_path / "app")
+    app = App("bundles", stage="dev", root=root, endpoint_url=local_cloud.endpoint_url,
+              session=local_cloud.session(), state=str(tmp_path / "state.json"))
+    api = Api(app, "Api", routes={"GET /notes": "src/notes/list.main"})
+    app.deploy()
+    lam = local_cloud.client("lambda")
+    name = api.get_function("GET /notes").function_name
+    got = lam.get_function(FunctionName=name)["Configuration"]
+    assert got["Handler"] == "list.main"
+    account = local_cloud.client("sts").get_caller_identity()["Account"]
+    stored = [b[account][local_cloud.region]._lambdas._functions.get(name) for b in
+              (lambda_simple_backends, lambda_backends)]  # the embedded AWS serves Lambda from moto's simple one
+    code = next(f for f in stored if f is not None)["latest"].code_bytes
+    assert base64.b64encode(hashlib.sha256(code).digest()).decode() == got["CodeSha256"]
+    (tmp_path / "deployed.zip").write_bytes(code)
+    with zipfile.ZipFile(tmp_path / "deployed.zip") as zf:
+        assert sorted(zf.namelist()) == ["core/__init__.py", "core/db.py", "core/names.py", "helpers.py",
+                                         "list.py"]
+    proc = run_from_zip(tmp_path / "deployed.zip", got["Handler"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["body"] == "notes-table sibling"
+    with local_cloud.serve(app) as gw, urllib.request.urlopen(gw.url(api) + "/notes", timeout=30) as resp:
+        assert resp.status == 200
+        assert resp.read() == b"notes-table sibling"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundles never carry secrets or exceed Lambda (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ\n-----END CERTIFICATE-----\n"
+SECRETS = [".env", ".envrc", ".env-local", ".env_production", ".env.local", ".envs/prod.json", ".env.d/x",
+           "sub/.env", "sub/.envrc", ".netrc", "_netrc", ".npmrc", ".pypirc", ".aws/credentials", ".aws/config",
+           ".ssh/config", "sub/.ssh/id_ed25519", "id_rsa", "id_rsa.pub", "keys/id_rsa_deploy", "id_ed25519",
+           "server.pem", "tls/bundle.pem", "private.key"]
+
+
+def secrets_tree(code: Path) -> Path:
+    write(code / "handler.py", "import settings\n\n\ndef main(event, context):\n    return {}\n")
+    write(code / "settings.py", "")
+    write(code / "envelope.json", "{}")  # a name that starts with 'env' is not a secret
+    write(code / "ca.pem", CERTIFICATE)  # a certificate is public
+    for rel in SECRETS:
+        write(code / rel, PRIVATE_KEY if rel.endswith((".pem", ".key")) or "id_" in rel else "TOKEN=s3cr3t\n")
+    write(code / "tls" / "bundle.pem", CERTIFICATE + PRIVATE_KEY)  # a chain with its key: a key file
+    return code
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_secrets_in_every_form_are_never_bundled(tmp_path: Path, traced: bool):
+    code = secrets_tree(tmp_path / "code")
+    got = names(build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "handler.py" if traced else None))
+    assert got == ["ca.pem", "envelope.json", "handler.py", "settings.py"]
+
+
+def test_include_names_a_secret_to_bundle_it(tmp_path: Path):
+    root = tmp_path / "app"
+    code = secrets_tree(root / "src")
+    write(root / "config" / "prod.json", '{"a": 1}')  # outside the handler's folder
+    loc = resolve_handler(root, "src/handler.main")
+    bundle = build_bundle(loc.code_dir, cache_dir=tmp_path / "cache", entry=loc.file, import_root=loc.import_root,
+                          include=["src/.env_production", "src/.envs", "config/*.json"], include_base=root)
+    assert names(bundle) == [".env_production", ".envs/prod.json", "ca.pem", "config/prod.json", "envelope.json",
+                             "handler.py", "settings.py"]
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read(".env_production") == (code / ".env_production").read_bytes()
+    without = build_bundle(loc.code_dir, cache_dir=tmp_path / "cache", entry=loc.file, import_root=loc.import_root)
+    assert ".env_production" not in names(without) and without.sha256_b64 != bundle.sha256_b64
+
+
+def test_include_through_the_function_construct(tmp_path: Path, aws):
+    from sstdirect import App, Function
+
+    root = tmp_path / "app"
+    secrets_tree(root / "src")
+    app = App("notes", stage="dev", session=aws, root=root)
+    Function(app, "Fn", handler="src/handler.main", include=["src/.netrc"])
+    assert not app.diff().is_empty  # expanding the app bundles its functions
+    zips = list((root / ".sstdirect").rglob("zips/*.zip"))
+    assert any(".netrc" in zipfile.ZipFile(z).namelist() for z in zips)
+
+
+@pytest.mark.parametrize("include, fragment", [
+    (".env", "include must be a list"),
+    ([""], "is not a path"),
+    ([3], "is not a path"),
+    (["../outside"], "leaves the root"),
+    (["/etc/passwd"], "leaves the root"),
+    (["src/.env.missing"], "matches no file"),
+])
+def test_bad_include_is_a_config_error_before_any_aws_call(tmp_path: Path, config_error_check, include,
+                                                           fragment):
+    from sstdirect import Function
+
+    root = tmp_path / "app"
+    secrets_tree(root / "src")
+    config_error_check(root, lambda app: Function(app, "Fn", handler="src/handler.main", include=include),
+                       ("Function 'Fn'", fragment, "Fix" if fragment != "is not a path" else "include"))
+
+
+def sparse(path: Path, size: int) -> Path:
+    """A file of ``size`` bytes that takes no disk space (a hole): cheap to make, zeros to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+def test_a_bundle_over_250_mb_unzipped_is_a_config_error_naming_the_largest_files(tmp_path: Path,
+                                                                                    config_error_check):
+    from sstdirect import Function
+
+    root = tmp_path / "app"
+    write(root / "src" / "h.py", "def main(e, c):\n    return 1\n")
+    sparse(root / "src" / "model.bin", 200_000_000)
+    sparse(root / "src" / "data" / "weights.bin", 62_200_000)  # 262,200,000 + h.py > 262,144,000 bytes
+    config_error_check(root, lambda app: Function(app, "Fn", handler="src/h.main"),
+                       ("Function 'Fn'", "unzipped", "262,144,000 bytes", "model.bin (200.0 MB)",
+                        "data/weights.bin (62.2 MB)", "Fix:"))
+    assert not list((root / ".sstdirect").rglob("*.zip"))  # refused before anything was zipped
+
+
+def test_a_bundle_over_50_mb_zipped_is_a_config_error(tmp_path: Path):
+    code = tmp_path / "code"
+    write(code / "h.py", "def main(e, c):\n    return 1\n")
+    with open(code / "random.bin", "wb") as fh:  # random bytes do not compress
+        for _ in range(51):
+            fh.write(os.urandom(1 << 20))
+    with pytest.raises(ConfigError) as info:
+        build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py", construct=CONSTRUCT)
+    message = str(info.value)
+    for fragment in (CONSTRUCT, "zipped", "52,428,800 bytes", "random.bin (53.5 MB)", "Fix:"):
+        assert fragment in message, message
+    assert not list((tmp_path / "cache" / "zips").glob("*.zip"))
+
+
+def test_bundling_a_200_mb_file_streams_it(tmp_path: Path):
+    """Peak memory (ru_maxrss of a fresh process) stays far below the file's size: it is hashed and
+    deflated in 1 MiB chunks, never read whole."""
+    import sys
+
+    code = tmp_path / "code"
+    write(code / "h.py", "def main(e, c):\n    return 1\n")
+    sparse(code / "big.bin", 200 * 1024 * 1024)
+    script = (
+        "import resource, sys\nfrom sstdirect.packaging import build_bundle\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"b = build_bundle({str(code)!r}, cache_dir={str(tmp_path / 'cache')!r}, entry={str(code / 'h.py')!r})\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(before, after, b.size)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    before_kb, after_kb, zipped = (int(x) for x in proc.stdout.split())
+    assert after_kb - before_kb < 64 * 1024, (before_kb, after_kb)  # KiB on Linux: < 64 MiB for a 200 MiB file
+    assert zipped < 1024 * 1024  # zeros deflate to almost nothing

@@ -14,10 +14,11 @@ routes are declared in.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from sstdirect import Api, App, AppSyncApi, Cognito, ConfigError, Function, WebSocketApi
+from sstdirect import Api, App, AppSyncApi, Cognito, ConfigError, Function, GraphQLApi, WebSocketApi
 from sstdirect.constructs.domain import parse_custom_domain
 from sstdirect.constructs.options import cors_config
 from sstdirect.constructs.routes import METHODS, parse_route_key
@@ -59,15 +60,22 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def offline_app(root: Path) -> App:
-    """An App whose session fails on any AWS request (nothing here may call AWS)."""
+@functools.cache
+def offline_session() -> boto3.Session:
+    """A session that fails on any AWS request (nothing here may call AWS); one for the module, as a Session
+    costs ~50 ms to build."""
     session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
 
     def refuse(event_name: str = "", **_: Any) -> None:
         raise AssertionError(f"an AWS call was made: {event_name}")
 
     session.events.register("before-send", refuse)
-    return App("props", stage="dev", session=session, root=root, state=root / "never-written.json")
+    return session
+
+
+def offline_app(root: Path) -> App:
+    """An App on :func:`offline_session`."""
+    return App("props", stage="dev", session=offline_session(), root=root, state=root / "never-written.json")
 
 
 def plan_offline(app: App) -> Any:
@@ -193,13 +201,25 @@ def test_api_routes_are_checked_before_any_aws_call(root: Path, config_error_che
     check(root, lambda a: Api(a, "Api", routes={raw: H}), ok, ("Api 'Api'", repr(raw)), config_error_check)
 
 
+def reference_shape(key: str) -> tuple[str, ...]:
+    """What a request is matched by, read independently: the method and each segment, a parameter's name
+    left out (``{id}`` and ``{noteId}`` alike, ``{proxy+}`` and ``{path+}`` alike)."""
+    if key == "$default":
+        return ("$default",)
+    method, path = key.split(" ")
+    return (method, *("{+}" if re.fullmatch(r"\{.+\+\}", seg) else "{}" if re.fullmatch(r"\{.+\}", seg) else seg
+                      for seg in path[1:].split("/")))
+
+
 @SLOW
 @given(st.lists(route_keys(), min_size=2, max_size=6))
 @example(["GET /a-b", "GET /a/b"])
 @example(["GET /notes/{id}", "GET /notes/id"])
+@example(["GET /notes/{id}", "POST /notes/{noteId}", "GET /notes/{id+}", "ANY /notes/{x}"])
 def test_distinct_valid_routes_are_all_accepted(root: Path, raws: list[str]) -> None:
     keys = {reference_route_key(r) for r in raws}
     assume(len(keys) == len(raws))  # duplicates are a ConfigError, tested elsewhere
+    assume(len({reference_shape(k) for k in keys if k}) == len(raws))  # so are keys of one shape (below)
     app = offline_app(root)
     api = Api(app, "Api", routes={r: H for r in raws})
     plan = plan_offline(app)
@@ -207,6 +227,41 @@ def test_distinct_valid_routes_are_all_accepted(root: Path, raws: list[str]) -> 
     routes = [c for c in plan.changes if c.type == "apigatewayv2.Route"]
     functions = [c for c in plan.changes if c.type == "lambda.Function"]
     assert len(routes) == len(functions) == len(raws)  # one function per route, none lost to a name clash
+
+
+@st.composite
+def same_shape_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """Two different route keys that differ only in the names of their parameters."""
+    key = draw(route_keys().filter(lambda k: "{" in k))
+    method, path = key.split()
+    segments = path[1:].split("/")
+    params = [i for i, seg in enumerate(segments) if seg.startswith("{")]
+    i = draw(st.sampled_from(params))
+    taken = {seg.strip("{}+") for seg in segments if seg.startswith("{")}
+    new = draw(names.filter(lambda n: n not in taken))
+    renamed = list(segments)
+    renamed[i] = "{" + new + ("+}" if segments[i].endswith("+}") else "}")
+    return key, f"{method} /" + "/".join(renamed)
+
+
+@SLOW
+@given(same_shape_pairs(), st.booleans())
+@example(("GET /notes/{id}", "GET /notes/{noteId}"), False)
+@example(("ANY /files/{proxy+}", "ANY /files/{path+}"), True)
+def test_routes_that_differ_only_in_a_parameter_name_are_a_config_error(
+        root: Path, config_error_check: Any, pair: tuple[str, str], later: bool) -> None:
+    """A request matches both alike, so the local gateway (and API Gateway) could never reach the second:
+    refused before any AWS call, in one ``routes=`` or across ``add_routes``."""
+    first, second = pair
+    assert reference_shape(reference_route_key(first) or "") == reference_shape(reference_route_key(second) or "")
+    if later:
+        def build(app: App) -> Any:
+            return Api(app, "Api", routes={first: H}).add_routes({second: H})
+    else:
+        def build(app: App) -> Any:
+            return Api(app, "Api", routes={first: H, second: H})
+    config_error_check(root, build, ("Api 'Api'", "differ only in a parameter's name",
+                                     repr(parse_route_key("x", first).key), repr(parse_route_key("x", second).key)))
 
 
 def test_routes_whose_names_collide_keep_the_first_name(root: Path) -> None:
@@ -606,7 +661,7 @@ def test_route_matching_agrees_with_the_reference(keys: list[str], method: str, 
 @given(st.lists(route_keys(), min_size=1, max_size=5), st.randoms(use_true_random=False))
 def test_planning_is_deterministic_and_independent_of_declaration_order(root: Path, raws: list[str],
                                                                         rnd: random.Random) -> None:
-    assume(len({reference_route_key(r) for r in raws}) == len(raws))
+    assume(len({reference_shape(reference_route_key(r) or "") for r in raws}) == len(raws))
     shuffled = list(raws)
     rnd.shuffle(shuffled)
 
@@ -622,3 +677,428 @@ def test_planning_is_deterministic_and_independent_of_declaration_order(root: Pa
     # order, unless two routes' function names collide: then the one declared later takes a hashed name.)
     if len({slug(reference_route_key(r) or "") for r in raws}) == len(raws):
         assert plan_of(shuffled) == first
+
+
+# --- every construct's options, fed values of the wrong type ----------------------------------------------
+#
+# Each construct starts from a valid set of props (every option given); one option (or one item of a list)
+# is then replaced by a value of any type. A value of a type the option does not take must be a ConfigError
+# naming the construct, with zero AWS requests and no lockfile; any value at all must be either accepted or
+# such a ConfigError — never a TypeError, ValueError or AttributeError, never a list or string taken apart
+# (``environment=["ab"]`` as ``{"a": "b"}``, ``permissions="s3"`` as ``["s", "3"]``).
+
+STR, INT, BOOL, LIST, DICT, NONE = "str", "int", "bool", "list", "dict", "none"
+KINDS = (STR, INT, BOOL, LIST, DICT, NONE, "float", "bytes", "set", "object")
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4))
+VALUES: dict[str, st.SearchStrategy[Any]] = {
+    STR: st.one_of(st.text(max_size=12), st.sampled_from(["ab", "lambda", "none", "GET /x", "src/ok.main"])),
+    INT: st.integers(-10**6, 10**6),
+    BOOL: st.booleans(),
+    LIST: st.one_of(st.lists(scalars, max_size=3), st.lists(scalars, max_size=3).map(tuple),
+                 st.sampled_from([[""], ["ab"], [["x"]], [{}], ["lambda"]])),
+    DICT: st.one_of(st.dictionaries(st.one_of(st.text(max_size=4), st.integers()), scalars, max_size=3),
+                 st.sampled_from([{"type": ["lambda"]}, {"type": {}}, {1: "x"}, {"": ""}])),
+    NONE: st.none(),
+    "float": st.floats(),
+    "bytes": st.binary(max_size=6),
+    "set": st.frozensets(st.integers(), max_size=3).map(set),
+    "object": st.builds(object),
+}
+
+FN_PROPS = {
+    "handler": H,
+    "runtime": "python3.12",
+    "memory_size": 256,
+    "timeout": 10,
+    "environment": {"A": "1"},
+    "permissions": ["s3", {"Action": "s3:GetObject", "Resource": "*"}],
+    "architecture": "x86_64",
+    "src": ".",
+    "include": ["graphql/data.json"],
+}
+FN_TYPES = {
+    ("handler",): STR,
+    ("runtime",): STR,
+    ("memory_size",): INT,
+    ("timeout",): INT,
+    ("environment",): (NONE, DICT),
+    ("environment", "A"): STR,
+    ("permissions",): (NONE, LIST),
+    ("permissions", 0): (STR, DICT),
+    ("permissions", 1): (STR, DICT),
+    ("architecture",): STR,
+    ("src",): (NONE, STR),
+    ("include",): (NONE, LIST),
+    ("include", 0): STR,
+}
+FN_DEFAULTS = {"timeout": 5, "environment": {"B": "2"}, "permissions": ["s3"]}
+FN_DEFAULT_TYPES = {
+    (): (NONE, DICT),
+    ("timeout",): INT,
+    ("environment",): (NONE, DICT),
+    ("environment", "B"): STR,
+    ("permissions",): (NONE, LIST),
+    ("permissions", 0): (STR, DICT),
+}
+FUNCTION_VALUE = (STR, DICT)  # where a function is expected: a handler or Function props (or a Function)
+
+
+def _under(prefix: tuple[Any, ...], types: dict[tuple[Any, ...], Any]) -> dict[tuple[Any, ...], Any]:
+    return {prefix + path: kinds for path, kinds in types.items()}
+
+
+TYPED: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[tuple[Any, ...], Any]]] = {
+    "Function": (Function, FN_PROPS, FN_TYPES),
+    "Api": (
+        Api,
+        {
+            "routes": {
+                "GET /x": {
+                    "function": H,
+                    "authorizer": "l",
+                    "authorization_scopes": ["read"],
+                    "payload_format_version": "2.0",
+                },
+                "GET /j": {"function": {"handler": H, "environment": {"C": "3"}}, "authorizer": "j"},
+                "GET /u": {"function": H, "authorizer": "u"},
+            },
+            "authorizers": {
+                "l": {
+                    "type": "lambda",
+                    "function": H,
+                    "response_types": ["simple"],
+                    "results_cache_ttl": 5,
+                    "identity_source": ["$request.header.Authorization"],
+                },
+                "j": {"type": "jwt", "jwt": {"issuer": "https://issuer.example.com", "audience": ["aud"]}},
+                "u": {
+                    "type": "user_pool",
+                    "user_pool": {"id": "us-east-1_abc", "client_ids": ["client"], "region": "us-east-1"},
+                },
+            },
+            "defaults": {
+                "function": FN_DEFAULTS,
+                "authorizer": "none",
+                "authorization_scopes": [],
+                "payload_format_version": "2.0",
+            },
+            "cors": {
+                "allow_headers": ["x"],
+                "allow_methods": ["GET"],
+                "allow_origins": ["https://a.example"],
+                "allow_credentials": True,
+                "expose_headers": ["x"],
+                "max_age": 10,
+            },
+            "access_log": {"format": "$context.requestId", "retention": "one_week", "destination_arn": None},
+            "custom_domain": {
+                "domain_name": "api.example.com",
+                "hosted_zone": "example.com",
+                "path": "v1",
+                "is_external_domain": False,
+                "certificate_arn": None,
+            },
+        },
+        {
+            ("routes",): (NONE, DICT),
+            ("routes", "GET /x"): FUNCTION_VALUE,
+            ("routes", "GET /x", "function"): FUNCTION_VALUE,
+            ("routes", "GET /x", "authorizer"): STR,
+            ("routes", "GET /x", "authorization_scopes"): LIST,
+            ("routes", "GET /x", "authorization_scopes", 0): STR,
+            ("routes", "GET /x", "payload_format_version"): STR,
+            ("routes", "GET /j"): FUNCTION_VALUE,
+            ("routes", "GET /j", "function"): FUNCTION_VALUE,
+            ("routes", "GET /j", "function", "environment"): (NONE, DICT),
+            ("routes", "GET /j", "authorizer"): STR,
+            ("authorizers",): (NONE, DICT),
+            ("authorizers", "l"): DICT,
+            ("authorizers", "l", "type"): STR,
+            ("authorizers", "l", "function"): FUNCTION_VALUE,
+            ("authorizers", "l", "response_types"): LIST,
+            ("authorizers", "l", "response_types", 0): STR,
+            ("authorizers", "l", "results_cache_ttl"): INT,
+            ("authorizers", "l", "identity_source"): (NONE, LIST),
+            ("authorizers", "l", "identity_source", 0): STR,
+            ("authorizers", "j"): DICT,
+            ("authorizers", "j", "type"): STR,
+            ("authorizers", "j", "jwt"): DICT,
+            ("authorizers", "j", "jwt", "issuer"): STR,
+            ("authorizers", "j", "jwt", "audience"): (NONE, STR, LIST),
+            ("authorizers", "j", "jwt", "audience", 0): STR,
+            ("authorizers", "u"): DICT,
+            ("authorizers", "u", "type"): STR,
+            ("authorizers", "u", "user_pool"): DICT,
+            ("authorizers", "u", "user_pool", "id"): STR,
+            ("authorizers", "u", "user_pool", "client_ids"): (NONE, LIST),
+            ("authorizers", "u", "user_pool", "client_ids", 0): STR,
+            ("authorizers", "u", "user_pool", "region"): (NONE, STR),
+            ("defaults",): (NONE, DICT),
+            **_under(("defaults", "function"), FN_DEFAULT_TYPES),
+            ("defaults", "authorizer"): STR,
+            ("defaults", "authorization_scopes"): LIST,
+            ("defaults", "payload_format_version"): STR,
+            ("cors",): (NONE, BOOL, DICT),
+            ("cors", "allow_headers"): (NONE, LIST),
+            ("cors", "allow_headers", 0): STR,
+            ("cors", "allow_methods"): (NONE, LIST),
+            ("cors", "allow_methods", 0): STR,
+            ("cors", "allow_origins"): (NONE, LIST),
+            ("cors", "allow_origins", 0): STR,
+            ("cors", "allow_credentials"): (NONE, BOOL),
+            ("cors", "expose_headers"): (NONE, LIST),
+            ("cors", "max_age"): (NONE, INT, STR),
+            ("access_log",): (NONE, BOOL, STR, DICT),
+            ("access_log", "format"): STR,
+            ("access_log", "retention"): (NONE, INT, STR),
+            ("access_log", "destination_arn"): (NONE, STR),
+            ("custom_domain",): (NONE, STR, DICT),
+            ("custom_domain", "domain_name"): STR,
+            ("custom_domain", "hosted_zone"): (NONE, STR),
+            ("custom_domain", "path"): (NONE, STR),
+            ("custom_domain", "is_external_domain"): BOOL,
+            ("custom_domain", "certificate_arn"): (NONE, STR),
+        },
+    ),
+    "WebSocketApi": (
+        WebSocketApi,
+        {
+            "routes": {"$connect": H, "sendMessage": {"function": {"handler": H, "timeout": 5}}},
+            "authorizer": {"type": "lambda", "function": H, "identity_source": ["route.request.header.Authorization"]},
+            "defaults": {"function": FN_DEFAULTS},
+            "access_log": {"format": "$context.requestId", "retention": 7},
+            "custom_domain": "ws.example.com",
+        },
+        {
+            ("routes",): (NONE, DICT),
+            ("routes", "$connect"): FUNCTION_VALUE,
+            ("routes", "sendMessage"): FUNCTION_VALUE,
+            ("routes", "sendMessage", "function"): FUNCTION_VALUE,
+            ("routes", "sendMessage", "function", "timeout"): INT,
+            ("authorizer",): (NONE, STR, DICT),
+            ("authorizer", "type"): STR,
+            ("authorizer", "function"): FUNCTION_VALUE,
+            ("authorizer", "identity_source"): (NONE, LIST),
+            ("authorizer", "identity_source", 0): STR,
+            ("defaults",): (NONE, DICT),
+            **_under(("defaults", "function"), FN_DEFAULT_TYPES),
+            ("access_log",): (NONE, BOOL, STR, DICT),
+            ("access_log", "format"): STR,
+            ("access_log", "retention"): (NONE, INT, STR),
+            ("custom_domain",): (NONE, STR, DICT),
+        },
+    ),
+    "GraphQLApi": (
+        GraphQLApi,
+        {
+            "server": {"handler": H, "timeout": 5},
+            "root_path": "/graphql",
+            "authorizers": {"l": {"type": "lambda", "function": H}},
+            "defaults": {"function": FN_DEFAULTS, "authorizer": "l"},
+            "cors": True,
+            "access_log": True,
+            "custom_domain": {"domain_name": "gql.example.com"},
+        },
+        {
+            ("server",): FUNCTION_VALUE,
+            ("server", "timeout"): INT,
+            ("root_path",): STR,
+            ("authorizers",): (NONE, DICT),
+            ("authorizers", "l"): DICT,
+            ("authorizers", "l", "type"): STR,
+            ("authorizers", "l", "function"): FUNCTION_VALUE,
+            ("defaults",): (NONE, DICT),
+            **_under(("defaults", "function"), FN_DEFAULT_TYPES),
+            ("defaults", "authorizer"): STR,
+            ("cors",): (NONE, BOOL, DICT),
+            ("access_log",): (NONE, BOOL, STR, DICT),
+            ("custom_domain",): (NONE, STR, DICT),
+            ("custom_domain", "domain_name"): STR,
+        },
+    ),
+    "AppSyncApi": (
+        AppSyncApi,
+        {
+            "schema": "graphql/typed.graphql",
+            "data_sources": {
+                "fn": H,
+                "none": {"type": "none", "name": "None1", "description": "d"},
+                "http": {"type": "http", "endpoint": "https://x.example.com"},
+                "ddb": {"type": "dynamodb", "table": "notes"},
+                "fn2": {"type": "function", "function": {"handler": H, "timeout": 5}},
+            },
+            "resolvers": {
+                "Query ping": "fn",
+                "Query notes": {
+                    "data_source": "none",
+                    "request_mapping": {"file": "graphql/req.vtl"},
+                    "response_mapping": {"inline": "$util.toJson($ctx.result)"},
+                },
+                "Mutation add": {"function": H},
+            },
+            "authorization": {
+                "default": "api_key",
+                "additional": ["user_pool", "oidc", "lambda", "iam"],
+                "api_key_expires_days": 30,
+                "user_pool": {
+                    "id": "us-east-1_abc",
+                    "region": "us-east-1",
+                    "default_action": "ALLOW",
+                    "app_id_client_regex": "^web$",
+                },
+                "oidc": {"issuer": "https://issuer.example.com", "client_id": "c", "iat_ttl": 1, "auth_ttl": 1},
+                "lambda": {"function": H, "results_cache_ttl": 5, "identity_validation_expression": "^Bearer "},
+            },
+            "defaults": {"function": FN_DEFAULTS},
+        },
+        {
+            ("schema",): (STR, LIST),
+            ("data_sources",): (NONE, DICT),
+            ("data_sources", "fn"): FUNCTION_VALUE,
+            ("data_sources", "none"): FUNCTION_VALUE,
+            ("data_sources", "none", "type"): STR,
+            ("data_sources", "none", "name"): STR,
+            ("data_sources", "none", "description"): (NONE, STR),
+            ("data_sources", "http"): FUNCTION_VALUE,
+            ("data_sources", "http", "endpoint"): STR,
+            ("data_sources", "ddb"): FUNCTION_VALUE,
+            ("data_sources", "ddb", "table"): STR,
+            ("data_sources", "fn2"): FUNCTION_VALUE,
+            ("data_sources", "fn2", "type"): STR,
+            ("data_sources", "fn2", "function"): FUNCTION_VALUE,
+            ("resolvers",): (NONE, DICT),
+            ("resolvers", "Query ping"): FUNCTION_VALUE,
+            ("resolvers", "Query notes"): (STR, DICT),
+            ("resolvers", "Query notes", "data_source"): STR,
+            ("resolvers", "Query notes", "request_mapping"): (NONE, DICT),
+            ("resolvers", "Query notes", "request_mapping", "file"): STR,
+            ("resolvers", "Query notes", "response_mapping"): (NONE, DICT),
+            ("resolvers", "Query notes", "response_mapping", "inline"): STR,
+            ("resolvers", "Mutation add"): FUNCTION_VALUE,
+            ("resolvers", "Mutation add", "function"): FUNCTION_VALUE,
+            ("authorization",): (NONE, DICT),
+            ("authorization", "default"): STR,
+            ("authorization", "additional"): LIST,
+            ("authorization", "additional", 0): STR,
+            ("authorization", "api_key_expires_days"): INT,
+            ("authorization", "user_pool"): DICT,
+            ("authorization", "user_pool", "id"): STR,
+            ("authorization", "user_pool", "region"): (NONE, STR),
+            ("authorization", "user_pool", "default_action"): STR,
+            ("authorization", "user_pool", "app_id_client_regex"): (NONE, STR),
+            ("authorization", "oidc"): DICT,
+            ("authorization", "oidc", "issuer"): STR,
+            ("authorization", "oidc", "client_id"): (NONE, STR),
+            ("authorization", "oidc", "iat_ttl"): INT,
+            ("authorization", "oidc", "auth_ttl"): INT,
+            ("authorization", "lambda"): DICT,
+            ("authorization", "lambda", "function"): FUNCTION_VALUE,
+            ("authorization", "lambda", "results_cache_ttl"): INT,
+            ("authorization", "lambda", "identity_validation_expression"): (NONE, STR),
+            ("defaults",): (NONE, DICT),
+            **_under(("defaults", "function"), FN_DEFAULT_TYPES),
+        },
+    ),
+    "Cognito": (
+        Cognito,
+        {
+            "login": ["email"],
+            "identity_pool": True,
+            "triggers": {"pre_sign_up": {"handler": H, "timeout": 5}},
+            "defaults": {"function": FN_DEFAULTS},
+        },
+        {
+            ("login",): LIST,
+            ("login", 0): STR,
+            ("identity_pool",): BOOL,
+            ("triggers",): (NONE, DICT),
+            ("triggers", "pre_sign_up"): FUNCTION_VALUE,
+            ("triggers", "pre_sign_up", "timeout"): INT,
+            ("defaults",): (NONE, DICT),
+            **_under(("defaults", "function"), FN_DEFAULT_TYPES),
+        },
+    ),
+}
+TYPED_PATHS = [(kind, path) for kind, (_, _, types) in TYPED.items() for path in types]
+
+
+@pytest.fixture(scope="module")
+def typed_root(root: Path) -> Path:
+    """The props' files: a schema, a mapping template and a file to include."""
+    (root / "graphql" / "typed.graphql").write_text("type Query { ping: String, notes: [String] }\n"
+                                                    "type Mutation { add(x: String): String }\n")
+    (root / "graphql" / "req.vtl").write_text('{"version": "2018-05-29"}\n')
+    (root / "graphql" / "data.json").write_text("{}\n")
+    return root
+
+
+def replaced(props: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A deep copy of ``props`` with the item at ``path`` (keys and list indices) set to ``value``."""
+    import copy
+
+    out = copy.deepcopy(props)
+    node = out
+    for part in path[:-1]:
+        node = node[part]
+    if isinstance(node, tuple):
+        raise AssertionError(f"{path}: the baseline props must use lists")
+    node[path[-1]] = value
+    return out
+
+
+def kind_of(value: Any) -> str:
+    for kind, types in ((BOOL, bool), (INT, int), ("float", float), (STR, str), ("bytes", bytes), (LIST, list | tuple),
+                        (DICT, Mapping), ("set", set | frozenset)):
+        if isinstance(value, types):
+            return kind
+    return NONE if value is None else "object"
+
+
+@st.composite
+def wrongly_typed(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], Any]:
+    kind, path = draw(st.sampled_from(TYPED_PATHS))
+    return kind, path, draw(st.sampled_from(KINDS).flatmap(VALUES.__getitem__))
+
+
+def test_the_typed_baselines_are_valid(typed_root: Path) -> None:
+    """Each construct's full set of props is accepted (so a refusal below is the replaced value's)."""
+    for kind, (cls, props, types) in TYPED.items():
+        for path in types:  # every path of the type table exists in the props
+            replaced(props, path, "probe")
+        assert outcome(typed_root, lambda a, c=cls, p=props: c(a, "C", **p)) is None, kind
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(wrongly_typed())
+@example(("Function", ("environment",), [""]))
+@example(("Function", ("environment",), ["ab"]))
+@example(("Function", ("permissions",), "s3"))
+@example(("Api", ("routes", "GET /x", "authorizer"), ["l"]))
+@example(("Api", ("routes", "GET /x", "authorizer"), {"l": 1}))
+@example(("Api", ("authorizers", "l", "type"), ["lambda"]))
+@example(("Api", ("authorizers", "l", "type"), {"lambda": True}))
+@example(("Api", ("defaults", "function", "environment"), ["ab"]))
+@example(("Api", ("routes", "GET /j", "function", "environment"), ["ab"]))
+@example(("Api", ("authorizers", "u", "user_pool", "client_ids"), "ab"))
+@example(("Api", ("routes",), []))
+@example(("Api", ("cors",), {1: "x"}))
+@example(("WebSocketApi", ("routes",), ""))
+@example(("AppSyncApi", ("authorization", "default"), ["api_key"]))
+@example(("AppSyncApi", ("resolvers", "Query notes", "data_source"), ["none"]))
+@example(("Cognito", ("triggers", "pre_sign_up", "timeout"), "5"))
+def test_every_option_of_the_wrong_type_is_a_config_error(typed_root: Path, config_error_check: Any,
+                                                          case: tuple[str, tuple[Any, ...], Any]) -> None:
+    kind, path, value = case
+    cls, props, types = TYPED[kind]
+    accepted = types[path] if isinstance(types[path], tuple) else (types[path],)
+    bad = replaced(props, path, value)
+
+    def build(app: App) -> Any:
+        return cls(app, "C", **bad)
+
+    error = outcome(typed_root, build)  # any other exception fails the test here
+    if kind_of(value) not in accepted:
+        assert error is not None, f"{kind} {path}={value!r} ({kind_of(value)}, not one of {accepted}) was accepted"
+    if error is not None:
+        config_error_check(typed_root, build, (f"{kind} 'C'",))

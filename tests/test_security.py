@@ -36,12 +36,27 @@ JUSTIFIED_WILDCARDS: dict[str, str] = {
     "logs:GetLogEvents": "sstdirect-apigateway-cloudwatch", "logs:FilterLogEvents": "sstdirect-apigateway-cloudwatch",
 }
 CLOUDWATCH_ROLE = "sstdirect-apigateway-cloudwatch"
-# Resource ARNs whose account field is a wildcard, each justified. Only user-written grants: sstdirect's own
-# statements always name the account.
-JUSTIFIED_ANY_ACCOUNT = {
-    # examples/websocket: the handlers' table, written in app code, which cannot know the account before deploy
-    f"arn:aws:dynamodb:{REGION}:*:table/dev-chat-Connections",
-}
+# DynamoDB's item-level actions (Service Authorization Reference, "Actions defined by Amazon DynamoDB":
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html): all a
+# function may hold on a table; table management (CreateTable, DescribeTable, DeleteTable...) never.
+DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
+    "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query", "Scan",
+    "UpdateItem")}
+
+
+# Where an identity-pool role's Cognito Sync actions come from: the operations botocore's cognito-sync
+# service model (the Cognito Sync API Reference) documents as callable with the temporary credentials Cognito
+# Identity gives an identity ("can be called with temporary user credentials provided by Cognito Identity",
+# "can only be called with temporary credentials provided by Cognito Identity"); the others "can only be
+# called with developer credentials" (BulkPublish, the pool's configuration, usage and events).
+def identity_callable_sync_actions() -> set[str]:
+    model = boto3.Session().client("cognito-sync", region_name=REGION).meta.service_model
+    callable_ = set()
+    for name in model.operation_names:
+        text = " ".join(re.sub(r"<[^>]+>", " ", model.operation_model(name).documentation).split())
+        if re.search(r"can (only )?be called with temporary (user )?credentials provided by Cognito Identity", text):
+            callable_.add(f"cognito-sync:{name}")
+    return callable_
 
 
 def as_list(value: Any) -> list[Any]:
@@ -103,16 +118,19 @@ KITCHEN_SINK = "kitchen-sink"  # what the examples do not show: Lambda authorize
 
 def kitchen_sink(root: Path) -> Any:
     """An app with every construct that grants something the examples do not: a Lambda authorizer on an HTTP
-    API and on a WebSocket API, Cognito triggers, AppSync Lambda and DynamoDB data sources, a guest grant."""
-    from sstdirect import Api, App, AppSyncApi, Cognito, WebSocketApi
+    API and on a WebSocket API, Cognito triggers, AppSync Lambda and DynamoDB data sources, a guest grant, a
+    Table granted whole (``permissions=[table]``)."""
+    from sstdirect import Api, App, AppSyncApi, Cognito, Table, WebSocketApi
 
     (root / "src").mkdir(parents=True)
     (root / "src" / "h.py").write_text("def main(event, context):\n    return {}\n")
     (root / "schema.graphql").write_text("type Query {\n  a: String\n  b: String\n}\n")
     app = App("sink", stage="dev", root=root)
     auth = Cognito(app, "Auth", login=["email"], triggers={"pre_sign_up": "src/h.main"})
+    table = Table(app, "Notes", fields={"id": "string"}, primary_index={"partition_key": "id"})
     api = Api(app, "Api", authorizers={"fn": {"type": "lambda", "function": "src/h.main"}},
-              routes={"GET /a": {"function": "src/h.main", "authorizer": "fn"}, "$default": "src/h.main"})
+              routes={"GET /a": {"function": "src/h.main", "authorizer": "fn"}, "$default": "src/h.main",
+                      "GET /t": {"function": {"handler": "src/h.main", "permissions": [table]}}})
     ws = WebSocketApi(app, "Ws", authorizer={"type": "lambda", "function": "src/h.main"},
                       routes={"$connect": "src/h.main", "send": "src/h.main"})
     AppSyncApi(app, "Gql", schema="schema.graphql",
@@ -168,10 +186,18 @@ def test_every_iam_statement_of_every_example_is_least_privilege(deployed: Inven
             assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
             assert "*" not in actions, (role, statement)
+            # no service-wide wildcard either ("cognito-sync:*", "dynamodb:*"): every action is named
+            assert not [a for a in actions if "*" in a or "?" in a], (role, statement)
             for resource in resources:
                 fields = resource.split(":")
-                if resource != "*" and len(fields) > 4 and fields[4] not in ("", ACCOUNT):
-                    assert resource in JUSTIFIED_ANY_ACCOUNT, f"{role}: {resource} is not in this account"
+                # every ARN that has an account field names this account (no "*", no other account)
+                assert resource == "*" or len(fields) <= 4 or fields[4] in ("", ACCOUNT), \
+                    f"{role}: {resource} is not in this account"
+            if any(a.startswith("dynamodb:") for a in actions) and role in role_of_function:
+                # a function's DynamoDB grant: item actions only (its table is made by deploy, never by the
+                # function), on tables of this account and region
+                assert all(a in DYNAMODB_ITEM_ACTIONS for a in actions), (role, statement)
+                assert all(r.startswith(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/") for r in resources), statement
             if "*" in resources:
                 for action in actions:
                     where = JUSTIFIED_WILDCARDS.get(action)
@@ -193,6 +219,7 @@ def test_every_iam_statement_of_every_example_is_least_privilege(deployed: Inven
                     assert m and m.group(1) in inv.apis, (role, resource)
             if any(a.startswith("cognito-sync:") for a in actions):
                 kind, pool = identity_role_names[role]
+                assert set(actions) == identity_callable_sync_actions(), statement
                 assert all(r.startswith(f"arn:aws:cognito-sync:{REGION}:{ACCOUNT}:identitypool/{pool}/identity/"
                                         "${cognito-identity.amazonaws.com:sub}") for r in resources), statement
 

@@ -148,9 +148,10 @@ def test_a_crash_during_the_rename_leaves_the_lockfile_byte_for_byte_unchanged(
 
     monkeypatch.setattr(os, "replace", crash_on_the_lockfile)
     state.resources["Fn/role"].attrs["changed"] = "yes"
-    with pytest.raises(OSError, match="simulated crash"):
+    with pytest.raises(StateError, match="simulated crash") as exc_info:  # names the file and the cause
         sf.save(state)
     monkeypatch.undo()
+    assert str(path) in str(exc_info.value)
 
     assert json.loads(written["tmp"])["resources"]["Fn/role"]["attrs"]["changed"] == "yes"
     assert snapshot(path) == before

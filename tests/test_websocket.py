@@ -335,7 +335,16 @@ def test_custom_keys_and_function_names_never_collide(aws: boto3.Session, root: 
 
 
 @pytest.fixture
-def example(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def example(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The chat example deployed (its Connections table is made by deploy, never by a handler), and its
+    handler modules imported as Lambda would, with the table's name in ``TABLE_NAME``."""
+    import runpy
+
+    from sstdirect import app as app_module
+
+    monkeypatch.setattr(app_module, "CLI_OVERRIDES", {"session": aws, "state_dir": str(tmp_path / "state")})
+    chat_app = runpy.run_path(str(EXAMPLE_SRC.parent / "app.py"), run_name="__example__")["app"]
+    chat_app.deploy()
     modules = ("connections", "connect", "disconnect", "sendmessage")
     saved = {name: sys.modules.pop(name) for name in modules if name in sys.modules}
     monkeypatch.syspath_prepend(str(EXAMPLE_SRC))
@@ -357,15 +366,16 @@ def ws_event(route: str, connection_id: str, body: str | None = None) -> dict[st
 
 def test_chat_example_handlers(example: Any, aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:
     h = example
-    # no table yet: sending and disconnecting are harmless
+    # the table deploy made: on demand, keyed by the connection id
+    table = aws.client("dynamodb").describe_table(TableName="dev-chat-Connections")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    # nobody connected yet: sending and disconnecting are harmless
     assert h["sendmessage"].main(ws_event("sendMessage", "a", '{"action":"sendMessage","data":"x"}'), None)[
         "statusCode"] == 200
     assert h["disconnect"].main(ws_event("$disconnect", "a"), None)["statusCode"] == 200
     for cid in ("a", "b", "c"):
         assert h["connect"].main(ws_event("$connect", cid), None)["statusCode"] == 200
-    ddb = aws.client("dynamodb")
-    assert ddb.describe_table(TableName="dev-chat-Connections")["Table"]["BillingModeSummary"][
-        "BillingMode"] == "PAY_PER_REQUEST"
     h["disconnect"].main(ws_event("$disconnect", "c"), None)
     assert sorted(h["connections"].all_ids()) == ["a", "b"]
 
@@ -412,6 +422,34 @@ def test_chat_example_forgets_gone_connections(example: Any, aws: boto3.Session,
     assert list(h["connections"].all_ids()) == ["a"]
 
 
+def test_chat_example_handlers_call_only_what_their_roles_allow(example: Any, aws: boto3.Session,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DynamoDB operation the handlers send (recorded with a botocore ``before-call`` hook on the
+    session they use) is an action their deployed role allows, on the table deploy made: no handler makes
+    or describes its table."""
+    import boto3 as boto3_module
+
+    h = example
+    sent: list[str] = []
+    session = boto3_module.Session()  # the session boto3.client() uses in the handlers, for this test only
+    monkeypatch.setattr(boto3_module, "DEFAULT_SESSION", session)
+    session.events.register(
+        "before-call.dynamodb", lambda model, **_: sent.append(f"dynamodb:{model.name}"))
+    for cid in ("a", "b"):
+        h["connect"].main(ws_event("$connect", cid), None)
+    list(h["connections"].all_ids())
+    h["disconnect"].main(ws_event("$disconnect", "b"), None)
+    assert set(sent) == {"dynamodb:PutItem", "dynamodb:Scan", "dynamodb:DeleteItem"}
+
+    iam = aws.client("iam")
+    arn = aws.client("dynamodb").describe_table(TableName="dev-chat-Connections")["Table"]["TableArn"]
+    assert arn == f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/dev-chat-Connections"
+    for route in ("connect", "disconnect", "sendMessage"):
+        granted = {action for st in policy_statements(iam, f"dev-chat-Ws-{route}")
+                   if st["Resource"] == arn for action in st["Action"]}
+        assert granted == set(sent), route
+
+
 def test_chat_example_app_declares_the_websocket_api(aws: boto3.Session) -> None:
     from sstdirect.app import _APPS
 
@@ -424,7 +462,7 @@ def test_chat_example_app_declares_the_websocket_api(aws: boto3.Session) -> None
         fn = ws.get_function("sendMessage")
         assert fn.environment == {"TABLE_NAME": "dev-chat-Connections"}
         addresses = set(app.resources())
-        assert {"Ws/api", "Ws/stage", "Ws/account-logging", "Ws/route/sendMessage"} <= addresses
+        assert {"Ws/api", "Ws/stage", "Ws/account-logging", "Ws/route/sendMessage", "Connections/table"} <= addresses
     finally:
         if app in _APPS:
             _APPS.remove(app)

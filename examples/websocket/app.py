@@ -4,33 +4,30 @@
 `$connect` stores the connection id in a DynamoDB table, `sendMessage` posts the message's `data`
 to every stored connection through `apigatewaymanagementapi`, `$disconnect` deletes the id.
 
-sstdirect has no Table construct, so the table is made by the handlers themselves, the first time
-a client connects (see `src/connections.py`): one `sstdirect deploy` is all it takes, locally and on
-AWS, and the functions are granted DynamoDB on that one table only. The table is not part of the
-app's resources, so `sstdirect remove` leaves it: delete `{stage}-chat-Connections` by hand.
+The table is part of the app (a `Table`, made by `sstdirect deploy`, deleted by `sstdirect remove`),
+and the functions may only put, delete and scan items in that one table of this account: no table
+management, no other table.
 
 Try it: `wscat -c <ws.url>`, then send `{"action": "sendMessage", "data": "hello"}`.
 """
 
 from pathlib import Path
 
-from sstdirect import App, WebSocketApi
+from sstdirect import App, Table, WebSocketApi
 
 app = App("chat", stage="dev", root=Path(__file__).parent)
 
-TABLE_NAME = f"{app.stage}-{app.name}-Connections"
+connections = Table(app, "Connections", fields={"id": "string"}, primary_index={"partition_key": "id"})
 
 ws = WebSocketApi(
     app,
     "Ws",
     defaults={
         "function": {
-            "environment": {"TABLE_NAME": TABLE_NAME},
-            "permissions": [{
-                "Action": ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:PutItem",
-                           "dynamodb:DeleteItem", "dynamodb:Scan"],
-                "Resource": f"arn:aws:dynamodb:{app.region}:*:table/{TABLE_NAME}",
-            }],
+            "environment": {"TABLE_NAME": connections.table_name},
+            # the item actions src/connections.py uses, on this table's ARN (which names this account)
+            "permissions": [{"Action": ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+                             "Resource": connections.arn}],
         },
     },
     routes={

@@ -11,11 +11,11 @@ from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name, short_hash, slug
 from .authorizers import AuthorizerSpec, parse_authorizers
-from .base import Construct, ExpandContext, check_options
+from .base import Construct, ExpandContext, all_or_nothing, check_options, is_one_of
 from .domain import domain_resources, parse_custom_domain, preflight_domain
 from .function import Function
 from .options import HTTP_ACCESS_LOG_FORMAT, access_log_config, cors_config
-from .routes import RouteKey, parse_route_key
+from .routes import RouteKey, check_conflicts, parse_route_key
 
 if TYPE_CHECKING:
     from ..app import App
@@ -64,20 +64,22 @@ class Api(Construct):
         self.cors = cors_config(self.label, cors)
         self.access_log = access_log_config(self.label, access_log, HTTP_ACCESS_LOG_FORMAT)
         self.defaults = defaults  # before the authorizers: their functions take defaults["function"] too
-        self.authorizers: dict[str, AuthorizerSpec] = parse_authorizers(self, authorizers or {})
+        self.authorizers: dict[str, AuthorizerSpec] = parse_authorizers(
+            self, {} if authorizers is None else authorizers)
         self._default_auth = self._check_authorizer("defaults", defaults.get("authorizer", "none"))
         self._default_scopes = self._check_scopes("defaults", defaults.get("authorization_scopes", []))
         self._default_payload = self._check_payload("defaults", defaults.get("payload_format_version", "2.0"))
         self._routes: dict[str, RouteSpec] = {}
-        self.add_routes(routes or {})
+        self.add_routes({} if routes is None else routes)
 
     # -- configuration -----------------------------------------------------------------------
 
     def _check_authorizer(self, where: str, name: Any) -> str:
-        if name in ("none", "iam") or name in self.authorizers:
+        if is_one_of(name, ("none", "iam", *self.authorizers)):
             return name
         known = ", ".join(["'none'", "'iam'", *(repr(n) for n in self.authorizers)])
-        raise ConfigError(f"{self.label} {where}: unknown authorizer {name!r}; use one of {known} "
+        what = "unknown authorizer" if isinstance(name, str) else "authorizer must be a name (a string), not"
+        raise ConfigError(f"{self.label} {where}: {what} {name!r}; use one of {known} "
                           f"(authorizers are declared in authorizers={{...}})")
 
     def _check_scopes(self, where: str, scopes: Any) -> tuple[str, ...]:
@@ -94,15 +96,20 @@ class Api(Construct):
     def add_routes(self, routes: Mapping[str, Any]) -> None:
         """Add routes (``{"GET /notes": handler | props | {"function": ...} | Function}``)."""
         if not isinstance(routes, Mapping):
-            raise ConfigError(f"{self.label}: routes must be a dict of route key → handler")
-        parsed: dict[str, RouteSpec] = {}
+            raise ConfigError(f"{self.label}: routes must be a dict of route key → handler, e.g. "
+                              f"{{'GET /notes': 'src/list.main'}}, not {type(routes).__name__}")
+        keys: dict[str, tuple[RouteKey, Any]] = {}
         for raw_key, value in routes.items():
             key = parse_route_key(self.label, raw_key)
-            label = f"{self.label} route {key.key!r}"
-            if key.key in self._routes or key.key in parsed:
+            if key.key in self._routes or key.key in keys:
                 raise ConfigError(f"{self.label}: duplicate route {key.key!r} (from {raw_key!r}); each route "
                                   f"key may appear once")
-            parsed[key.key] = self._route(key, value, label)
+            keys[key.key] = (key, value)
+        check_conflicts(self.label, [*(r.key for r in self._routes.values()), *(k for k, _ in keys.values())])
+        parsed: dict[str, RouteSpec] = {}
+        with all_or_nothing(self.app):  # a bad route leaves no function of the routes before it registered
+            for name, (key, value) in keys.items():
+                parsed[name] = self._route(key, value, f"{self.label} route {name!r}")
         self._routes.update(parsed)
 
     def _route(self, key: RouteKey, value: Any, label: str) -> RouteSpec:

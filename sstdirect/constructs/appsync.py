@@ -20,7 +20,7 @@ from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name, short_hash
 from ..resources.appsync import schema_sha256
-from .base import Construct, ExpandContext, check_options
+from .base import Construct, ExpandContext, check_options, is_one_of, is_text
 from .function import Function
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ class AppSyncApi(Construct):
         elif isinstance(value, Mapping):
             check_options(label, value, ALL_DATA_SOURCE_OPTIONS)
             kind = value.get("type", "function" if "function" in value else None)
-            if kind not in DATA_SOURCE_OPTIONS:
+            if not is_one_of(kind, DATA_SOURCE_OPTIONS):
                 raise ConfigError(f"{label}: type must be one of {', '.join(map(repr, DATA_SOURCE_OPTIONS))}, "
                                   f"not {kind!r} (or give a handler, function props or a Function)")
             check_options(f"{label} ({kind})", value, DATA_SOURCE_OPTIONS[kind])
@@ -388,12 +388,16 @@ class AppSyncApi(Construct):
                 raise ConfigError(f"{label}: {what} inline template must be a non-empty string")
             return text
         f = value["file"]
-        if not isinstance(f, str | os.PathLike):
-            raise ConfigError(f"{label}: {what} file must be a path, not {f!r}")
+        if not isinstance(f, str | os.PathLike) or "\0" in os.fspath(f):
+            raise ConfigError(f"{label}: {what} file must be a path such as 'graphql/request.vtl', not {f!r}")
         path = (self.app.root / f).resolve()
         if not path.is_file():
             raise ConfigError(f"{label}: {what} file {str(f)!r} does not exist (looked for {path})")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise ConfigError(f"{label}: {what} file {str(f)!r} cannot be read as UTF-8 text ({exc}); save it "
+                              f"as UTF-8") from None
         if not text.strip():
             raise ConfigError(f"{label}: {what} file {str(f)!r} is empty")
         return text
@@ -429,7 +433,7 @@ class AppSyncApi(Construct):
                                   f"'function'")
             if "data_source" in value:
                 source = value["data_source"]
-                if source not in self.data_sources:
+                if not is_one_of(source, self.data_sources):
                     known = ", ".join(map(repr, self.data_sources)) or "none"
                     raise ConfigError(f"{label}: unknown data source {source!r} (data sources: {known})")
             else:
@@ -461,13 +465,13 @@ class AppSyncApi(Construct):
             authorization = {**{k: v for k, v in authorization.items() if k != "function"},
                              "lambda": {"function": authorization["function"]}}
         default = authorization.get("default", "api_key")
-        if default not in AUTH_MODES:
+        if not is_one_of(default, AUTH_MODES):
             raise ConfigError(f"{label}: default must be one of {', '.join(map(repr, AUTH_MODES))}, not {default!r}")
         additional = authorization.get("additional", [])
         if isinstance(additional, str) or not isinstance(additional, list | tuple):
             raise ConfigError(f"{label}: additional must be a list of modes, e.g. ['iam']")
         for mode in additional:
-            if mode not in AUTH_MODES:
+            if not is_one_of(mode, AUTH_MODES):
                 raise ConfigError(f"{label}: additional mode {mode!r} is not one of {', '.join(map(repr, AUTH_MODES))}")
         modes = (default, *additional)
         if len(set(modes)) != len(modes):
@@ -500,6 +504,8 @@ class AppSyncApi(Construct):
             action = cfg.get("default_action", "ALLOW")
             if action not in ("ALLOW", "DENY"):
                 raise ConfigError(f"{label}: user_pool default_action must be 'ALLOW' or 'DENY', not {action!r}")
+            self._optional_text(label, "user_pool", cfg, "region", "'us-east-1'")
+            self._optional_text(label, "user_pool", cfg, "app_id_client_regex", "'^my-client$'")
             user_pool = {"userPoolId": pool_id, "awsRegion": cfg.get("region") or self.app.region}
             if cfg.get("app_id_client_regex"):
                 user_pool["appIdClientRegex"] = cfg["app_id_client_regex"]
@@ -511,6 +517,7 @@ class AppSyncApi(Construct):
             issuer = cfg.get("issuer")
             if not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")):
                 raise ConfigError(f"{label}: oidc needs 'issuer' (a URL), not {issuer!r}")
+            self._optional_text(label, "oidc", cfg, "client_id", "'my-client-id'")
             oidc = {"issuer": issuer, "iatTTL": self._ms(label, "iat_ttl", cfg.get("iat_ttl", 0)),
                     "authTTL": self._ms(label, "auth_ttl", cfg.get("auth_ttl", 0))}
             if cfg.get("client_id"):
@@ -525,9 +532,17 @@ class AppSyncApi(Construct):
             if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 3600:
                 raise ConfigError(f"{label}: lambda results_cache_ttl must be seconds from 0 to 3600, not {ttl!r}")
             lambda_config = {"authorizerResultTtlInSeconds": ttl}
+            self._optional_text(label, "lambda", cfg, "identity_validation_expression", "'^Bearer '")
             if cfg.get("identity_validation_expression"):
                 lambda_config["identityValidationExpression"] = cfg["identity_validation_expression"]
         return AuthSpec(default, tuple(additional), days, user_pool, oidc, fn, lambda_config)
+
+    @staticmethod
+    def _optional_text(label: str, mode: str, cfg: Mapping[str, Any], key: str, example: str) -> None:
+        """``cfg[key]``, when given, is a string (or a value known after deploy)."""
+        value = cfg.get(key)
+        if value is not None and value != "" and not is_text(value):
+            raise ConfigError(f"{label}: {mode} {key} must be a string such as {example}, not {value!r}")
 
     @staticmethod
     def _ms(label: str, key: str, value: Any) -> int:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
-from ..naming import slug
-from .base import ExpandContext, check_options
+from ..naming import short_hash, slug
+from .base import ExpandContext, check_options, is_one_of, is_text, text_list
 from .function import Function
 
 if TYPE_CHECKING:
@@ -66,9 +66,11 @@ class AuthorizerSpec:
         authorizer = Resource.make("apigatewayv2.Authorizer", self.address, props)
         out.append(authorizer)
         if self.function is not None:
-            out.append(Resource.make("lambda.Permission", f"{api.construct_id}/permission/authorizer/{self.name}", {
+            address = f"{api.construct_id}/permission/authorizer/{self.name}"
+            out.append(Resource.make("lambda.Permission", address, {
                 "function_name": Ref(self.function.function_address, "name"),
-                "statement_id": f"sstdirect-authorizer-{slug(self.name)[:60]}",
+                # unique per API: one Function may be the authorizer of several APIs (one policy, one Sid each)
+                "statement_id": f"sstdirect-authorizer-{slug(self.name)[:60]}-{short_hash(address)}",
                 "principal": "apigateway.amazonaws.com",
                 "action": "lambda:InvokeFunction",
                 "source_arn": Fmt.of("{arn}/authorizers/{id}", arn=Ref(api.api_address, "execution_arn"),
@@ -90,7 +92,9 @@ def _identity_source(label: str, value: Any, default: tuple[str, ...]) -> tuple[
 
 def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, AuthorizerSpec]:
     if not isinstance(authorizers, Mapping):
-        raise ConfigError(f"{api.label}: authorizers must be a dict of name → authorizer config")
+        raise ConfigError(f"{api.label}: authorizers must be a dict of name → authorizer config, e.g. "
+                          f"{{'auth': {{'type': 'lambda', 'function': 'src/auth.main'}}}}, not "
+                          f"{type(authorizers).__name__}")
     out: dict[str, AuthorizerSpec] = {}
     default_source = ("$request.header.Authorization",)
     for name, conf in authorizers.items():
@@ -100,8 +104,10 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                               f"on a route); give the authorizer another name")
         if not isinstance(name, str) or not name or len(name) > 128:
             raise ConfigError(f"{label}: an authorizer name must be a non-empty string")
-        if not isinstance(conf, Mapping) or conf.get("type") not in AUTHORIZER_OPTIONS:
-            raise ConfigError(f"{label}: needs 'type' of 'user_pool', 'jwt' or 'lambda'")
+        if not isinstance(conf, Mapping) or not is_one_of(conf.get("type"), AUTHORIZER_OPTIONS):
+            got = f"not {conf.get('type')!r}" if isinstance(conf, Mapping) else f"a dict, not {type(conf).__name__}"
+            raise ConfigError(f"{label}: needs 'type' of 'user_pool', 'jwt' or 'lambda' ({got}), e.g. "
+                              f"{{'type': 'jwt', 'jwt': {{'issuer': 'https://...', 'audience': [...]}}}}")
         kind = conf["type"]
         check_options(label, conf, AUTHORIZER_OPTIONS[kind])
         address = f"{api.construct_id}/authorizer/{name}"
@@ -112,18 +118,29 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                 raise ConfigError(f"{label}: a jwt authorizer needs jwt={{'issuer': 'https://...', "
                                   f"'audience': [...]}}")
             check_options(f"{label} jwt", jwt, ("issuer", "audience"))
-            audience = jwt.get("audience") or []
-            if isinstance(audience, str):
-                audience = [audience]
-            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=jwt["issuer"],
-                                       audience=tuple(audience))
+            issuer = jwt["issuer"]
+            if not (issuer.startswith(("https://", "http://")) if isinstance(issuer, str) else is_text(issuer)):
+                raise ConfigError(f"{label}: jwt issuer must be the issuer's URL, e.g. "
+                                  f"'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc', not {issuer!r}")
+            audience = jwt.get("audience")
+            audience = () if audience is None else text_list(label, "jwt audience", audience, "['my-client-id']",
+                                                             single=True)
+            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=issuer, audience=audience)
         elif kind == "user_pool":
             pool = conf.get("user_pool")
             if not isinstance(pool, Mapping) or not pool.get("id"):
                 raise ConfigError(f"{label}: a user_pool authorizer needs user_pool={{'id': ..., "
                                   f"'client_ids': [...]}}")
             check_options(f"{label} user_pool", pool, ("id", "client_ids", "region"))
+            if not is_text(pool["id"]):
+                raise ConfigError(f"{label}: user_pool id must be a user pool id such as auth.user_pool_id or "
+                                  f"'us-east-1_abc123', not {pool['id']!r}")
+            if pool.get("region") is not None and not is_text(pool["region"]):
+                raise ConfigError(f"{label}: user_pool region must be a region name such as 'us-east-1', "
+                                  f"not {pool['region']!r}")
             client_ids = pool.get("client_ids")
+            if client_ids is not None:
+                client_ids = text_list(label, "user_pool client_ids", client_ids, "[auth.user_pool_client_id]")
             if not client_ids:  # a Cognito construct's user_pool_id: its own client by default
                 from .cognito import Cognito
 
@@ -138,7 +155,7 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                                        audience=tuple(client_ids))
         else:
             response_types = conf.get("response_types", ["iam"])
-            if response_types not in (["iam"], ["simple"], ("iam",), ("simple",)):
+            if not isinstance(response_types, list | tuple) or list(response_types) not in (["iam"], ["simple"]):
                 raise ConfigError(f"{label}: response_types must be ['iam'] or ['simple'], not {response_types!r}")
             simple = list(response_types) == ["simple"]
             ttl = conf.get("results_cache_ttl", 0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,8 +78,44 @@ class Output:
         )
 
 
-class Construct:
-    """Base of every construct: an id unique within its App, expansion into resources, outputs."""
+@contextmanager
+def all_or_nothing(app: App) -> Iterator[None]:
+    """Constructs registered in ``app`` inside the block stay registered only if the block succeeds.
+
+    A constructor (or ``add_routes``) that raises after it made child Functions leaves the App as it
+    was: a notebook cell that failed can be fixed and run again.
+    """
+    before = dict(app._constructs)
+    try:
+        yield
+    except BaseException:
+        app._constructs.clear()
+        app._constructs.update(before)
+        raise
+
+
+class _Registering(type):
+    """Registers a construct with its App once its whole constructor (the subclass's too) returned.
+
+    A constructor that raises registers nothing, and neither do the children it made before failing.
+    """
+
+    def __call__(cls, app: Any = None, *args: Any, **kwargs: Any) -> Any:
+        from ..app import App
+
+        if not isinstance(app, App):  # Construct.__init__ names the mistake
+            return super().__call__(app, *args, **kwargs)
+        with all_or_nothing(app):
+            construct = super().__call__(app, *args, **kwargs)
+            app._register(construct)
+        return construct
+
+
+class Construct(metaclass=_Registering):
+    """Base of every construct: an id unique within its App, expansion into resources, outputs.
+
+    A construct joins its App's constructs only after its constructor succeeded (see ``_Registering``).
+    """
 
     kind = "Construct"
 
@@ -96,7 +133,7 @@ class Construct:
         self.app = app
         self.construct_id = construct_id
         self._internal = _internal  # made by another construct (a route's function): no outputs of its own
-        app._register(self)
+        app._register(self, check_only=True)  # a taken id fails first; registered once the constructor returns
 
     @property
     def label(self) -> str:
@@ -137,7 +174,31 @@ def check_options(label: str, given: Mapping[str, Any], valid: Iterable[str], wh
     """ConfigError for the first unknown key, naming its snake_case spelling or the closest option."""
     valid = set(valid)
     for key in given:
+        if not isinstance(key, str):
+            raise ConfigError(f"{label}: {what} {key!r} is not a name; {what}s are strings: "
+                              f"{', '.join(sorted(valid))}")
         if key not in valid:
             raise ConfigError(f"{label}: unknown {what} {key!r}; {did_you_mean(key, valid)}")
+
+
+def is_one_of(value: Any, choices: Iterable[str]) -> bool:
+    """``value`` is one of the string ``choices`` (False, never a TypeError, for a list or a dict)."""
+    return isinstance(value, str) and value in choices
+
+
+def is_text(value: Any) -> bool:
+    """A non-empty string, or a value known after deploy (``cognito.user_pool_id``)."""
+    if isinstance(value, str):
+        return bool(value)
+    return isinstance(value, Ref | Fmt) or hasattr(value, "__sstdirect_ref__")
+
+
+def text_list(label: str, key: str, value: Any, example: str, *, single: bool = False) -> tuple[Any, ...]:
+    """A list (or tuple) of :func:`is_text` values; ``single``: a lone string means a list of one."""
+    if single and is_text(value):
+        return (value,)
+    if isinstance(value, list | tuple) and all(is_text(v) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{label}: {key} must be a list of non-empty strings such as {example}, not {value!r}")
 
 

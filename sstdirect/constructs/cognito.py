@@ -12,9 +12,10 @@ choices); see API.md's "Cognito" section:
 - ``identity_pool=True`` (default): an identity pool allowing unauthenticated identities, with the
   user pool's client as its provider, and authenticated / unauthenticated roles that trust
   ``cognito-identity.amazonaws.com`` on ``aud`` (this identity pool) and ``amr``. Both roles may
-  ``mobileanalytics:PutEvents`` (a service with no resource-level permissions: ``*``) and ``cognito-sync:*``
-  on the caller's own identity in this identity pool (SST grants ``cognito-sync:*`` on ``*``, which would
-  let any guest reconfigure every identity pool's sync settings; see :func:`base_statements`), plus what
+  ``mobileanalytics:PutEvents`` (a service with no resource-level permissions: ``*``) and the Cognito Sync
+  actions an identity's own credentials can call, on the caller's own identity in this identity pool (SST
+  grants ``cognito-sync:*`` on ``*``, which would let any guest reconfigure every identity pool's sync
+  settings; see :func:`base_statements`), plus what
   ``attach_permissions_for_auth_users`` / ``attach_permissions_for_unauth_users`` add.
 - ``triggers={"pre_sign_up": handler | props | Function, ...}``: each trigger function may be
   invoked by ``cognito-idp.amazonaws.com`` from this user pool only.
@@ -68,9 +69,25 @@ VERIFICATION = {
 ACCOUNT_RECOVERY = ({"Name": "verified_phone_number", "Priority": 1}, {"Name": "verified_email", "Priority": 2})
 
 
+# The Cognito Sync operations an identity pool's own credentials may call on their own identity, as the
+# Cognito Sync API Reference (botocore's cognito-sync service model) documents each one: "can be called
+# with temporary user credentials provided by Cognito Identity" — DeleteDataset, DescribeDataset,
+# DescribeIdentityUsage, ListDatasets, ListRecords, UpdateRecords — or "can only be called with temporary
+# credentials provided by Cognito Identity" — RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset.
+# Every other operation (BulkPublish, the identity pool's configuration, usage and events) "can only be
+# called with developer credentials", and the permission-only QueryRecords / SetDatasetConfiguration back
+# no operation: none is granted. Each action's resource type (identity or dataset, see the Service
+# Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/
+# list_amazoncognitosync.html) is covered by the two ARNs below.
+COGNITO_SYNC_ACTIONS = tuple(f"cognito-sync:{op}" for op in (
+    "DeleteDataset", "DescribeDataset", "DescribeIdentityUsage", "ListDatasets", "ListRecords", "RegisterDevice",
+    "SubscribeToDataset", "UnsubscribeFromDataset", "UpdateRecords"))
+
+
 def base_statements(identity_pool_id: Any) -> list[dict[str, Any]]:
-    """SST v2's base policy of both identity-pool roles, with ``cognito-sync:*`` narrowed to the caller's
-    own identity (and its datasets) in this identity pool (least privilege; SST grants it on ``*``).
+    """SST v2's base policy of both identity-pool roles, least privilege: SST's ``cognito-sync:*`` on ``*``
+    becomes the named actions an identity's own credentials can call (:data:`COGNITO_SYNC_ACTIONS`), on the
+    caller's own identity (and its datasets) in this identity pool only.
 
     ``mobileanalytics:PutEvents`` supports no resource-level permissions, so it keeps ``*``.
     """
@@ -78,7 +95,7 @@ def base_statements(identity_pool_id: Any) -> list[dict[str, Any]]:
                       "${{cognito-identity.amazonaws.com:sub}}", region=Ref("aws", "region"),
                       account=Ref("aws", "account_id"), pool=identity_pool_id)
     return [{"Effect": "Allow", "Action": "mobileanalytics:PutEvents", "Resource": "*"},
-            {"Effect": "Allow", "Action": "cognito-sync:*",
+            {"Effect": "Allow", "Action": list(COGNITO_SYNC_ACTIONS),
              "Resource": [identity, Fmt.of("{identity}/*", identity=identity)]}]
 
 

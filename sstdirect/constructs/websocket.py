@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..naming import physical_name, short_hash, slug
 from ..resources.apigateway import ROLE_NAME
 from .api import Api
-from .base import Construct, ExpandContext, check_options
+from .base import Construct, ExpandContext, all_or_nothing, check_options
 from .domain import domain_resources, parse_custom_domain, preflight_domain
 from .function import Function
 from .options import access_log_config
@@ -127,7 +127,7 @@ class WebSocketApi(Construct):
         self.access_log = access_log_config(self.label, access_log, WEBSOCKET_ACCESS_LOG_FORMAT)
         self.authorizer, self.authorizer_function, self.identity_source = self._parse_authorizer(authorizer)
         self._routes: dict[str, Function] = {}
-        self.add_routes(routes or {})
+        self.add_routes({} if routes is None else routes)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -156,19 +156,21 @@ class WebSocketApi(Construct):
     def add_routes(self, routes: Mapping[str, Any]) -> None:
         """Add routes (``{"sendMessage": handler | props | {"function": ...} | Function}``)."""
         if not isinstance(routes, Mapping):
-            raise ConfigError(f"{self.label}: routes must be a dict of route key → handler")
+            raise ConfigError(f"{self.label}: routes must be a dict of route key → handler, e.g. "
+                              f"{{'sendMessage': 'src/send.main'}}, not {type(routes).__name__}")
         parsed: dict[str, Function] = {}
-        for key, value in routes.items():
-            key = check_route_key(self.label, key)
-            label = f"{self.label} route {key!r}"
-            if key in self._routes:
-                raise ConfigError(f"{self.label}: duplicate route {key!r}; each route key may appear once")
-            fn_value = value
-            if isinstance(value, Mapping) and "function" in value:
-                check_options(label, value, ROUTE_OPTIONS)
-                fn_value = value["function"]
-            parsed[key] = Function.from_value(self.app, f"{self.construct_id}-{_function_suffix(key)}", fn_value,
-                                              self.defaults.get("function"), label)
+        with all_or_nothing(self.app):  # a bad route leaves no function of the routes before it registered
+            for key, value in routes.items():
+                key = check_route_key(self.label, key)
+                label = f"{self.label} route {key!r}"
+                if key in self._routes:
+                    raise ConfigError(f"{self.label}: duplicate route {key!r}; each route key may appear once")
+                fn_value = value
+                if isinstance(value, Mapping) and "function" in value:
+                    check_options(label, value, ROUTE_OPTIONS)
+                    fn_value = value["function"]
+                parsed[key] = Function.from_value(self.app, f"{self.construct_id}-{_function_suffix(key)}",
+                                                  fn_value, self.defaults.get("function"), label)
         for fn in parsed.values():
             statement = self._manage_connections_statement()
             if statement not in fn._permissions:

@@ -26,14 +26,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..aws import Aws, NotYet, StepContext, step_context
-from ..errors import DeployError
+from ..aws import Aws, NotYet, StepContext, is_already_exists, step_context
+from ..errors import DeployError, StateError
 from ..resources.apigatewayv2_import import ImportGroup, import_groups, run_import
-from ..state import Record, State, StateFile
+from ..state import Record, State, StateFile, held_ids
 from .errors import wrap_aws_error
 from .plan import Action, Change, Plan
-from .planner import recorded_props
-from .resource import Resource, provider_for
+from .planner import current_props, diff_props, recorded_props
+from .resource import Created, Resource, provider_for
 from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
 
 EventHook = Callable[[str, Change, str], None]
@@ -170,18 +170,24 @@ class Executor:
 
     def _mark_cascaded(self, steps: dict[str, Step]) -> None:
         """Deletes that AWS performs itself when the parent is deleted in the same plan (a route of a
-        deleted API, a permission of a deleted function): no AWS call, and the parent need not wait."""
+        deleted API, a permission of a deleted function): no AWS call, and the parent need not wait.
+
+        Such a child leaves the lockfile only after its parent's delete succeeded (its step waits for the
+        parent's): if the parent's delete fails, AWS still holds the child, and so does the lockfile."""
         deleted = {s.change.address for s in steps.values() if s.kind == "delete"}
+        parents: dict[str, set[str]] = {}
         for step in steps.values():
             rec = self.state.resources.get(step.change.address)
             if step.kind != "delete" or rec is None:
                 continue
             parent_type = provider_for(rec.type).deleted_with
-            if parent_type and any(dep in deleted and self.state.resources[dep].type == parent_type
-                                   for dep in rec.depends_on if dep in self.state.resources):
+            with_parent = {dep for dep in rec.depends_on if dep in deleted and dep in self.state.resources
+                           and self.state.resources[dep].type == parent_type} if parent_type else set()
+            if with_parent:
                 step.cascaded = True
+                parents[step.key] = {f"delete:{dep}" for dep in with_parent}
         for step in steps.values():
-            step.needs = {k for k in step.needs if not steps[k].cascaded}
+            step.needs = {k for k in step.needs if not steps[k].cascaded} | parents.get(step.key, set())
 
     # -- running -----------------------------------------------------------------------------
 
@@ -224,7 +230,7 @@ class Executor:
                         failures.append((step, exc))
         if failures:
             step, exc = failures[0]
-            if isinstance(exc, DeployError):
+            if isinstance(exc, (DeployError, StateError)):  # a lockfile that cannot be saved stops as itself
                 raise exc
             raise DeployError(f"{step.kind} {step.change.address} failed: {exc!r}",
                               address=step.change.address) from exc
@@ -287,7 +293,12 @@ class Executor:
             self.state.resources[address] = rec
         self._save()  # the intent record: an interrupted create is found again next time
         with self.aws.resent_writes() as resent:
-            created = provider.create(self.aws, props)
+            try:
+                created = provider.create(self.aws, props)
+            except Exception as exc:
+                if not is_already_exists(exc):
+                    raise
+                created = self._adopt_existing(rec, props, exc)
         if resent:  # a create request sent twice may have made two objects: delete the one not returned
             skip = frozenset({created.physical_id, *(d.physical_id for d in deposed if d.physical_id)})
             for extra in [c for c in provider.find_all(self.aws, props, exclude=skip) if c.physical_id not in skip]:
@@ -298,6 +309,29 @@ class Executor:
         with self.state.lock:
             rec.status, rec.physical_id, rec.attrs = "created", created.physical_id, dict(created.attrs)
         self._save()
+
+    def _adopt_existing(self, rec: Record, props: Any, refused: Exception) -> Created:
+        """AWS refused a create because an object of that unique name already exists (a stale or restored
+        lockfile does not record it): adopt it if it is not another record's, bringing it to ``props``
+        (an update, or a delete and a new create where a changed field forces a replacement). Otherwise
+        the refusal stands."""
+        provider = provider_for(rec.type)
+        with self.state.lock:  # never another address's object, nor this one's old objects (still to delete)
+            others = [r for a, r in self.state.resources.items() if a != rec.address]
+            held = frozenset(held_ids([*others, *rec.deposed])[rec.type])
+        found = provider.find(self.aws, props, exclude=held)
+        if found is None or found.physical_id in held:
+            raise refused
+        log.warning("%s: adopting %s, which AWS already holds under this address", rec.address, found.physical_id)
+        existing = replace(rec, status="created", physical_id=found.physical_id, attrs=dict(found.attrs), deposed=[])
+        current = current_props(provider, existing, provider.read(self.aws, existing))
+        changed = frozenset(diff_props(provider, props, current, self.state.secret_salt))
+        if provider.needs_replace(changed, current, props):
+            provider.delete(self.aws, existing)
+            return provider.create(self.aws, props)
+        if changed:
+            found.attrs.update(provider.update(self.aws, existing, props, changed) or {})
+        return found
 
     def _import(self, step: Step) -> None:
         """Create the routes and integrations of ``step.group`` with one ReimportApi (intent records first)."""

@@ -34,7 +34,8 @@ from ..errors import StateError
 from ..state import Record, State, held_ids
 from .errors import wrap_aws_error
 from .planner import recorded_props, topological_order
-from .resource import Owned, Provider, Resource, Stray, provider_for
+from .resource import Owned, Provider, Resource, provider_for
+from .strays import find_strays
 from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ class RebuildResult:
 
 def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, Resource]) -> RebuildResult:
     """A new State for ``app`` at ``stage`` that records what AWS holds of ``desired`` (reads only)."""
-    state = State(app=app, stage=stage, region=region, account=aws.account_id)
+    with wrap_aws_error("the AWS account", "read"):  # a refused GetCallerIdentity is a DeployError too
+        account = aws.account_id
+    state = State(app=app, stage=stage, region=region, account=account)
     result = RebuildResult(state)
     records = state.resources
     pseudo = {"account_id": aws.account_id, "region": aws.region}
@@ -121,7 +124,9 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
         result.found[address] = found.physical_id
         taken[res.type].add(found.physical_id)
 
-    _record_strays(aws, records, result)
+    strays = find_strays(aws, records)
+    records.update(strays)
+    result.extra.extend((address, rec.physical_id or "") for address, rec in strays.items())
     claimed = {(rec.type, rec.physical_id) for rec in records.values()}
     for type_, objects in scan_owned(aws, app, stage, {res.type for res in desired.values()}).items():
         for obj in objects:
@@ -142,26 +147,3 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
                 continue
             result.extra.append((obj.address, obj.physical_id))
     return result
-
-
-def _record_strays(aws: Aws, records: dict[str, Record], result: RebuildResult) -> None:
-    """Record the unclaimed children of every recorded object (an API's leftover routes, ...) under
-    ``{parent address}/stray/{label}``, each after what it uses, so that the next deploy deletes them."""
-    claimed = frozenset(rec.physical_id for rec in records.values() if rec.physical_id)
-    strays: list[tuple[str, str, Stray]] = []  # (parent address, stray address, stray)
-    for parent, rec in list(records.items()):
-        with wrap_aws_error(parent, "list children"):
-            found = provider_for(rec.type).strays(aws, rec, claimed)
-        for stray in found:
-            address = f"{parent}/stray/{stray.label}"
-            if address in records or any(a == address for _, a, _ in strays):  # two of one label
-                address = f"{address}#{stray.physical_id}"
-            strays.append((parent, address, stray))
-    by_physical = {rec.physical_id: a for a, rec in records.items() if rec.physical_id}
-    by_physical.update({s.physical_id: a for _, a, s in strays})
-    for parent, address, stray in strays:
-        # it depends on its parent (deleted first, or along with a deleted API) and on what it uses (a route goes
-        # before its integration)
-        uses = sorted({parent, *(by_physical[u] for u in stray.uses if u in by_physical)})
-        records[address] = Record(stray.type, address, "created", stray.physical_id, {}, dict(stray.props), "", uses)
-        result.extra.append((address, stray.physical_id))

@@ -30,11 +30,14 @@ class Snapshot:
     ``created``; ones not found dropped, since nothing was made). ``observed``: props read from AWS
     (``None`` = gone), or ``None`` for the whole map when AWS was not read. ``attrs``: attrs read
     from AWS that the lockfile should remember (:data:`~sstdirect.engine.resource.ATTRS_KEY`).
+    ``strays``: unclaimed children of recorded containers, recorded for deletion
+    (:mod:`sstdirect.engine.survey`).
     """
 
     records: dict[str, Record]
     observed: dict[str, dict[str, Any] | None] | None
     adopted: dict[str, Record] = field(default_factory=dict)
+    strays: dict[str, Record] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
 

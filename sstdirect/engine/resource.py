@@ -25,7 +25,8 @@ A :class:`Provider` knows one resource type. Its contract:
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
 - ``strays(aws, record, claimed)``: the children of a recorded object (an API's routes, integrations,
-  authorizers, stages) that no record claims: leftovers that ``state rebuild`` records for deletion.
+  authorizers, stages) that no record claims: leftovers that refresh and ``state rebuild`` record for
+  deletion (:mod:`sstdirect.engine.strays`).
 - ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
   ``sstdirect:stage`` tags of this app and stage, from a few list calls (types that can be listed
   so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
@@ -116,6 +117,11 @@ class Provider:
     deleted_with: ClassVar[str | None] = None
     # Inputs passed to create/update but neither recorded nor diffed (e.g. a local file path).
     transient_fields: ClassVar[frozenset[str]] = frozenset()
+    # Look for an object of this address before planning its create (:mod:`sstdirect.engine.adopt`): set
+    # where AWS does not keep names unique, so a create would make a second copy (APIs, integrations,
+    # authorizers, user pools, clients, identity pools, certificates), and for an API's routes and stages,
+    # whose lookup reads refresh's own listing. Other types are adopted when AWS refuses their create.
+    adopt_before_create: ClassVar[bool] = False
     # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).
     replace_mode: ClassVar[str] = "create_first"
     # Among ready steps with equally long chains behind them, higher starts first: a role starts IAM

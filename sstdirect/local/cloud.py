@@ -7,14 +7,24 @@ in the same process). Two moto settings are process-global too and are set while
 ``LocalCloud`` runs, then restored when the last one stops: ACM's validation wait (the most
 recently started cloud's ``acm_validation_wait`` wins) and Lambda's ``use_docker: false``.
 No environment variable is read or set, and no real AWS credentials are needed.
+
+Finding a cloud by its endpoint: :func:`endpoint_credentials` answers, for an ``endpoint_url``, the key
+pair of the ``LocalCloud`` serving it -- one running in this process, or (another process, such as a
+running ``sstdirect dev``) a loopback endpoint that answers ``GET`` :data:`MARKER_PATH` with the
+LocalCloud marker. ``App(..., endpoint_url=cloud.endpoint_url)`` with no credentials configured uses it.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
+import json
 import logging
 import threading
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +38,11 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 _log = logging.getLogger("sstdirect.local")
+# GET on this path of a LocalCloud's endpoint answers :data:`MARKER` (S3 bucket names cannot start with
+# "_", so no path-style S3 request is ever taken for it). Answered before the latency model and the
+# request log: it is not an AWS request.
+MARKER_PATH = "/_sstdirect/local-cloud"
+MARKER = "sstdirect LocalCloud"
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,7 @@ class LocalCloud:
 
         if self._middleware is None:
             self._middleware = LatencyMiddleware(lambda environ, start_response: [], self.latency)
-        server = _make_server(self._requested_port, self._middleware)
+        server = _make_server(self._requested_port, self._middleware, self._marker)
         _acquire_settings(self)
         try:
             server.start()
@@ -172,6 +187,11 @@ class LocalCloud:
             response.read()
         if self._middleware is not None:
             self._middleware.clear()
+
+    def _marker(self) -> dict[str, str]:
+        """What ``GET`` :data:`MARKER_PATH` answers: the marker, the region and the key pair clients use."""
+        return {"service": MARKER, "region": self.region, "access_key_id": self.credentials.access_key_id,
+                "secret_access_key": self.credentials.secret_access_key}
 
     # --- the request log -----------------------------------------------------------------------
 
@@ -281,10 +301,12 @@ _loader: Any = None
 # --- the server --------------------------------------------------------------------------------
 
 
-def _make_server(port: int, middleware: LatencyMiddleware | None = None) -> ThreadedMotoServer:
+def _make_server(port: int, middleware: LatencyMiddleware | None = None,
+                 marker: Callable[[], dict[str, str]] | None = None) -> ThreadedMotoServer:
     """A ThreadedMotoServer on 127.0.0.1 whose per-service apps answer unimplemented operations
     with 501 (see ``ext.notimplemented``), and whose start() reports a failed bind instead of
-    waiting forever (moto's waits for a ready event its thread never sets)."""
+    waiting forever (moto's waits for a ready event its thread never sets). ``marker()`` is the JSON
+    answered to ``GET`` :data:`MARKER_PATH` (outside the latency middleware: not an AWS request)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
@@ -338,6 +360,8 @@ def _make_server(port: int, middleware: LatencyMiddleware | None = None) -> Thre
                 if middleware is not None:
                     middleware.app = app
                     app = middleware
+                if marker is not None:
+                    app = _MarkerApp(app, marker)
                 self._server = make_server(self._ip_address, self._port, app, True, request_handler=_RequestHandler)
             except BaseException as exc:
                 self.startup_error = exc
@@ -347,6 +371,78 @@ def _make_server(port: int, middleware: LatencyMiddleware | None = None) -> Thre
             self._server.serve_forever(poll_interval=0.05)  # stop() waits up to one interval
 
     return _Server(ip_address=HOST, port=port, verbose=False)
+
+
+class _MarkerApp:
+    """WSGI: ``GET`` :data:`MARKER_PATH` answers ``marker()`` as JSON; every other request goes to ``app``."""
+
+    def __init__(self, app: Callable[..., Any], marker: Callable[[], dict[str, str]]) -> None:
+        self.app = app
+        self.marker = marker
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") != MARKER_PATH or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        body = json.dumps(self.marker()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+# --- finding a cloud by its endpoint -------------------------------------------------------------
+
+
+def _loopback_port(endpoint_url: str) -> int | None:
+    """The port of an ``http://`` endpoint on a loopback host (127.0.0.0/8, ::1, localhost), else None."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint_url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or port is None or parts.path not in ("", "/"):
+        return None
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return None
+        except ValueError:
+            return None
+    return port
+
+
+def running_cloud(endpoint_url: str) -> LocalCloud | None:
+    """The ``LocalCloud`` running in this process that serves ``endpoint_url``, else None (no request)."""
+    port = _loopback_port(endpoint_url)
+    if port is None:
+        return None
+    with _settings_lock:
+        return next((cloud for cloud in _running if cloud._port == port), None)
+
+
+def endpoint_credentials(endpoint_url: str, timeout: float = 1.0) -> Credentials | None:
+    """The key pair of the ``LocalCloud`` serving ``endpoint_url``, else None.
+
+    A cloud running in this process is found without a request; otherwise only a loopback ``http://``
+    endpoint is asked (one ``GET`` :data:`MARKER_PATH`, no proxy, ``timeout`` seconds), and only an answer
+    carrying :data:`MARKER` counts -- another server there (a plain moto, LocalStack) is not a LocalCloud.
+    """
+    cloud = running_cloud(endpoint_url)
+    if cloud is not None:
+        return cloud.credentials
+    if _loopback_port(endpoint_url) is None:
+        return None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(endpoint_url.rstrip("/") + MARKER_PATH, timeout=timeout) as response:
+            data = json.loads(response.read(4096))
+    except (OSError, ValueError):  # nothing listens, a timeout, an HTTP error, not JSON
+        return None
+    if not isinstance(data, dict) or data.get("service") != MARKER:
+        return None
+    key, secret = data.get("access_key_id"), data.get("secret_access_key")
+    if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
+        return None
+    return Credentials(key, secret)
 
 
 # --- process-global moto settings ---------------------------------------------------------------

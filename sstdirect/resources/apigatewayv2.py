@@ -29,13 +29,7 @@ def _by_api(
         groups[rec.props.get("api_id", "")][address] = rec
     out: dict[str, dict[str, Any] | None] = {}
     for api_id, recs in groups.items():
-        try:
-            items = aws.paginate(SERVICE, method, "Items", ApiId=api_id)
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise
-            items = []  # the API itself is gone, and its children with it
-        seen = dict(observe(api_id, item) for item in items)
+        seen = dict(observe(api_id, item) for item in _children(aws, method, api_id))
         for address, rec in recs.items():
             found = seen.get(rec.physical_id or "")
             out[address] = None if found is None else {**found, "api_id": api_id}
@@ -43,13 +37,24 @@ def _by_api(
 
 
 def _children(aws: Aws, method: str, api_id: str) -> list[dict[str, Any]]:
-    """The integrations / authorizers / ... of an API; none if the API is gone."""
-    try:
-        return aws.paginate(SERVICE, method, "Items", ApiId=api_id)
-    except Exception as exc:
-        if is_not_found(exc):
-            return []
-        raise
+    """The integrations / routes / ... of an API (none if the API is gone): one paginated list call, made
+    once inside :meth:`Aws.shared_reads` however many readers ask (refresh, the strays, the lookups
+    before a create)."""
+
+    def read() -> list[dict[str, Any]]:
+        try:
+            return aws.paginate(SERVICE, method, "Items", ApiId=api_id)
+        except Exception as exc:
+            if is_not_found(exc):
+                return []
+            raise
+
+    return aws.shared(f"{SERVICE}.{method}:{api_id}", read)
+
+
+def _apis(aws: Aws) -> list[dict[str, Any]]:
+    """Every API (HTTP and WebSocket) of the region: GetApis, once inside :meth:`Aws.shared_reads`."""
+    return aws.shared(f"{SERVICE}.get_apis", lambda: aws.paginate(SERVICE, "get_apis", "Items"))
 
 
 def _cors_params(cors: Any) -> dict[str, Any]:
@@ -63,6 +68,7 @@ class ApiProvider(Provider):
     attrs: ``id``, ``endpoint``, ``arn``, ``execution_arn``."""
 
     type = "apigatewayv2.Api"
+    adopt_before_create = True
     start_priority = 1
     replace_on = frozenset({"protocol_type"})
 
@@ -84,7 +90,7 @@ class ApiProvider(Provider):
         }
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
-        apis = {a["ApiId"]: a for a in aws.paginate(SERVICE, "get_apis", "Items")}
+        apis = {a["ApiId"]: a for a in _apis(aws)}
         return {address: _observed_api(apis.get(rec.physical_id or "")) for address, rec in records.items()}
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
@@ -119,7 +125,7 @@ class ApiProvider(Provider):
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         tag = props["tags"].get("sstdirect:id")
-        return [Created(api["ApiId"], self._attrs(aws, api)) for api in aws.paginate(SERVICE, "get_apis", "Items")
+        return [Created(api["ApiId"], self._attrs(aws, api)) for api in _apis(aws)
                 if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
                 and api["ApiId"] not in exclude]
 
@@ -149,7 +155,7 @@ class ApiProvider(Provider):
     def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
         """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
         return [Owned((api.get("Tags") or {}).get("sstdirect:id", ""), api["ApiId"])
-                for api in aws.paginate(SERVICE, "get_apis", "Items") if tagged_for(api.get("Tags"), app, stage)]
+                for api in _apis(aws) if tagged_for(api.get("Tags"), app, stage)]
 
 
 def _observed_api(api: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -181,6 +187,7 @@ class IntegrationProvider(Provider):
     interrupted create is found again). attrs: ``id``."""
 
     type = "apigatewayv2.Integration"
+    adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id"})
 
@@ -233,6 +240,7 @@ class RouteProvider(Provider):
     ``authorization_scopes`` (tuple). attrs: ``id``."""
 
     type = "apigatewayv2.Route"
+    adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "route_key"})
 
@@ -271,10 +279,9 @@ class RouteProvider(Provider):
             aws.call(SERVICE, "delete_route", ApiId=record.props["api_id"], RouteId=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        with gone_is_fine():
-            for item in aws.paginate(SERVICE, "get_routes", "Items", ApiId=props["api_id"]):
-                if item.get("RouteKey") == props["route_key"]:
-                    return Created(item["RouteId"], {"id": item["RouteId"]})
+        for item in _children(aws, "get_routes", props["api_id"]):
+            if item.get("RouteKey") == props["route_key"] and item["RouteId"] not in exclude:
+                return Created(item["RouteId"], {"id": item["RouteId"]})
         return None
 
 
@@ -284,6 +291,7 @@ class StageProvider(Provider):
     or None), ``tags``. attrs: ``name``."""
 
     type = "apigatewayv2.Stage"
+    adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "name"})
 
@@ -326,12 +334,8 @@ class StageProvider(Provider):
             aws.call(SERVICE, "delete_stage", ApiId=record.props["api_id"], StageName=record.props["name"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        try:
-            aws.call(SERVICE, "get_stage", ApiId=props["api_id"], StageName=props["name"])
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        if not any(st.get("StageName") == props["name"] for st in _children(aws, "get_stages", props["api_id"])):
+            return None
         return Created(f"{props['api_id']}/{props['name']}", {"name": props["name"]})
 
 
@@ -354,6 +358,7 @@ class AuthorizerProvider(Provider):
     ``authorizer_payload_format_version``, ``enable_simple_responses``, ``result_ttl``. attrs: ``id``."""
 
     type = "apigatewayv2.Authorizer"
+    adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "authorizer_type"})
 

@@ -61,6 +61,7 @@ class UserPoolProvider(Provider):
     (LambdaConfig trigger key → function ARN), ``tags``. attrs: ``id``, ``arn``, ``name``."""
 
     type = "cognito.UserPool"
+    adopt_before_create = True
     replace_on = frozenset({"username_attributes", "alias_attributes", "case_sensitive"})
 
     def _settings(self, props: FrozenDict) -> dict[str, Any]:
@@ -196,6 +197,7 @@ class UserPoolClientProvider(Provider):
     attrs: ``id`` (a client id is not a secret; a client secret is never read or recorded)."""
 
     type = "cognito.UserPoolClient"
+    adopt_before_create = True
     replace_on = frozenset({"user_pool_id", "generate_secret"})
 
     def _settings(self, props: FrozenDict) -> dict[str, Any]:
@@ -259,6 +261,7 @@ class IdentityPoolProvider(Provider):
     ``ProviderName``, ``ClientId``, ``ServerSideTokenCheck``), ``tags``. attrs: ``id``."""
 
     type = "cognito.IdentityPool"
+    adopt_before_create = True
 
     def _params(self, props: FrozenDict) -> dict[str, Any]:
         return {"IdentityPoolName": props["name"], "AllowUnauthenticatedIdentities": props["allow_unauthenticated"],

@@ -97,10 +97,14 @@ def describe_certificate(aws: Aws, arn: str) -> dict[str, Any] | None:
 
 @functools.cache
 def dualstack_supported() -> bool:
-    """Whether this botocore's API Gateway v2 model has ``DomainNameConfiguration.IpAddressType``."""
-    import botocore.session
+    """Whether this botocore's API Gateway v2 model has ``DomainNameConfiguration.IpAddressType``.
 
-    model = botocore.session.get_session().get_service_model("apigatewayv2")
+    Read with botocore's loader alone: a botocore session would read the AWS config, and an
+    ``AWS_PROFILE`` that names no profile would fail the app's expansion (which needs no AWS at all)."""
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+
+    model = ServiceModel(create_loader().load_service_model("apigatewayv2", "service-2"), "apigatewayv2")
     return "IpAddressType" in model.shape_for("DomainNameConfiguration").members
 
 
@@ -177,6 +181,7 @@ class CertificateProvider(Provider):
     resource's ``sstdirect:id`` are ever deleted (a given ``certificate_arn`` is never a record)."""
 
     type = "acm.Certificate"
+    adopt_before_create = True
     replace_on = frozenset({"domain_name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:

@@ -1,4 +1,5 @@
-"""The loop a warm worker process runs: ``python _worker.py CODE_DIR MODULE.FUNCTION FUNCTION_NAME ...``.
+"""The loop a warm worker process runs: ``python _worker.py CODE_DIR MODULE.FUNCTION FUNCTION_NAME MEMORY ARN
+[ROOT...]`` (``sys.path`` starts with CODE_DIR, then each ROOT: where the bundle's other modules come from).
 
 Standard library only (it runs the user's interpreter with the user's code first on ``sys.path``).
 Protocol: one JSON object per line on the pipe that was stdout when it started; the handler's own
@@ -117,7 +118,7 @@ def main() -> None:
     code_dir, handler, name, memory, arn = sys.argv[1:6]
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    sys.path.insert(0, code_dir)
+    sys.path[:0] = [code_dir, *sys.argv[6:]]
     os.chdir(code_dir)
     proto_in = sys.stdin.buffer
     proto_out = os.fdopen(os.dup(1), "wb")

@@ -15,15 +15,17 @@ from .websocket import WS_INTEGRATION_TIMEOUT_MS, WsApiConfig, WsRoute
 from .workers import FunctionSpec
 
 
-def code_dirs(app: Any) -> dict[str, tuple[str, str]]:
-    """``{function physical name: (code_dir, lambda_handler)}`` for every Function of ``app``."""
+def code_dirs(app: Any) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """``{function physical name: (code_dir, lambda_handler, more sys.path roots)}`` for every Function."""
     from ...constructs.function import Function
 
     ctx = app._context()
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     for construct in app.constructs:
         if isinstance(construct, Function):
-            out[construct.physical_name(ctx)] = (str(construct.location.code_dir), construct.location.lambda_handler)
+            loc = construct.location
+            roots = () if loc.import_root is None else (str(loc.import_root),)
+            out[construct.physical_name(ctx)] = (str(loc.code_dir), loc.lambda_handler, roots)
     return out
 
 
@@ -96,17 +98,18 @@ def read_authorizer(raw: dict[str, Any]) -> AuthorizerConfig:
     )
 
 
-def read_function(lambda_client: Any, name: str, code: dict[str, tuple[str, str]]) -> FunctionSpec | None:
+def read_function(lambda_client: Any, name: str,
+                  code: dict[str, tuple[str, str, tuple[str, ...]]]) -> FunctionSpec | None:
     """The :class:`FunctionSpec` of a deployed function, or None when the app has no code for it."""
     if name not in code:
         return None
     conf = lambda_client.get_function_configuration(FunctionName=name)
-    code_dir, fallback_handler = code[name]
+    code_dir, fallback_handler, roots = code[name]
     return FunctionSpec(
         name=name, code_dir=code_dir, handler=conf.get("Handler") or fallback_handler,
         timeout_s=float(conf.get("Timeout") or 3), memory_mb=int(conf.get("MemorySize") or 128),
         arn=conf.get("FunctionArn", ""),
-        environment=dict((conf.get("Environment") or {}).get("Variables") or {}),
+        environment=dict((conf.get("Environment") or {}).get("Variables") or {}), path=roots,
     )
 
 

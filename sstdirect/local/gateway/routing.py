@@ -15,14 +15,14 @@ needs at least one character (INFERRED, §2.2), and path parameters are URL-deco
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-DEFAULT_ROUTE = "$default"
-_VAR = re.compile(r"^\{([^{}+]+)(\+?)\}$")
+# One reading of a path's segments for the constructs' validation and this router.
+from ...constructs.routes import GREEDY, LITERAL, VARIABLE, path_segments
 
-LITERAL, VARIABLE, GREEDY = 0, 1, 2
+DEFAULT_ROUTE = "$default"
+__all__ = ["DEFAULT_ROUTE", "GREEDY", "LITERAL", "VARIABLE", "Match", "Route", "RouteTable", "compile_route"]
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,10 @@ def compile_route(key: str) -> Route:
     method, sep, path = key.partition(" ")
     if not sep or not path.startswith("/"):
         raise ValueError(f"not an HTTP API route key: {key!r}")
-    segments: list[tuple[int, str]] = []
-    parts = _split(path)
-    for i, part in enumerate(parts):
-        var = _VAR.match(part)
-        if var is None:
-            segments.append((LITERAL, part))
-        elif var.group(2):
-            if i != len(parts) - 1:
-                raise ValueError(f"a greedy variable must end the path: {key!r}")
-            segments.append((GREEDY, var.group(1)))
-        else:
-            segments.append((VARIABLE, var.group(1)))
-    return Route(key, method.upper(), tuple(segments))
+    segments = path_segments(path)
+    if any(kind == GREEDY for kind, _ in segments[:-1]):
+        raise ValueError(f"a greedy variable must end the path: {key!r}")
+    return Route(key, method.upper(), segments)
 
 
 def _split(path: str) -> list[str]:

@@ -1,6 +1,6 @@
-"""The real server: one ``ThreadingHTTPServer`` per HTTP API on 127.0.0.1, each feeding
-:meth:`HttpGateway.handle`, and one port per WebSocket API on :mod:`.ws_server`'s event loop;
-:class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
+"""The real server: one :class:`.http11.Server` (h11 framing, a bounded thread per connection) per HTTP API
+and AppSync API on 127.0.0.1, each feeding the gateway's ``handle``, and one port per WebSocket API on
+:mod:`.ws_server`'s event loop; :class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import logging
 import os
 import threading
 import time
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +18,8 @@ from ._worker import EXECUTE_API_ENV
 from .appsync_server import ServedAppSync, appsync_apis, appsync_gateway, dynamodb_clients
 from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function, read_ws_api
-from .messages import HttpRequest, HttpResponse
+from .http11 import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_HEADER_BYTES, Server
 from .pipeline import HttpGateway
-from .responses import MAX_REQUEST_BYTES, gateway_error, internal_error, too_large
 from .websocket import WsGateway
 from .workers import Workers
 from .ws_server import WsServer
@@ -34,123 +31,8 @@ HOST = "127.0.0.1"
 _log = logging.getLogger("sstdirect.local.gateway")
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], gateway: Any):  # anything with handle(HttpRequest)
-        self.gateway = gateway
-        super().__init__(address, _Handler)
-
-
-# "Total combined size of request line and header values: 10240 bytes" (SEMANTICS §8, HTTP API quota). The
-# status is undocumented: 431 Request Header Fields Too Large, the status HTTP defines for it (INFERRED).
-MAX_HEADER_BYTES = 10240
-# A connection that sends nothing for this long (a half-sent request, an idle keep-alive) is closed, so a
-# slow or stuck client never holds a server thread for good (API Gateway's idle timeout is not documented
-# for HTTP APIs; 30 s, INFERRED).
-IDLE_TIMEOUT_S = 30.0
-# Reason phrases of the framing errors, fixed here (Python versions name some differently).
-_ERROR_PHRASES = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large",
-                  501: "Not Implemented", 505: "HTTP Version Not Supported"}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """One connection: requests are read here (bad framing → API Gateway-style JSON errors, the connection
-    closed) and handed to :meth:`HttpGateway.handle`."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # keep-alive + small writes would otherwise wait on delayed ACKs
-    timeout = IDLE_TIMEOUT_S  # per socket read: a stalled client is dropped (TimeoutError in handle_one_request)
-    server: _Server
-
-    def _serve(self) -> None:
-        if len(self.requestline) + sum(len(v) for v in self.headers.values()) > MAX_HEADER_BYTES:
-            self.send_error(431)
-            return
-        try:
-            body = self._body()
-        except _TooLarge:  # refused before reading 10 MB+ into memory
-            self._send(too_large())
-            self.close_connection = True
-            return
-        except ValueError:
-            self._send(gateway_error(400, "Bad Request"))
-            self.close_connection = True
-            return
-        request = HttpRequest.from_target(self.command, self.path, headers=list(self.headers.items()), body=body,
-                                          source_ip=self.client_address[0], protocol=self.request_version)
-        try:
-            response = self.server.gateway.handle(request)
-        except Exception:  # a gateway bug answers 500; the server lives on
-            _log.exception("the local gateway failed on %s %s", self.command, self.path)
-            response = internal_error()
-        self._send(response, head=self.command == "HEAD")
-
-    def _body(self) -> bytes:
-        """The request body: ``Content-Length`` bytes, or a chunked body de-chunked."""
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            chunks, total = [], 0
-            while True:
-                size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"x", 16)
-                if size < 0:  # int(..., 16) takes "-5"; read(-5) would read until the client hangs up
-                    raise ValueError("negative chunk size")
-                if size == 0:
-                    while self.rfile.readline(8192).strip():  # trailers
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_REQUEST_BYTES:
-                    raise _TooLarge
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = int(self.headers.get("content-length") or 0)
-        if length < 0:
-            raise ValueError("negative content-length")
-        if length > MAX_REQUEST_BYTES:
-            raise _TooLarge
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, response: HttpResponse, head: bool = False) -> None:
-        self.send_response(response.status)
-        has_length = False
-        for name, value in response.headers:
-            if name.lower() == "content-length":
-                has_length = True
-            if name.lower() in ("connection", "transfer-encoding", "date", "server"):
-                continue
-            self.send_header(name, value)
-        if not has_length:
-            self.send_header("Content-Length", str(len(response.body)))
-        self._headers_buffer.append(b"\r\n")  # headers and body in one write
-        if response.body and not head:
-            self._headers_buffer.append(response.body)
-        self.flush_headers()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors http.server finds itself (a bad request line, a header line too long, too many headers, a
-        request line over 64 KB) as API Gateway's compact JSON ``{"message": <reason>}``; the connection is
-        closed since the rest of the request cannot be trusted."""
-        self.close_connection = True
-        if self.request_version == "HTTP/0.9":  # the request line was not understood: answer in HTTP/1.1
-            self.request_version = "HTTP/1.1"
-        phrase = _ERROR_PHRASES.get(code) or HTTPStatus(code).phrase
-        self._send(gateway_error(code, phrase))
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s - %s", self.address_string(), format % args)
-
-    def version_string(self) -> str:
-        return "sstdirect-local-gateway"
+# The framing (h11), its limits and timeouts live in .http11; these names stay importable from here.
+__all__ = ["HEADER_TIMEOUT_S", "IDLE_TIMEOUT_S", "MAX_HEADER_BYTES", "LocalGateway"]
 
 
 def _deployed_id(construct: Any) -> str:
@@ -171,7 +53,7 @@ class LocalGateway:
         self.workers = Workers(cloud.region, cloud.endpoint_url, creds.access_key_id, creds.secret_access_key)
         self.auth = local_authorizers(cloud)
         self.gateways: dict[str, HttpGateway] = {}
-        self._servers: dict[str, _Server] = {}
+        self._servers: dict[str, Server] = {}
         self._threads: list[threading.Thread] = []
         self._by_construct: dict[int, str] = {}
         self.ws_gateways: dict[str, WsGateway] = {}
@@ -206,10 +88,10 @@ class LocalGateway:
 
     @staticmethod
     def _listen(construct: Any, api_id: str, gateway: Any,
-                ports: dict[Any, int]) -> tuple[_Server, threading.Thread]:
+                ports: dict[Any, int]) -> tuple[Server, threading.Thread]:
         """Serve ``gateway`` on the construct's port (0: any free one) from a thread of its own."""
         port = ports.get(construct, ports.get(construct.construct_id, 0)) if ports else 0
-        server = _Server((HOST, port), gateway)
+        server = Server((HOST, port), gateway)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                   name=f"sstdirect-gateway-{api_id}", daemon=True)
         thread.start()

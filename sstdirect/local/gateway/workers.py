@@ -49,6 +49,9 @@ class FunctionSpec:
     memory_mb: int = 128
     arn: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    # More sys.path roots after code_dir: the app's root, from which the bundle takes the modules the
+    # handler imports at their path under it (``core/db.py``), so ``import core.db`` resolves as on Lambda.
+    path: tuple[str, ...] = ()
 
 
 def worker_environment(spec: FunctionSpec, region: str, endpoint_url: str, access_key: str,
@@ -86,7 +89,7 @@ class Worker:
         self.generation = generation
         self.proc = subprocess.Popen(
             [sys.executable, "-u", WORKER_SCRIPT, spec.code_dir, spec.handler, spec.name, str(spec.memory_mb),
-             spec.arn],
+             spec.arn, *spec.path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=spec.code_dir,
         )
         self._buffer = b""

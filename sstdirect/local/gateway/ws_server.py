@@ -1,21 +1,25 @@
 """The WebSocket APIs' I/O: one asyncio event loop (its own thread) with one listening socket per
 WebSocket API, each serving both the WebSocket endpoint ``/{stage}`` and its ``@connections`` API.
 
-A small front reads each request head: ``/{stage}/@connections/...`` is answered as HTTP (keep-alive)
-by :mod:`.connections`; a ``GET`` of ``/{stage}`` is a WebSocket handshake, handed to ``websockets``'
-sans-I/O :class:`~websockets.server.ServerProtocol` (``websockets``' own servers answer ``GET`` only,
-which is why the front exists). The handshake waits for ``$connect`` (:meth:`WsGateway.connect`),
+A small front reads each request head and parses it with :func:`.http11.parse_head` (h11, with the
+HTTP servers' refusals of request smuggling shapes): ``/{stage}/@connections/...`` is answered as HTTP
+(keep-alive, responses written by :func:`.http11.render`) by :mod:`.connections`; a ``GET`` of
+``/{stage}`` is a WebSocket handshake, handed to ``websockets``' sans-I/O
+:class:`~websockets.server.ServerProtocol` (``websockets``' own servers answer ``GET`` only, which is why
+the front exists). The handshake waits for ``$connect`` (:meth:`WsGateway.connect`),
 frames are run through the route's Lambda (:meth:`WsGateway.message`, concurrently, as API Gateway
 does), and ``$disconnect`` runs after the close. Lambda calls are blocking, so they run in a thread
 pool; everything touching a socket runs on the loop. Nothing a client sends can stop the server:
-every connection's errors end that connection only.
+every connection's errors end that connection only, and what waits to be sent to one client is bounded:
+past :data:`READ_PAUSE_BYTES` unsent its frames are not read (so its pings make no more pongs), past
+:data:`SEND_BUFFER_LIMIT` ``@connections`` posts to it are 429, past :data:`OUTGOING_LIMIT` it is dropped.
+A ``$connect`` answer whose headers are not valid HTTP is a 502, never a forged handshake response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
 import logging
 import threading
 import time
@@ -29,9 +33,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
-from . import connections
-from .messages import HttpRequest, HttpResponse
-from .responses import MAX_REQUEST_BYTES
+from . import connections, http11
+from .messages import HttpRequest
+from .responses import MAX_REQUEST_BYTES, gateway_error
 from .websocket import (
     CLOSE_ABNORMAL,
     CLOSE_GOING_AWAY,
@@ -43,6 +47,7 @@ from .websocket import (
     Connection,
     Handshake,
     WsGateway,
+    bad_gateway,
     new_connection_id,
 )
 
@@ -52,44 +57,13 @@ HEAD_LIMIT = 16 * 1024  # request line + headers; more → 431
 HEAD_TIMEOUT_S = 60.0  # a keep-alive connection idle this long between requests is closed
 CLOSE_TIMEOUT_S = 5.0  # after a close frame, how long the client gets to finish the closing handshake
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024  # unsent bytes to one client before @connections answers 429
+READ_PAUSE_BYTES = 1024 * 1024  # unsent bytes to one client past which its frames are not read (backpressure)
+OUTGOING_LIMIT = 2 * SEND_BUFFER_LIMIT  # unsent bytes to one client past which it is dropped (never reads)
 
 
-def _json_error(status: int, message: str) -> HttpResponse:
-    return HttpResponse(status, [("content-type", "application/json")], f'{{"message":"{message}"}}'.encode())
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _serialize(response: HttpResponse, keep_alive: bool) -> bytes:
-    lines = [f"HTTP/1.1 {response.status} {_phrase(response.status)}"]
-    lines += [f"{k}: {v}" for k, v in response.headers if k.lower() not in ("content-length", "connection")]
-    lines += [f"Content-Length: {len(response.body)}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
-
-
-def _parse_head(head: bytes) -> tuple[str, str, str, list[tuple[str, str]]] | None:
-    """``(method, target, version, headers)`` of a request head, or None if it is not HTTP/1.x."""
-    try:
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        return None
-    if not version.startswith("HTTP/1.") or not target.startswith("/"):
-        return None
-    headers = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            return None
-        headers.append((name.strip(), value.strip()))
-    return method, target, version, headers
+def _error(status: int, message: str) -> bytes:
+    """API Gateway's compact JSON error, closing the connection."""
+    return http11.render(gateway_error(status, message), close=True)
 
 
 class Peer:
@@ -100,23 +74,43 @@ class Peer:
         self.protocol = protocol
         self.writer = writer
         self.closing_since: float | None = None
+        self.dropped = False
 
     @property
     def is_open(self) -> bool:
         return self.protocol.state is OPEN
 
+    @property
+    def unsent(self) -> int:
+        """Bytes written to this client that its socket has not taken yet."""
+        return int(self.writer.transport.get_write_buffer_size())
+
     def flush(self) -> None:
+        """Write what the protocol has to send (frames, pongs, closes); a client whose unsent bytes would pass
+        :data:`OUTGOING_LIMIT` is dropped instead (the read loop then sees the end: 1006)."""
         for chunk in self.protocol.data_to_send():
+            if self.dropped:
+                continue
             with contextlib.suppress(Exception):  # a client gone mid-write: the read loop sees the end
-                if chunk:
+                if chunk and self.unsent + len(chunk) > OUTGOING_LIMIT:
+                    self.drop()
+                elif chunk:
                     self.writer.write(chunk)
                 elif self.writer.can_write_eof():
                     self.writer.write_eof()
 
+    def drop(self) -> None:
+        """End the connection at once (no close frame: its socket is not being read)."""
+        if not self.dropped:
+            self.dropped = True
+            _log.warning("WebSocket connection %s dropped: %d bytes unsent (the client is not reading)",
+                         self.info.connection_id, self.unsent)
+            self.writer.transport.abort()
+
     def send(self, data: bytes) -> bool:
         """Send ``data`` as a text frame (a binary one if it is not UTF-8, INFERRED); False when the
         client's unsent buffer is full (@connections then answers 429 LimitExceededException)."""
-        if self.writer.transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
+        if self.unsent > SEND_BUFFER_LIMIT:
             return False
         try:
             data.decode("utf-8")
@@ -184,15 +178,19 @@ class WsApiServer:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
             except (asyncio.LimitOverrunError, ValueError):
-                writer.write(_serialize(_json_error(431, "Request Header Fields Too Large"), False))
+                writer.write(_error(431, "Request Header Fields Too Large"))
                 return
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return
-            parsed = _parse_head(head)
-            if parsed is None:
-                writer.write(_serialize(_json_error(400, "Bad Request"), False))
+            try:
+                parsed = http11.parse_head(head, quota=None)  # HTTP APIs' 10240-byte quota is not WebSocket's
+                if not parsed.target.startswith(b"/"):
+                    raise http11.Refused(400, "not an origin-form target")
+            except http11.Refused as refused:
+                writer.write(http11.render(refused.response(), close=True))
                 return
-            method, target, _, headers = parsed
+            method, target = parsed.method.decode("ascii"), parsed.target.decode("ascii")
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in parsed.headers.raw_items()]
             path, _, query = target.partition("?")
             if connections.is_management_path(path):
                 if not await self._management(reader, writer, method, path, query, headers, source_ip):
@@ -202,7 +200,7 @@ class WsApiServer:
                 await self._websocket(head, HttpRequest(method, path, query, headers, b"", source_ip), reader, writer)
                 return
             # not the API's endpoint (INFERRED: API Gateway's 403 for paths it has no route for)
-            writer.write(_serialize(_json_error(403, "Forbidden"), False))
+            writer.write(_error(403, "Forbidden"))
             return
 
     async def _management(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str,
@@ -210,15 +208,12 @@ class WsApiServer:
         """Answer one @connections request; True to keep the connection for the next one."""
         request = HttpRequest(method, path, query, headers, b"", source_ip)
         keep_alive = (request.header("connection") or "").lower() != "close"
-        try:
-            length = int(request.header("content-length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or request.header("transfer-encoding") is not None:
-            writer.write(_serialize(_json_error(400, "Bad Request"), False))
+        length = int(request.header("content-length") or 0)  # decimal digits, one value: h11 and parse_head
+        if request.header("transfer-encoding") is not None:  # chunked (the only coding parse_head lets by)
+            writer.write(_error(400, "Bad Request"))
             return False
         if length > MAX_REQUEST_BYTES:
-            writer.write(_serialize(_json_error(413, "Request Entity Too Large"), False))
+            writer.write(_error(413, "Request Entity Too Large"))
             return False
         try:
             request.body = await reader.readexactly(length) if length else b""
@@ -226,7 +221,7 @@ class WsApiServer:
             return False
         response = connections.handle(request, self.gateway.config, self.peers,  # type: ignore[arg-type]
                                       self.gateway.auth)
-        writer.write(_serialize(response, keep_alive))
+        writer.write(http11.render(response, close=not keep_alive))
         try:
             await writer.drain()
         except ConnectionError:
@@ -255,10 +250,18 @@ class WsApiServer:
         except Exception:  # a gateway bug (the pipeline itself maps handler failures to 502): refuse, live on
             _log.exception("WebSocket API %s: $connect failed", self.gateway.config.api_id)
             handshake = Handshake(500, (("Content-Type", "application/json"),), b'{"message": "Internal server error"}')
+        try:  # a header $connect answered (Sec-WebSocket-Protocol) is not valid HTTP: a failed $connect
+            for name, value in handshake.headers:
+                http11.header_bytes(name, value)
+        except ValueError as error:
+            _log.error("WebSocket API %s: $connect answered a header that is not valid HTTP: %s",
+                       self.gateway.config.api_id, error)
+            handshake = bad_gateway()
         if handshake.status != 101:
             rejected = Headers([("Content-Length", str(len(handshake.body))), ("Connection", "close"),
                                 *handshake.headers])
-            protocol.send_response(Response(handshake.status, _phrase(handshake.status), rejected, handshake.body))
+            protocol.send_response(Response(handshake.status, http11.phrase(handshake.status), rejected,
+                                            handshake.body))
             self._write(protocol, writer)
             return
         for name, value in handshake.headers:
@@ -298,6 +301,14 @@ class WsApiServer:
                 if peer.closing_since is not None:
                     return  # the client did not finish the closing handshake: drop it
                 peer.close(CLOSE_GOING_AWAY, "Going away")  # idle 10 min / 2 h reached (§6.5, INFERRED code)
+                continue
+            if peer.unsent > READ_PAUSE_BYTES:  # the client is not reading: neither do we (no more pongs)
+                try:
+                    await asyncio.wait_for(peer.writer.drain(), wait)
+                except TimeoutError:
+                    continue
+                except ConnectionError:
+                    return
                 continue
             try:
                 data = await asyncio.wait_for(reader.read(1 << 16), wait)
