@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from sstdirect import Api, App, AppSyncApi, Cognito, ConfigError, Function, GraphQLApi, WebSocketApi
+from sstdirect import Api, App, AppSyncApi, Cognito, ConfigError, Function, GraphQLApi, Table, WebSocketApi
 from sstdirect.constructs.domain import parse_custom_domain
 from sstdirect.constructs.options import cors_config
 from sstdirect.constructs.routes import METHODS, parse_route_key
@@ -1018,6 +1018,13 @@ TYPED: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[tuple[Any, ...],
             **_under(("defaults", "function"), FN_DEFAULT_TYPES),
         },
     ),
+    "Table": (Table, {
+        "fields": {"user_id": "string", "note_id": "number"},
+        "primary_index": {"partition_key": "user_id", "sort_key": "note_id"},
+    }, {
+        ("fields",): DICT, ("fields", "user_id"): STR, ("fields", "note_id"): STR, ("primary_index",): DICT,
+        ("primary_index", "partition_key"): STR, ("primary_index", "sort_key"): (NONE, STR),
+    }),
 }
 TYPED_PATHS = [(kind, path) for kind, (_, _, types) in TYPED.items() for path in types]
 
