@@ -24,8 +24,8 @@ the HTTP APIs' :mod:`.auth_jwt` / :mod:`.auth_iam` verifiers).
 With I/O: :mod:`.config` and :mod:`.appsync_config` read the deployed configuration (routes, integrations,
 authorizers, CORS, stage; AppSync schema, resolvers, data sources) from the embedded AWS, :mod:`.workers`
 runs handlers (and Lambda authorizers) in warm worker processes, :mod:`.server` (and
-:mod:`.appsync_server`, which wires AppSync APIs) put HTTP and AppSync APIs on ``ThreadingHTTPServer``\\ s and
-WebSocket APIs on
+:mod:`.appsync_server`, which wires AppSync APIs) put HTTP and AppSync APIs on :mod:`.http11`'s servers (h11
+framing) and WebSocket APIs on
 :mod:`.ws_server`'s event loop. JWKS documents are fetched over HTTP(S); the embedded AWS's Cognito issuers
 are resolved to its own JWKS, and SigV4 is checked against the key pairs the embedded AWS hands out (its
 own, Cognito identity pools', IAM users', STS sessions').

@@ -1,5 +1,5 @@
 """An app's deployed AppSync APIs, wired for :class:`~.server.LocalGateway` (which serves each on a
-``ThreadingHTTPServer`` of its own, as it does HTTP APIs): :func:`appsync_gateway` reads one API from the
+:class:`.http11.Server` of its own, as it does HTTP APIs): :func:`appsync_gateway` reads one API from the
 embedded AWS into an :class:`~.appsync.AppSyncGateway` whose authenticator shares the HTTP APIs' checks
 (:class:`~.auth.Authorizers`: one JWKS cache, Cognito issuers resolved to the embedded AWS, and every key
 pair the embedded AWS hands out for SigV4)."""

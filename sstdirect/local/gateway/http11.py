@@ -1,6 +1,8 @@
 """HTTP/1.1 framing of the local gateway, on h11 (a sans-I/O HTTP/1.1 implementation): :class:`Server`
 listens for one HTTP API or AppSync API and serves each connection from a thread of its own (bounded:
-:data:`MAX_CONNECTIONS`), feeding :meth:`handle` of its gateway with whole requests.
+:data:`MAX_CONNECTIONS`), feeding :meth:`handle` of its gateway with whole requests. h11 parses every
+request (head and body, chunked or not); responses are written by :func:`render` from headers checked
+here.
 
 The contract, on top of h11's own parsing:
 
@@ -144,8 +146,8 @@ def check_request(request: h11.Request, head: bytes, quota: int | None = MAX_HEA
     line = len(head[:line_end].rstrip(b"\r"))
     names = set()
     total = line
-    for name, value in request.headers:
-        names.add(name)
+    for name, value in request.headers.raw_items():  # (Headers' own iteration is slow)
+        names.add(name.lower())
         total += len(value)
     if quota is not None and total > quota:
         raise Refused(431, "request line and header values over 10240 bytes")
@@ -218,48 +220,53 @@ def header_bytes(name: object, value: object) -> tuple[bytes, bytes]:
 
 def response_headers(response: HttpResponse, close: bool) -> list[tuple[bytes, bytes]]:
     """The headers to send for ``response``: ``Server``, ``Date``, the handler's (less the framing ones), the
-    computed ``Content-Length``, ``Connection: close`` when closing. ``ValueError`` (or
-    :class:`h11.LocalProtocolError`, a subclass of none) when a header is not valid HTTP."""
+    computed ``Content-Length`` (none for 204 and 304), ``Connection: close`` when closing. ``ValueError``
+    when a header is not valid HTTP (:func:`header_bytes`)."""
     headers = [(b"Server", SERVER_NAME), (b"Date", _date())]
     for name, value in response.headers:
         if isinstance(name, str) and name.lower() in _DROPPED:
             continue
         headers.append(header_bytes(name, value))
     if response.status not in _NO_BODY:
-        headers.append((b"Content-Length", str(len(response.body)).encode()))
+        headers.append((b"Content-Length", b"%d" % len(response.body)))
     if close:
         headers.append((b"Connection", b"close"))
     return headers
 
 
-def h11_response(response: HttpResponse, close: bool) -> tuple[h11.Response, bytes]:
-    """``response`` as an :class:`h11.Response` (validated) and the body to send; a response whose headers
-    or status are not valid HTTP becomes 500 ``{"message":"Internal Server Error"}`` (logged)."""
-    try:
-        event = h11.Response(status_code=response.status, headers=response_headers(response, close),
-                             reason=phrase(response.status).encode())
-        return event, b"" if response.status in _NO_BODY else response.body
-    except (ValueError, TypeError, h11.LocalProtocolError) as error:
-        _log.error("the local gateway refused a response that is not valid HTTP (status %r): %s",
-                   response.status, error)
-    fallback = internal_error(response.header("apigw-requestid") or "")
-    try:
-        headers = response_headers(fallback, close)
-    except ValueError:  # the request id itself was the bad header
-        fallback = internal_error()
-        headers = response_headers(fallback, close)
-    return h11.Response(status_code=500, headers=headers, reason=b"Internal Server Error"), fallback.body
+def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, phrase(status).encode())]
+    lines += [name + b": " + value + b"\r\n" for name, value in headers]
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 def render(response: HttpResponse, close: bool, head_only: bool = False) -> bytes:
-    """``response`` as bytes on the wire (validated as :func:`h11_response` does), for servers whose
-    connection is not an h11 one (the WebSocket front's ``@connections``)."""
-    event, body = h11_response(response, close)
-    conn = h11.Connection(h11.SERVER)
-    out = conn.send(event) or b""
-    if body and not head_only:
-        out += conn.send(h11.Data(data=body)) or b""
-    return out + (conn.send(h11.EndOfMessage()) or b"")
+    """``response`` as bytes on the wire: status line, :func:`response_headers`, the body (none for ``HEAD``,
+    204 and 304). A response whose status is not a final one (200-599) or whose headers are not valid HTTP
+    becomes 500 ``{"message":"Internal Server Error"}`` (logged), its ``apigw-requestid`` kept.
+
+    Responses are written here rather than by h11: every header has already been checked by
+    :func:`header_bytes` (stricter than h11's writer, which lets control characters by), and h11's writer
+    validates each header twice more, which cost as much as parsing the request (see
+    ``scripts/bench_gateway.py``)."""
+    status = response.status
+    try:
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"status {status!r} is not a final HTTP status")
+        head = _head(status, response_headers(response, close))
+    except ValueError as error:  # UnicodeEncodeError included
+        _log.error("the local gateway refused a response that is not valid HTTP (status %r): %s", status, error)
+        fallback = internal_error(response.header("apigw-requestid") or "")
+        try:
+            headers = response_headers(fallback, close)
+        except ValueError:  # the request id itself was the bad header
+            fallback = internal_error()
+            headers = response_headers(fallback, close)
+        return _head(500, headers) + (b"" if head_only else fallback.body)
+    if head_only or status in _NO_BODY or not response.body:
+        return head
+    return head + response.body
 
 
 _OVERLOADED = render(gateway_error(503, "Service Unavailable"), close=True)
@@ -275,38 +282,60 @@ class HttpConnection:
         self.sock = sock
         self.source_ip = source_ip
         self.gateway = gateway
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES + MAX_REQUEST_LINE)
+        self.conn = self._parser(b"")
+        self._timeout: float | None = None
+
+    @staticmethod
+    def _parser(pending: bytes) -> h11.Connection:
+        """A new h11 parser for the next request, fed what the client sent already (pipelining)."""
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES + MAX_REQUEST_LINE)
+        if pending:
+            conn.receive_data(pending)
+        return conn
 
     def serve(self) -> None:
         try:
             while self._one():
-                self.conn.start_next_cycle()
+                self.conn = self._parser(self.conn.trailing_data[0])
         except (_Gone, OSError):
             pass
 
     def _one(self) -> bool:
-        """Serve one request; True to go on with the next one on this connection."""
+        """Serve one request; True to go on with the next one on this connection (HTTP/1.1 without
+        ``Connection: close``)."""
         try:
             event = self._read_head()
             body = self._read_body(event)
         except Refused as refused:
-            if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                self._send(refused.response(), b"GET", close=True)
-                self._linger()
+            self._write(render(refused.response(), close=True))
+            self._linger()
             return False
+        keep_alive = event.http_version == b"1.1" and not any(
+            name.lower() == b"connection" and b"close" in [t.strip() for t in value.lower().split(b",")]
+            for name, value in event.headers.raw_items())
         request = request_of(event, body, self.source_ip)
         try:
             response = self.gateway.handle(request)
         except Exception:  # a gateway bug answers 500; the server lives on
             _log.exception("the local gateway failed on %s %s", request.method, request.raw_path)
             response = internal_error()
-        self._send(response, event.method)
-        return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+        self._write(render(response, close=not keep_alive, head_only=event.method == b"HEAD"))
+        return keep_alive
+
+    def _write(self, data: bytes) -> None:
+        """Write a whole response in one ``sendall`` (status line, headers and body)."""
+        self._set_timeout(IDLE_TIMEOUT_S)
+        self.sock.sendall(data)
+
+    def _set_timeout(self, timeout: float) -> None:
+        if timeout != self._timeout:  # a system call each time: skipped when unchanged (most requests)
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
 
     def _recv(self, timeout: float) -> bytes:
         if timeout <= 0:
             raise _Gone
-        self.sock.settimeout(timeout)
+        self._set_timeout(timeout)
         try:
             return self.sock.recv(65536)
         except (TimeoutError, OSError):
@@ -315,7 +344,7 @@ class HttpConnection:
     def _read_head(self) -> h11.Request:
         """Bytes until a whole head is in (the first within :data:`IDLE_TIMEOUT_S`, all of it within
         :data:`HEADER_TIMEOUT_S` of the first), checked, then parsed by h11."""
-        buffer = bytearray(self.conn.trailing_data[0])  # what a pipelining client sent already
+        buffer = bytearray(self.conn.trailing_data[0])  # what a pipelining client sent already (a copy)
         deadline = time.monotonic() + HEADER_TIMEOUT_S if buffer else None
         scanned = 0
         while (end := head_end(buffer, scanned)) < 0:
@@ -358,7 +387,7 @@ class HttpConnection:
 
     def _read_body(self, event: h11.Request) -> bytes:
         """The body, de-chunked; 413 as soon as it is known to exceed 10 MB (declared or received)."""
-        length = next((int(v) for k, v in event.headers if k == b"content-length"), 0)
+        length = next((int(v) for k, v in event.headers.raw_items() if k.lower() == b"content-length"), 0)
         if length > MAX_REQUEST_BYTES:
             raise Refused(413)
         if self.conn.they_are_waiting_for_100_continue:
@@ -373,16 +402,6 @@ class HttpConnection:
                 raise Refused(413)
             chunks.append(part.data)
 
-    def _send(self, response: HttpResponse, method: bytes, close: bool = False) -> None:
-        """Write the response in one ``sendall`` (status line, headers and body)."""
-        event, body = h11_response(response, close)
-        out = self.conn.send(event) or b""
-        if body and method != b"HEAD":
-            out += self.conn.send(h11.Data(data=body)) or b""
-        out += self.conn.send(h11.EndOfMessage()) or b""
-        self.sock.settimeout(IDLE_TIMEOUT_S)
-        self.sock.sendall(out)
-
     def _linger(self) -> None:
         """After an error answer: stop sending, read and drop what the client still sends for at most
         :data:`LINGER_S` (closing with unread data would reset the connection before it reads the answer)."""
@@ -391,7 +410,7 @@ class HttpConnection:
             deadline = time.monotonic() + LINGER_S
             received = 0
             while (left := deadline - time.monotonic()) > 0 and received <= MAX_REQUEST_BYTES:
-                self.sock.settimeout(left)
+                self._set_timeout(left)
                 data = self.sock.recv(65536)
                 if not data:
                     break
