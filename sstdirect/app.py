@@ -17,13 +17,13 @@ from .aws import Aws
 from .constructs.base import Construct, ExpandContext, check_options, run_preflight
 from .engine.executor import EventHook, Executor
 from .engine.plan import Action, Change, Plan
-from .engine.planner import make_plan
+from .engine.planner import make_plan, record_lookup
 from .engine.rebuild import RebuildResult, rebuild, refuse_unrecorded
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
 from .engine.secrets import migrate_legacy_secrets
 from .engine.survey import survey
-from .engine.values import UNKNOWN, Ref, contains_unknown, resolve
+from .engine.values import UNKNOWN, contains_unknown, resolve
 from .errors import ConfigError, DeployError, StateError
 from .state import Record, State, StateFile
 
@@ -332,11 +332,7 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
 
 def _migrate_secrets(state: State, desired: dict[str, Resource], aws: Aws) -> list[str]:
     """Rewrite legacy unsalted secret hashes of unchanged resources in the salted form (no AWS call)."""
-    def lookup(ref: Ref) -> Any:
-        if ref.address == "aws":
-            return {"account_id": state.account or UNKNOWN, "region": aws.region}.get(ref.attr, UNKNOWN)
-        rec = state.resources.get(ref.address)
-        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+    lookup = record_lookup(state.resources, {"account_id": state.account or UNKNOWN, "region": aws.region})
 
     def resolved(address: str) -> Any:
         if address not in desired:

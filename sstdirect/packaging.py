@@ -57,9 +57,10 @@ import time
 import uuid
 import weakref
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sstdirect.errors import ConfigError
 
@@ -838,28 +839,33 @@ def _batch_listing(files: list[_Entry]) -> _Listing | None:
     return known if known is not None and known.files is files else None
 
 
-def _by_rel(files: list[_Entry]) -> dict[str, _Entry]:
-    """A listing by zip path (once per Batch scan; do not change the result)."""
+def _per_listing(files: list[_Entry], name: str, make: Callable[[list[_Entry]], Any]) -> Any:
+    """``make(files)``, computed once per Batch scan and kept on its :class:`_Listing` as ``name`` (every time
+    for a listing no Batch shares). Callers must not change the result."""
     known = _batch_listing(files)
     if known is None:
-        return {f.rel: f for f in files}
-    if known.by_rel is None:
-        known.by_rel = {f.rel: f for f in files}
-    return known.by_rel
+        return make(files)
+    value = getattr(known, name)
+    if value is None:
+        value = make(files)
+        setattr(known, name, value)
+    return value
+
+
+def _by_rel(files: list[_Entry]) -> dict[str, _Entry]:
+    """A listing by zip path (once per Batch scan; do not change the result)."""
+    return _per_listing(files, "by_rel", lambda fs: {f.rel: f for f in fs})
 
 
 def _modules_digest(files: list[_Entry]) -> str:
     """The hash of the names and stat data of a listing's importable files (``.py``, extension modules):
     all an import root's listing can change in a bundle (once per Batch scan). Its data files are never
     bundled, so editing them leaves every fingerprint alone."""
-    known = _batch_listing(files)
-    if known is not None and known.modules_digest is not None:
-        return known.modules_digest
-    listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns] for f in files if _is_module(f)]
-    digest = _sha256_hex(json.dumps(listing, separators=(",", ":")).encode("utf-8", "surrogateescape"))
-    if known is not None:
-        known.modules_digest = digest
-    return digest
+    def make(fs: list[_Entry]) -> str:
+        listing = [[f.rel, f.src, f.size, f.mtime_ns, f.ctime_ns] for f in fs if _is_module(f)]
+        return _sha256_hex(json.dumps(listing, separators=(",", ":")).encode("utf-8", "surrogateescape"))
+
+    return _per_listing(files, "modules_digest", make)
 
 
 def _is_module(f: _Entry) -> bool:
@@ -869,14 +875,8 @@ def _is_module(f: _Entry) -> bool:
 def _newest_ns(files: list[_Entry], *, modules_only: bool = False) -> int:
     """The latest mtime or ctime of a listing (of its importable files only, for an import root; once
     per Batch scan): is any of its files racily new?"""
-    known = _batch_listing(files)
-    field = "newest_module_ns" if modules_only else "newest_ns"
-    if known is not None and getattr(known, field) is not None:
-        return getattr(known, field)
-    newest = max((max(f.mtime_ns, f.ctime_ns) for f in files if not modules_only or _is_module(f)), default=0)
-    if known is not None:
-        setattr(known, field, newest)
-    return newest
+    return _per_listing(files, "newest_module_ns" if modules_only else "newest_ns", lambda fs: max(
+        (max(f.mtime_ns, f.ctime_ns) for f in fs if not modules_only or _is_module(f)), default=0))
 
 
 def _listing_digest(files: list[_Entry]) -> str:
@@ -935,12 +935,7 @@ def _entry_rel(code_real: Path, entry: Path | str) -> str:
 def _module_index(files: list[_Entry]) -> dict[str, str]:
     """Dotted module name -> zip path, for every importable ``.py`` file (packages win over modules);
     once per Batch scan (do not change the result)."""
-    known = _batch_listing(files)
-    if known is not None:
-        if known.module_index is None:
-            known.module_index = _make_module_index(files)
-        return known.module_index
-    return _make_module_index(files)
+    return _per_listing(files, "module_index", _make_module_index)
 
 
 def _make_module_index(files: list[_Entry]) -> dict[str, str]:
@@ -1163,12 +1158,7 @@ class _Missing:
 def _known_names(files: list[_Entry]) -> frozenset[str]:
     """Every module name importable from a folder listing, with every parent (namespace) package (once
     per Batch scan)."""
-    known = _batch_listing(files)
-    if known is not None:
-        if known.known_names is None:
-            known.known_names = _make_known_names(files)
-        return known.known_names
-    return _make_known_names(files)
+    return _per_listing(files, "known_names", _make_known_names)
 
 
 def _make_known_names(files: list[_Entry]) -> frozenset[str]:

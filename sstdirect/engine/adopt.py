@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from ..state import Record, held_ids
 from .errors import wrap_aws_error
 from .plan import Action, Plan
-from .planner import recorded_props
+from .planner import record_lookup, recorded_props
 from .resource import Created, Resource, provider_for
-from .values import UNKNOWN, Ref, contains_unknown, digest, freeze, resolve
+from .values import contains_unknown, digest, freeze, resolve
 
 if TYPE_CHECKING:
     from ..aws import Aws
@@ -33,14 +33,7 @@ def lookup_props(res: Resource, records: Mapping[str, Record], pseudo: Mapping[s
     """``res``'s props resolved against ``records`` with unknown values as None, or None when one of the
     fields that identify the object (its provider's ``replace_on``: an integration's API, a route's key)
     is still unknown — then the object cannot exist yet."""
-
-    def lookup(ref: Ref) -> Any:
-        if ref.address == "aws":
-            return pseudo.get(ref.attr, UNKNOWN)
-        rec = records.get(ref.address)
-        return rec.attrs.get(ref.attr, UNKNOWN) if rec is not None and rec.status == "created" else UNKNOWN
-
-    props = resolve(res.props, lookup)
+    props = resolve(res.props, record_lookup(records, pseudo))
     provider = provider_for(res.type)
     if any(contains_unknown(props.get(key)) for key in provider.replace_on):
         return None

@@ -17,7 +17,7 @@ deleted, and so is every deposed object.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
@@ -56,6 +56,19 @@ def topological_order(desired: Mapping[str, Resource]) -> list[str]:
     for address in sorted(desired):
         visit(address, [])
     return order
+
+
+def record_lookup(records: Mapping[str, Record], pseudo: Mapping[str, Any]) -> Callable[[Ref], Any]:
+    """A :func:`~sstdirect.engine.values.resolve` lookup: ``Ref("aws", ...)`` from ``pseudo``, any other ref
+    from its record's attrs; UNKNOWN where there is no such record or attr."""
+
+    def lookup(ref: Ref) -> Any:
+        if ref.address == "aws":
+            return pseudo.get(ref.attr, UNKNOWN)
+        rec = records.get(ref.address)
+        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+
+    return lookup
 
 
 def recorded_props(provider: Provider, props: Mapping[str, Any], salt: str) -> dict[str, Any]:
@@ -134,13 +147,10 @@ def make_plan(
     changes: list[Change] = []
     actions: dict[str, Action] = {}
 
-    def lookup(ref: Ref) -> Any:
-        if ref.address == "aws":
-            return pseudo.get(ref.attr, UNKNOWN)
-        if actions.get(ref.address) in (Action.CREATE, Action.REPLACE):
-            return UNKNOWN
-        rec = records.get(ref.address)
-        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+    recorded = record_lookup(records, pseudo)
+
+    def lookup(ref: Ref) -> Any:  # what this plan creates or replaces is not known yet
+        return UNKNOWN if actions.get(ref.address) in (Action.CREATE, Action.REPLACE) else recorded(ref)
 
     for address in topological_order(desired):
         res = desired[address]

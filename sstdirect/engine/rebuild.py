@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StateError
 from ..state import Record, State, held_ids
 from .errors import wrap_aws_error
-from .planner import recorded_props, topological_order
+from .planner import record_lookup, recorded_props, topological_order
 from .resource import Owned, Provider, Resource, provider_for
 from .strays import find_strays
-from .values import UNKNOWN, Ref, contains_unknown, digest, resolve
+from .values import contains_unknown, digest, resolve
 
 if TYPE_CHECKING:
     from ..aws import Aws
@@ -97,13 +97,7 @@ def rebuild(aws: Aws, app: str, stage: str, region: str, desired: Mapping[str, R
     state = State(app=app, stage=stage, region=region, account=account)
     result = RebuildResult(state)
     records = state.resources
-    pseudo = {"account_id": aws.account_id, "region": aws.region}
-
-    def lookup(ref: Ref) -> Any:
-        if ref.address == "aws":
-            return pseudo.get(ref.attr, UNKNOWN)
-        rec = records.get(ref.address)
-        return rec.attrs.get(ref.attr, UNKNOWN) if rec else UNKNOWN
+    lookup = record_lookup(records, {"account_id": account, "region": aws.region})
 
     taken = held_ids(records.values())
     for address in topological_order(desired):
