@@ -22,6 +22,7 @@ from .engine.rebuild import RebuildResult, rebuild, refuse_unrecorded
 from .engine.refresh import Snapshot, refresh
 from .engine.resource import Resource, provider_for
 from .engine.secrets import migrate_legacy_secrets
+from .engine.strays import find_orphans
 from .engine.survey import survey
 from .engine.values import UNKNOWN, contains_unknown, resolve
 from .errors import ConfigError, DeployError, StateError
@@ -84,6 +85,8 @@ class App:
             if not isinstance(value, str) or not _NAME.match(value):
                 raise ConfigError(f"App {what} {value!r} is not valid: use 1-32 letters, digits or '-', "
                                   f"starting with a letter")
+        _check_app_types(name, region=region, profile=profile, endpoint_url=endpoint_url, session=session,
+                         root=root, state=state)
         self.name = name
         self.stage = stage
         self.profile = profile
@@ -145,17 +148,20 @@ class App:
     def _state_file(self) -> StateFile:
         return StateFile(self.state_path)
 
-    def _plan(self, aws: Aws, state: State, desired: dict[str, Resource], read: bool,
-              preflight: bool = True) -> tuple[Plan, Snapshot]:
+    def _plan(self, aws: Aws, state_file: StateFile, state: State, desired: dict[str, Resource], read: bool,
+              preflight: bool = True, resolve: bool = True) -> tuple[Plan, Snapshot]:
         """The plan from the lockfile (and AWS when ``read``). ``preflight``: when the plan changes
         something, check the input only AWS can judge (a hosted zone exists; reads, ConfigError) -- of
         every construct, or with ``read=False`` (the lockfile trusted) only of the constructs the plan
-        changes, so that a trusted no-read deploy of a code change reads nothing."""
+        changes, so that a trusted no-read deploy of a code change reads nothing. ``resolve=False``: leave
+        interrupted creates unresolved (they plan as creates): for a diff that sends no request."""
         account = state.account or (aws.account_id if read else UNKNOWN)
         if account is not UNKNOWN:
             aws.account_id = account
         pseudo = {"region": aws.region, "account_id": account}
-        plan, snapshot = survey(aws, state, desired, pseudo, read=read, app=self.name, stage=self.stage)
+        stale = read and state_file.older_than_backup(state)
+        plan, snapshot = survey(aws, state, desired, pseudo, read=read, app=self.name, stage=self.stage,
+                                suspect_stale=stale, resolve=resolve)
         if plan.changes and preflight:  # input only AWS can judge: ConfigError before any write
             constructs = self.constructs
             if not read:  # a construct's resources are addressed "{construct_id}/..."
@@ -178,7 +184,7 @@ class App:
         with aws.shared_reads():  # the guard's listings serve the lookups before creates too
             if refresh and not state_file.exists():  # what deploy would do: stop (a lost lockfile)
                 refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
-            plan, _ = self._plan(aws, state, desired, refresh, preflight=refresh)
+            plan, _ = self._plan(aws, state_file, state, desired, refresh, preflight=refresh, resolve=refresh)
         return plan
 
     def deploy(self, refresh: bool = True, *, on_event: EventHook | None = None,
@@ -214,7 +220,7 @@ class App:
             with aws.shared_reads():  # the guard's listings serve the lookups before creates too
                 if not state_file.exists():  # a lost lockfile must not make everything a second time
                     refuse_unrecorded(aws, self.name, self.stage, desired, state_file.path)
-                plan, snapshot = self._plan(aws, state, desired, refresh)
+                plan, snapshot = self._plan(aws, state_file, state, desired, refresh)
             if on_plan is not None:
                 on_plan(plan)
             doomed = [state.resources[c.address] for c in plan.changes
@@ -300,6 +306,22 @@ class App:
         return state_file.load(app=self.name, stage=self.stage, region=self.region).outputs
 
 
+def _check_app_types(name: str, *, region: Any, profile: Any, endpoint_url: Any, session: Any, root: Any,
+                     state: Any) -> None:
+    """ConfigError naming the option and the fix for an App option of the wrong type (before any use)."""
+    for key, value in (("region", region), ("profile", profile), ("endpoint_url", endpoint_url)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"App {name!r}: {key} must be a string or None, got {type(value).__name__} {value!r}")
+    for key, value in (("root", root), ("state", state)):
+        if value is not None and not isinstance(value, str | os.PathLike):
+            raise ConfigError(f"App {name!r}: {key} must be a path (a string or a pathlib.Path), "
+                              f"got {type(value).__name__} {value!r}")
+    if session is not None and not isinstance(session, boto3.Session):
+        raise ConfigError(f"App {name!r}: session must be a boto3.Session or None, got {type(session).__name__}")
+    if isinstance(endpoint_url, str) and endpoint_url and not endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError(f"App {name!r}: endpoint_url {endpoint_url!r} must start with http:// or https://")
+
+
 def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | None,
             region: str | None, force: bool = False, on_event: EventHook | None = None) -> RemoveResult:
     started = time.monotonic()
@@ -321,6 +343,9 @@ def _remove(state_file: StateFile, aws: Aws, *, app: str | None, stage: str | No
             state.resources.update(snapshot.adopted)
             for address in snapshot.dropped:
                 state.resources.pop(address, None)
+        if state_file.older_than_backup(state):  # put back from an older copy: what it does not record goes too
+            with aws.shared_reads():
+                state.resources.update(find_orphans(aws, state.resources, {}, app=state.app, stage=state.stage))
         plan = make_plan({}, state.resources, None, {"region": aws.region, "account_id": state.account},
                          app=state.app, stage=state.stage)
         _refuse_deletions(aws, [*state.resources.values()], force, "remove")

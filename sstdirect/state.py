@@ -40,8 +40,10 @@ import contextlib
 import errno
 import fcntl
 import getpass
+import glob
 import json
 import os
+import re
 import socket
 import stat
 import threading
@@ -269,6 +271,19 @@ class StateFile:
                 )
         return state
 
+    def older_than_backup(self, state: State) -> bool:
+        """Whether ``.bak`` holds a later version of ``state``'s lineage than ``state`` (the lockfile was put
+        back from an older copy: AWS may hold objects it does not record). Reads the head of ``.bak`` only;
+        an unreadable or foreign ``.bak`` is not newer."""
+        try:
+            with open(self.bak_path, "rb") as f:
+                head = f.read(4096).decode("utf-8", "replace")
+        except OSError:
+            return False
+        lineage = re.search(r'"lineage":\s*"([^"]*)"', head)
+        serial = re.search(r'"serial":\s*(\d+)', head)
+        return bool(lineage and serial and lineage.group(1) == state.lineage and int(serial.group(1)) > state.serial)
+
     def _read(self) -> bytes:
         """The lockfile's bytes; a FIFO, a device or a folder in its place is refused, never read."""
         try:
@@ -332,6 +347,7 @@ class StateFile:
                     raise StateError(self._write_error(self.target, exc)) from None
                 finally:
                     _unlink_quietly(tmp)
+                self._sweep_temp_files()
             written = True
         finally:
             with self._save_cond:
@@ -350,6 +366,15 @@ class StateFile:
                     _fsync_folder(self.target.parent)
                 except OSError as exc:
                     raise StateError(self._write_error(self.bak_path, exc)) from None
+
+    def _sweep_temp_files(self) -> None:
+        """Remove the temp files an earlier failed write could not (its folder was read-only or immutable
+        by then): this process's (its writes take turns under ``_write_lock``) and dead processes'."""
+        for name in (self.target.name, self.bak_path.name):
+            for path in self.target.parent.glob(f".{glob.escape(name)}.*.tmp"):
+                pid = path.name[len(name) + 2:].split(".", 1)[0]
+                if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+                    _unlink_quietly(path)
 
     def _keep_backup(self) -> None:
         """Make ``.bak`` the current lockfile: a hard link to it, renamed over the old ``.bak`` (atomic,
@@ -567,6 +592,16 @@ def _cause(exc: OSError) -> str:
     name = errno.errorcode.get(exc.errno or 0)
     text = exc.strerror or str(exc)
     return f"{name} ({text})" if name else text
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        return True
+    return True
 
 
 def _temp_name(path: Path) -> Path:

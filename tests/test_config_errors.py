@@ -127,3 +127,16 @@ def test_route_keys_normalize() -> None:
     assert parse_route_key("x", "$default").key == "$default"
     assert parse_route_key("x", "ANY /files/{proxy+}").source_arn_suffix() == "/*/*/files/*"
     assert parse_route_key("x", "GET /notes/").key == "GET /notes/"  # no trailing-slash folding
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    ({"root": 5}, "root"), ({"state": 3}, "state"), ({"root": ["."]}, "root"),
+    ({"region": ["us-east-1"]}, "region"), ({"profile": 1}, "profile"), ({"endpoint_url": 2}, "endpoint_url"),
+    ({"endpoint_url": "localhost:4566"}, "endpoint_url"), ({"session": "default"}, "session"),
+])
+def test_app_options_of_the_wrong_type_are_a_config_error(options: dict[str, Any], named: str) -> None:
+    """``App(root=5)`` was a TypeError from pathlib; every option of the wrong type names itself."""
+    from sstdirect import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"App 'x': {named} "):
+        App("x", **options)

@@ -33,7 +33,7 @@ import pytest
 from sstdirect import App, ConfigError
 from sstdirect.local import LocalCloud
 from sstdirect.local.cloud import MARKER_PATH, endpoint_credentials
-from sstdirect.state import State, StateFile
+from sstdirect.state import Record, State, StateFile
 
 FIXES = ("--local", "--profile", "AWS_PROFILE")
 SCHEMA = "type Query { ping: String }\n"
@@ -137,6 +137,12 @@ def test_diff_without_refresh_sends_no_request(tmp_path: Path) -> None:
     state_file = StateFile(app.state_path)
     state_file.save(State(app=app.name, stage="dev", region="us-east-1", account="123456789012"))
     assert app.diff(refresh=False).changes and sent == []
+    # ... nor for an interrupted create, which a deploy would look for first: it plans as a create
+    state = state_file.load()
+    state.resources["Api/api"] = Record("apigatewayv2.Api", "Api/api", "creating", None, {}, {"name": "x"})
+    state_file.save(state)
+    (change,) = [c for c in app.diff(refresh=False).changes if c.logical_id == "Api/api"]
+    assert change.action.value == "create" and "interrupted" in change.reason and sent == []
 
 
 def test_diff_no_refresh_works_with_no_credentials(tmp_path: Path) -> None:

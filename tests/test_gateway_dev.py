@@ -66,6 +66,31 @@ def test_dev_serves_and_reloads(tmp_path: Path) -> None:
             assert b'"edited": true' in r.read()
 
 
+def test_dev_reloads_when_a_module_the_handler_imports_from_the_app_root_changes(tmp_path: Path) -> None:
+    """``src/notes/list.py`` imports ``core/db.py`` from the app's root (the layout the bundle supports):
+    editing ``core/db.py`` reloads the function too (only its code folder was watched)."""
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "db.py").write_text("TABLE = 'v1'\n")
+    (tmp_path / "src" / "notes").mkdir(parents=True)
+    (tmp_path / "src" / "notes" / "list.py").write_text(
+        "import json\nfrom core.db import TABLE\n\n\ndef main(event, context):\n"
+        "    return {'statusCode': 200, 'body': json.dumps({'table': TABLE})}\n")
+    (tmp_path / "app.py").write_text(
+        "from sstdirect import Api, App\n\napp = App('rootimp', root=__file__.rsplit('/', 1)[0])\n"
+        "Api(app, 'Api', routes={'GET /notes': 'src/notes/list.main'})\n")
+    with dev(tmp_path / "app.py") as out:
+        url = re.search(r"Api\s+(http://127\.0\.0\.1:\d+)", out.getvalue()).group(1)
+        with OPENER.open(f"{url}/notes", timeout=30) as r:
+            assert json.loads(r.read()) == {"table": "v1"}
+        (tmp_path / "core" / "db.py").write_text("TABLE = 'v2'\n")
+        deadline = time.monotonic() + 60
+        while "Reloaded" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with OPENER.open(f"{url}/notes", timeout=30) as r:
+            assert json.loads(r.read()) == {"table": "v2"}, out.getvalue()
+
+
 def test_dev_prints_the_appsync_url_and_api_key(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES / "appsync", tmp_path / "appsync")
     with dev(tmp_path / "appsync" / "app.py") as out:

@@ -158,12 +158,14 @@ def make_plan(
         props = resolve(res.props, lookup)
         rec = records.get(address)
         gone = rec is not None and observed is not None and observed.get(address, {}) is None
-        if rec is None or gone:
+        pending = rec is not None and rec.status == "creating"  # an interrupted create not resolved (yet)
+        if rec is None or gone or pending:
             actions[address] = Action.CREATE
             after = {k: _masked(provider, k, to_json_data(v)) for k, v in props.items()
                      if k not in provider.transient_fields}
-            changes.append(Change(Action.CREATE, res.type, address, tuple(sorted(after)), {}, after,
-                                  "deleted outside sstdirect" if gone else ""))
+            reason = ("interrupted: adopted if AWS made it, else created" if pending
+                      else "deleted outside sstdirect" if gone else "")
+            changes.append(Change(Action.CREATE, res.type, address, tuple(sorted(after)), {}, after, reason))
             continue
         if rec.type != res.type:
             actions[address] = Action.REPLACE

@@ -26,7 +26,6 @@ API, a function, a user pool, an identity pool, an AppSync API) can be listed by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +33,8 @@ from ..errors import StateError
 from ..state import Record, State, held_ids
 from .errors import wrap_aws_error
 from .planner import record_lookup, recorded_props, topological_order
-from .resource import Owned, Provider, Resource, provider_for
-from .strays import find_strays
+from .resource import Resource, provider_for
+from .strays import find_strays, scan_owned
 from .values import contains_unknown, digest, resolve
 
 if TYPE_CHECKING:
@@ -44,21 +43,6 @@ if TYPE_CHECKING:
 
 def rebuild_command(app_file: str = "APP.py", stage: str | None = None) -> str:
     return f"sstdirect state rebuild {app_file}" + (f" --stage {stage}" if stage else "")
-
-
-def scan_owned(aws: Aws, app: str, stage: str, types: set[str]) -> dict[str, list[Owned]]:
-    """Objects tagged as ``app``'s at ``stage``, by resource type, for the ``types`` that can be listed
-    (the types in parallel: a first deploy pays one round of list calls)."""
-
-    def scan(type_: str) -> tuple[str, list[Owned] | None]:
-        with wrap_aws_error(f"{type_} objects of {app}/{stage}", "list"):
-            return type_, provider_for(type_).owned(aws, app, stage)
-
-    listable = sorted(t for t in types if type(provider_for(t)).owned is not Provider.owned)
-    if not listable:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(listable)) as pool:
-        return {type_: found for type_, found in pool.map(scan, listable) if found}
 
 
 def refuse_unrecorded(aws: Aws, app: str, stage: str, desired: Mapping[str, Resource], lockfile: Any) -> None:

@@ -42,14 +42,15 @@ class Snapshot:
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def refresh(aws: Aws, state: State, *, read: bool = True, workers: int = 8) -> Snapshot:
-    """Resolve intent records (always: it needs a few reads) and, if ``read``, observe every record."""
+def refresh(aws: Aws, state: State, *, read: bool = True, resolve: bool = True, workers: int = 8) -> Snapshot:
+    """Resolve intent records (unless ``resolve`` is False: a diff that sends nothing; they then plan as
+    creates) and, if ``read``, observe every record."""
     with state.lock:
         records = dict(state.resources)
     snapshot = Snapshot(records=records, observed=None)
     owned = held_ids(records.values())
     for address, rec in list(records.items()):
-        if rec.status != "creating":
+        if rec.status != "creating" or not resolve:
             continue
         provider = provider_for(rec.type)
         # Never adopt an object a record already holds: the deposed old one of a replacement (it may share

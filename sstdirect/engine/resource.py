@@ -24,13 +24,14 @@ A :class:`Provider` knows one resource type. Its contract:
   first. The others are orphans: the next deploy deletes them (see :mod:`sstdirect.engine.refresh`).
 - ``check_remove(aws, record, force)``: a reason to refuse a removal, asked before anything is
   deleted (a user pool with users, unless forced).
-- ``strays(aws, record, claimed)``: the children of a recorded object (an API's routes, integrations,
-  authorizers, stages) that no record claims: leftovers that refresh and ``state rebuild`` record for
-  deletion (:mod:`sstdirect.engine.strays`).
-- ``owned(aws, app, stage)``: every object of this type that carries the ``sstdirect:app`` and
+- ``strays(aws, record, claimed, records)``: the children of a recorded object (an API's routes,
+  integrations, authorizers, stages; a function's statements with sstdirect's prefix) that no record
+  claims: leftovers that refresh and ``state rebuild`` record for deletion (:mod:`sstdirect.engine.strays`).
+- ``owned(aws, app, stage, skip)``: every object of this type that carries the ``sstdirect:app`` and
   ``sstdirect:stage`` tags of this app and stage, from a few list calls (types that can be listed
   so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
-  lockfile and to rebuild one (:mod:`sstdirect.engine.rebuild`).
+  lockfile, to rebuild one (:mod:`sstdirect.engine.rebuild`) and to find the orphans an older lockfile
+  does not record (:func:`sstdirect.engine.strays.find_orphans`).
 - ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
   a hash in the lockfile and never printed.
 """
@@ -154,13 +155,17 @@ class Provider:
         found = self.find(aws, props, exclude)
         return [] if found is None or found.physical_id in exclude else [found]
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned] | None:
-        """Every object of this type tagged as ``app``'s at ``stage``; None if this type is not listed so."""
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned] | None:
+        """Every object of this type tagged as ``app``'s at ``stage``, except those whose physical ids are in
+        ``skip`` (not even looked up: a listing without tags costs one tag read per candidate); None if this
+        type is not listed so."""
         return None
 
-    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str],
+               records: Mapping[str, Record]) -> list[Stray]:
         """The children of ``record``'s object whose physical ids are not in ``claimed`` (``state rebuild``
-        records them, so that the next deploy deletes them); none for types without children."""
+        records them, so that the next deploy deletes them); none for types without children. ``records``:
+        every record (what a provider may know of the children without listing them)."""
         return []
 
     def check_remove(self, aws: Aws, record: Record, force: bool) -> str | None:

@@ -129,7 +129,8 @@ class ApiProvider(Provider):
                 if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
                 and api["ApiId"] not in exclude]
 
-    def strays(self, aws: Aws, record: Record, claimed: frozenset[str]) -> list[Stray]:
+    def strays(self, aws: Aws, record: Record, claimed: frozenset[str],
+               records: Mapping[str, Record]) -> list[Stray]:
         """Routes, integrations, authorizers and stages of this API that no record claims (one list each)."""
         api_id = record.physical_id or ""
         out: list[Stray] = []
@@ -152,10 +153,10 @@ class ApiProvider(Provider):
                                  {"api_id": api_id, "name": st["StageName"]}, f"stage/{st['StageName']}"))
         return out
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """One GetApis: APIs (HTTP and WebSocket) carry their tags in the listing."""
         return [Owned((api.get("Tags") or {}).get("sstdirect:id", ""), api["ApiId"])
-                for api in _apis(aws) if tagged_for(api.get("Tags"), app, stage)]
+                for api in _apis(aws) if api["ApiId"] not in skip and tagged_for(api.get("Tags"), app, stage)]
 
 
 def _observed_api(api: Mapping[str, Any] | None) -> dict[str, Any] | None:

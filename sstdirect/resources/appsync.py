@@ -147,11 +147,11 @@ class GraphqlApiProvider(Provider):
                 return Created(api["apiId"], self._attrs(api))
         return None
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """One ListGraphqlApis: the listing carries each API's tags."""
         return [Owned((api.get("tags") or {}).get("sstdirect:id", ""), api["apiId"])
                 for api in aws.paginate(SERVICE, "list_graphql_apis", "graphqlApis")
-                if tagged_for(api.get("tags"), app, stage)]
+                if api["apiId"] not in skip and tagged_for(api.get("tags"), app, stage)]
 
 
 # --- schema -------------------------------------------------------------------------------------

@@ -129,12 +129,12 @@ class UserPoolProvider(Provider):
                 out.append(Created(pool["Id"], _pool_attrs(pool)))
         return out
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """One ListUserPools (names only), then a DescribeUserPool of each pool named like this app's."""
         prefix = name_prefix(stage, app)
         out = []
         for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
-            if not (summary.get("Name") or "").startswith(prefix):
+            if not (summary.get("Name") or "").startswith(prefix) or summary["Id"] in skip:
                 continue
             pool = self._describe(aws, summary["Id"])
             tags = (pool or {}).get("UserPoolTags") or {}
@@ -320,12 +320,12 @@ class IdentityPoolProvider(Provider):
                 out.append(Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]}))
         return out
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """One ListIdentityPools (names only), then a DescribeIdentityPool of each named like this app's."""
         prefix = name_prefix(stage, app)
         out = []
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
-            if not (summary.get("IdentityPoolName") or "").startswith(prefix):
+            if not (summary.get("IdentityPoolName") or "").startswith(prefix) or summary["IdentityPoolId"] in skip:
                 continue
             try:
                 pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])

@@ -159,12 +159,12 @@ class TableProvider(Provider):
             aws.wait("dynamodb", "table_exists", TableName=name, **WAIT)
         return Created(name, {"arn": table["TableArn"], "name": name})
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """``ListTables`` (names only), then the tags of each table named like this app's."""
         prefix = name_prefix(stage, app)
         out = []
         for name in aws.paginate("dynamodb", "list_tables", "TableNames"):
-            if not name.startswith(prefix):
+            if not name.startswith(prefix) or name in skip:
                 continue
             try:
                 tags = self._tags(aws, table_arn(aws.region, aws.account_id, name))

@@ -134,12 +134,12 @@ class RoleProvider(Provider):
             raise
         return Created(props["name"], {"arn": role["Arn"], "name": props["name"]})
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """One ListRoles (which has no tags), then the tags of each role named like this app's."""
         prefix = name_prefix(stage, app)
         out = []
         for role in aws.paginate("iam", "list_roles", "Roles"):
-            if not role["RoleName"].startswith(prefix):
+            if not role["RoleName"].startswith(prefix) or role["RoleName"] in skip:
                 continue
             try:
                 tags = aws.paginate("iam", "list_role_tags", "Tags", RoleName=role["RoleName"])

@@ -88,13 +88,15 @@ class LogGroupProvider(Provider):
             return None
         return Created(props["name"], self._attrs(aws, props["name"]))
 
-    def owned(self, aws: Aws, app: str, stage: str) -> list[Owned]:
+    def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """The groups sstdirect names for this app (functions' and APIs' access logs: one listing per folder),
         then the tags of each."""
         out = []
         for folder in ("/aws/lambda/", "/aws/vendedlogs/apis/"):
             for group in aws.paginate("logs", "describe_log_groups", "logGroups",
                                       logGroupNamePrefix=folder + name_prefix(stage, app)):
+                if group["logGroupName"] in skip:
+                    continue
                 try:
                     tags = aws.call("logs", "list_tags_log_group", logGroupName=group["logGroupName"]).get("tags")
                 except Exception as exc:

@@ -30,7 +30,8 @@ def snapshot(folders: set[str]) -> dict[str, float]:
 
 def _files(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "node_modules")
+                   and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))]
         for name in files:
             if name.endswith(_WATCH_SUFFIXES):
                 yield Path(root) / name
@@ -82,7 +83,7 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
                     next_port += len(gw.urls)
             if not any(gw.urls for gw in gateways):
                 console.print("[yellow]No HTTP, WebSocket or AppSync API to serve[/yellow]")
-            folders = {os.path.realpath(p.spec.code_dir) for gw in gateways for p in gw.workers.pools.values()}
+            folders = {folder for gw in gateways for p in gw.workers.pools.values() for folder in p.spec.watched()}
             seen = snapshot(folders)
             console.print("Serving; edit a handler and its workers reload. Ctrl-C to stop.")
             while not stop():

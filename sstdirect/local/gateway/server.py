@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from types import TracebackType
@@ -202,10 +201,11 @@ class LocalGateway:
         return sorted((k for k, exp in keys.items() if exp > time.time()), key=lambda k: -keys[k])
 
     def reload(self, changed: set[str] | None = None) -> list[str]:
-        """Recycle the workers of the functions whose code folder is in ``changed`` (all if None)."""
+        """Recycle the workers of the functions one of whose watched folders (the code folder and the roots
+        of its imports: :meth:`FunctionSpec.watched`) is in ``changed`` (all if None)."""
         names = []
         for name, pool in self.workers.pools.items():
-            if changed is None or os.path.realpath(pool.spec.code_dir) in changed:
+            if changed is None or pool.spec.watched() & changed:
                 pool.recycle()
                 names.append(name)
         return names

@@ -53,6 +53,11 @@ class FunctionSpec:
     # handler imports at their path under it (``core/db.py``), so ``import core.db`` resolves as on Lambda.
     path: tuple[str, ...] = ()
 
+    def watched(self) -> set[str]:
+        """The folders whose files the workers run (real paths): the code folder and the roots the bundle
+        takes imported modules from (the app's root, for ``core/db.py`` imported by ``src/notes/list.py``)."""
+        return {os.path.realpath(folder) for folder in (self.code_dir, *self.path)}
+
 
 def worker_environment(spec: FunctionSpec, region: str, endpoint_url: str, access_key: str,
                        secret_key: str) -> dict[str, str]:
