@@ -144,8 +144,9 @@ class FunctionProvider(Provider):
 
         Lambda gives a function a new revision id on every change, its policy's included. The policy is
         read (one GetPolicy, shared with the permissions' refresh) only when the function's revision (from
-        the shared ListFunctions) is none that sstdirect recorded after its own writes -- the function's
-        create or update, or one of its statements' -- so an untouched function costs no request."""
+        :func:`function_configuration`, as refresh read it) is none that sstdirect recorded after its own
+        writes -- the function's create or update, or one of its statements' -- so an untouched function
+        costs no request."""
         name = record.physical_id or ""
         known = {record.attrs.get("revision_id")} | {
             rec.attrs.get("revision_id") for rec in records.values()
