@@ -1,4 +1,9 @@
-"""Shared pytest fixtures: the embedded AWS in its two forms."""
+"""Shared pytest fixtures (the embedded AWS in its two forms) and the test tiers.
+
+Each test is marked with its folder's tier: ``unit`` (no AWS at all), ``moto`` (the embedded AWS in this
+process, or its server), ``server`` (real sockets: the local gateway, the CLI in subprocesses) and
+``crash`` (subprocesses killed mid-deploy, lockfile faults). The everyday loop is ``-m "not crash"``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,15 @@ if TYPE_CHECKING:
     from sstdirect.local import LocalCloud
 
 REGION = "us-east-1"
+TIERS = ("unit", "moto", "server", "crash")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier: the name of the folder under ``tests/`` that holds it."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="module")

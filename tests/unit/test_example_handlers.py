@@ -14,7 +14,7 @@ import pytest
 
 from sstdirect.packaging import build_bundle, resolve_handler
 
-SRC = Path(__file__).resolve().parents[1] / "examples" / "rest-api" / "src"
+SRC = Path(__file__).resolve().parents[2] / "examples" / "rest-api" / "src"
 MODULES = ("notes", "list", "create", "get", "update", "delete", "default")
 
 

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from sstdirect.errors import DeployError, StateError, StateLockedError
 from sstdirect.state import MAX_DEPTH, SCHEMA_VERSION, State, StateFile, dumps_state
-from tests.test_state import folder, sample_state, snapshot
+from tests.unit.test_state import folder, sample_state, snapshot
 
 ROOT = os.geteuid() == 0
 

@@ -25,7 +25,7 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 PUSH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 ROUTES = {"$connect": "src/connect.main", "$disconnect": "src/disconnect.main", "$default": "src/default.main",
           "sendMessage": "src/send.main"}
-EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "examples" / "websocket" / "src"
+EXAMPLE_SRC = Path(__file__).resolve().parents[2] / "examples" / "websocket" / "src"
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ def test_unimplemented_operation_fails_fast_not_retried(session: boto3.Session, 
 
 # -- throttling on the wire, across whole deploys of the examples ----------------------------------
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # how each service says "slow down" (service id as botocore names it in events → status, code, body style)
 THROTTLE = {
     "iam": (400, "Throttling", "xml"),

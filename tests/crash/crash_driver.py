@@ -1,7 +1,7 @@
-"""Crash driver for tests/test_crash_recovery.py: run one deploy or remove, and SIGKILL this process at
+"""Crash driver for tests/crash/test_crash_recovery.py: run one deploy or remove, and SIGKILL this process at
 the K-th mutating AWS request.
 
-    python tests/crash_driver.py '{"scenario": "small-v2", "setup": "small", "name": "u-bs-07", "stage": "dev",
+    python tests/crash/crash_driver.py '{"scenario": "small-v2", "setup": "small", "name": "u-bs-07", "stage": "dev",
                                    "root": "...", "state_dir": "...", "endpoint_url": "http://127.0.0.1:PORT",
                                    "op": "deploy", "kill_at": 7, "kill_point": "before-send"}'
 

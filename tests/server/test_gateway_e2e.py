@@ -23,7 +23,7 @@ from sstdirect import Api, App
 from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
 
 HANDLERS = {

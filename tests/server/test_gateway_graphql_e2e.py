@@ -27,7 +27,7 @@ from sstdirect import App, AppSyncApi, Cognito, GraphQLApi
 from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
 PASSWORD = "Correct-h0rse-battery!"
 

@@ -2,7 +2,7 @@
 
 Lambda keeps one resource policy per function, and ``AddPermission`` refuses a statement id the policy
 already holds ("The statement id (...) provided already exists", ``ResourceConflictException``; the
-embedded AWS answers the same, see ``tests/test_local_ext.py``). So every invoke permission sstdirect adds
+embedded AWS answers the same, see ``tests/moto/test_local_ext.py``). So every invoke permission sstdirect adds
 needs an id that is unique on its function — not just within its API: the authorizer's id was
 ``sstdirect-authorizer-{name}``, and a second API with an authorizer of that name failed the deploy.
 """

@@ -22,7 +22,7 @@ from sstdirect.graphql import make_handler
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 ACCOUNT = "123456789012"
-EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "examples" / "graphql" / "src"
+EXAMPLE_SRC = Path(__file__).resolve().parents[2] / "examples" / "graphql" / "src"
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ from sstdirect import App
 from sstdirect.local import LocalCloud
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rest-api"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rest-api"
 KILL_POINTS = crash_driver.KILL_POINTS
 CODE = {"before-send": "bs", "after-call": "ac"}
 WORKERS = 3  # cases in flight at once
@@ -95,7 +95,7 @@ CALLS = {
 # CI's budget: every K at one kill point, the points taking turns (the small apps), every 2nd K of the full
 # deploy and every 3rd of the full remove taking turns, every 5th K of the example at both (114 cases).
 # SSTDIRECT_CRASH_MATRIX=full: every K at both points, everywhere (394 cases). The in-process fault matrix
-# (tests/test_fault_matrix.py) covers lost responses and errors at strided indices besides.
+# (tests/moto/test_fault_matrix.py) covers lost responses and errors at strided indices besides.
 EVERY = os.environ.get("SSTDIRECT_CRASH_MATRIX") == "full"
 EXAMPLE_STRIDE = 1 if EVERY else 5
 FULL_REMOVE_STRIDE = 1 if EVERY else 3

@@ -973,7 +973,7 @@ def test_concurrent_entry_builds(tmp_path: Path):
 
 
 def test_example_handlers_bundle_only_their_own_file(tmp_path: Path):
-    src = Path(__file__).resolve().parents[1] / "examples" / "rest-api" / "src"
+    src = Path(__file__).resolve().parents[2] / "examples" / "rest-api" / "src"
     cache = tmp_path / "cache"
     for name in ("list", "create", "get", "update", "delete", "default"):
         assert names(build_bundle(src, cache_dir=cache, entry=src / f"{name}.py")) == sorted(

@@ -365,7 +365,7 @@ def test_bench_quick_mode_reports_every_scenario(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    bench = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    bench = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
     proc = subprocess.run([sys.executable, str(bench), "--quick", "--out", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

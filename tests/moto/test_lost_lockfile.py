@@ -19,7 +19,7 @@ from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
 from sstdirect.engine import rebuild as rebuild_module
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rest-api"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rest-api"
 ACCOUNT_LEVEL = {("role", "sstdirect-apigateway-cloudwatch")}  # kept by remove() on purpose (API.md)
 
 

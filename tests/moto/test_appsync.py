@@ -26,7 +26,7 @@ type Mutation { createNote(note: NoteInput!): Note deleteNote(noteId: String!): 
 """
 HANDLER = "def main(event, context):\n    return event['info']['fieldName']\n"
 DAY = 86400
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "appsync"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "appsync"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CASES = ["rest-api", "api-auth-cognito", "api-auth-jwt", "custom-domain", "websocket", "appsync",
          pytest.param("graphql", marks=pytest.mark.network)]  # installs graphql-core for Lambda from PyPI
 

@@ -32,7 +32,7 @@ from sstdirect import App, WebSocketApi
 from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FRAME = r'\{"message": "%s", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-Za-z0-9_\-]{15}="\}'
 
 SAVE = """

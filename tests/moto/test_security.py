@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.test_examples import CASES, load, overrides  # noqa: F401  (fixture)
+from tests.moto.test_examples import CASES, load, overrides  # noqa: F401  (fixture)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -56,7 +56,7 @@ def the_provider(aws: boto3.Session) -> Aws:
 
 def base(aws: boto3.Session) -> list[dict[str, Any]]:
     """Both identity-pool roles' base grant: SST's, with cognito-sync narrowed to the actions an identity's own
-    credentials can call, on the caller's own identity (see tests/test_security.py for where they come from)."""
+    credentials can call, on the caller's own identity (see tests/moto/test_security.py for where they come from)."""
     (pool,) = aws.client("cognito-identity").list_identity_pools(MaxResults=10)["IdentityPools"]
     identity = (f"arn:aws:cognito-sync:{REGION}:{ACCOUNT}:identitypool/{pool['IdentityPoolId']}/identity/"
                 "${cognito-identity.amazonaws.com:sub}")
