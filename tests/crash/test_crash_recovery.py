@@ -9,7 +9,7 @@ and checks that AWS holds exactly the declared resources, listed through boto3 a
 clean deploy of an identically shaped app produces; that a second deploy plans nothing; and that
 ``remove()`` leaves nothing and deletes the lockfile.
 
-Cases (ids name the kill point and K):
+Tests (one per kind of case; each checks every K of its kind and names the failed ones):
 
 - ``test_crash_during_deploy``: the small app (an Api with ``GET /a`` and ``POST /b``, access log on),
   every K of a clean deploy;
@@ -38,14 +38,14 @@ AWS issues certificates at once (``acm_validation_wait=0``).
 
 For a remove or an update, the child first deploys the state the crash starts from (the app, or its old
 version) with no kill armed. The number of mutating calls of each operation is measured by a clean run
-of the driver (which must then finish normally) and must match the constants the cases are parametrized
-with (``test_kill_indices_cover_every_mutating_call``). sstdirect runs independent steps in parallel, so
-which call is the K-th (and what else is in flight when it dies) varies from run to run: a failure shows
-the child's trace of mutating calls.
+of the driver (which must then finish normally): the cases of a kind are the kill indices of that measured
+count, so a write added to sstdirect adds its cases with no constant to update. sstdirect runs independent
+steps in parallel, so which call is the K-th (and what else is in flight when it dies) varies from run to
+run: a failure shows the child's trace of mutating calls.
 
 Speed: the cases are independent (each has its own app name, or stage, and lockfile), so the first case
 test runs every selected case on a few threads (children run while this process checks other cases),
-and each test then reports its own case's outcome.
+and each test then reports the outcomes of its kind's cases.
 """
 
 from __future__ import annotations
@@ -79,27 +79,17 @@ KILL_POINTS = crash_driver.KILL_POINTS
 CODE = {"before-send": "bs", "after-call": "ac"}
 WORKERS = 3  # cases in flight at once
 
-# Mutating AWS requests of a clean run, by case kind (measured by the baseline).
-CALLS = {
-    "deploy": 14,  # 2 x (role + policy, log group, function, permission) + api, one import of both routes and
-                   # their integrations, stage, log group
-    "remove": 10,  # DeleteApi takes its routes, integrations and stage; DeleteFunction its permissions
-    "update": 16,  # the removed route's permission goes with its function
-    "replacement": 8,  # authorizer function (role + policy, log group, function), authorizer, its permission,
-                       # route update, old authorizer delete
-    "example": 34,  # six routes: 6 x (role + policy, log group, function, permission) + api, import, stage, log
-    "full": 69,  # Cognito (pool, client, identity pool + 2 roles, its roles), 2 APIs, 2 authorizers, 7 functions,
-                 # certificate, 3 record sets, domain name, mapping (the account's CloudWatch role is already set)
-    "full-remove": 46,
-}
+# How many mutating AWS requests each operation makes is measured by its clean baseline run (World.measure),
+# never kept by hand: the cases of a kind are the kill indices 1..N of its measured N.
 # CI's budget: every K at one kill point, the points taking turns (the small apps), every 2nd K of the full
-# deploy and every 3rd of the full remove taking turns, every 5th K of the example at both (114 cases).
-# SSTDIRECT_CRASH_MATRIX=full: every K at both points, everywhere (394 cases). The in-process fault matrix
+# deploy and every 3rd of the full remove taking turns, every 5th K of the example at both (~114 cases).
+# SSTDIRECT_CRASH_MATRIX=full: every K at both points, everywhere (~394 cases). The in-process fault matrix
 # (tests/moto/test_fault_matrix.py) covers lost responses and errors at strided indices besides.
 EVERY = os.environ.get("SSTDIRECT_CRASH_MATRIX") == "full"
-EXAMPLE_STRIDE = 1 if EVERY else 5
-FULL_REMOVE_STRIDE = 1 if EVERY else 3
-FULL_STRIDE = 1 if EVERY else 2
+# kind -> (stride of K, whether the two kill points take turns)
+STRIDES = {"deploy": (1, True), "remove": (1, True), "update": (1, True), "replacement": (1, True),
+           "example": (1 if EVERY else 5, False), "full": (1 if EVERY else 2, True),
+           "full-remove": (1 if EVERY else 3, True)}
 
 # resource type → the inventory kind it is listed as
 KINDS = {
@@ -125,14 +115,15 @@ KINDS = {
 }
 
 
-def cases(kind: str, stride: int = 1, alternate: bool = True) -> list[Any]:
-    """Every ``stride``-th K at both kill points, or (``alternate``, unless every case is asked for) at one
-    point, the two points taking turns (before-send at K = 1, after-call at K = 1 + stride, ...)."""
+def kill_cases(kind: str, calls: int) -> list[tuple[str, int]]:
+    """The (kill point, K) cases of ``kind`` for an operation of ``calls`` mutating requests: every
+    stride-th K at both kill points, or (the points taking turns, unless every case is asked for) at one
+    point: before-send at K = 1, after-call at K = 1 + stride, ..."""
+    stride, alternate = STRIDES[kind]
+    ks = range(1, calls + 1, stride)
     if alternate and not EVERY:
-        ks = range(1, CALLS[kind] + 1, stride)
-        return [pytest.param(KILL_POINTS[i % 2], k, id=f"{KILL_POINTS[i % 2]}-K{k:02d}") for i, k in enumerate(ks)]
-    return [pytest.param(point, k, id=f"{point}-K{k:02d}")
-            for point in KILL_POINTS for k in range(1, CALLS[kind] + 1, stride)]
+        return [(KILL_POINTS[i % 2], k) for i, k in enumerate(ks)]
+    return [(point, k) for point in KILL_POINTS for k in ks]
 
 
 # --- the world: one cloud, app folders, lockfiles ----------------------------------------------------
@@ -245,7 +236,7 @@ def world(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> 
         world.app(scenario, "notes").resources()
     # The account's CloudWatch role for API Gateway logging (a WebSocketApi's access log needs it) is set
     # once per account and kept by remove(): set it now, so that every deploy of the full app makes the
-    # same calls (CALLS counts a deploy into an account that has it).
+    # same calls (the baseline measures a deploy into an account that has it).
     account = world.app("full", "account")
     account.deploy()
     account.remove()
@@ -539,62 +530,59 @@ Outcomes = dict[tuple[str, str, int], BaseException | None]
 
 @pytest.fixture(scope="module")
 def outcomes(world: World, request: pytest.FixtureRequest) -> Outcomes:
-    """Run every selected case, a few at once; the outcome of each: None, or how it failed."""
-    selected = [(TEST_KIND[item.originalname], item.callspec.params["point"], item.callspec.params["k"])
-                for item in request.session.items
-                if item.module is request.module and getattr(item, "originalname", "") in TEST_KIND]
-    world.measure({kind for kind, _, _ in selected})
+    """Run every case of the selected tests' kinds, a few at once (the kill indices from each kind's
+    measured baseline); the outcome of each: None, or how it failed."""
+    kinds = {TEST_KIND[item.originalname] for item in request.session.items
+             if item.module is request.module and getattr(item, "originalname", "") in TEST_KIND}
+    world.measure(kinds)
     order = list(RUNNERS)
-    selected.sort(key=lambda case: order.index(case[0]))
+    selected = [(kind, point, k) for kind in sorted(kinds, key=order.index)
+                for point, k in kill_cases(kind, world.calls[kind])]
     with ThreadPoolExecutor(WORKERS) as pool:
         futures = {case: pool.submit(run_case, world, *case) for case in selected}
     return {case: future.exception() for case, future in futures.items()}
 
 
-def check(outcomes: Outcomes, kind: str, point: str, k: int) -> None:
-    failure = outcomes[kind, point, k]
-    if failure is not None:
-        raise failure
+def check(world: World, outcomes: Outcomes, kind: str) -> None:
+    """Every case of ``kind`` recovered; else the first failure, noting every failed case."""
+    cases = [case for case in outcomes if case[0] == kind]
+    assert cases, f"no case of {kind} ran"
+    failed = [case for case in cases if outcomes[case] is not None]
+    print(f"{kind}: {world.calls[kind]} mutating calls, {len(cases)} cases, {len(failed)} failed")
+    if failed:
+        first = outcomes[failed[0]]
+        assert first is not None
+        first.add_note(f"{len(failed)} of {len(cases)} cases of {kind} failed: "
+                       + ", ".join(f"{point} of K={k}" for _, point, k in failed))
+        raise first
 
 
 # --- the tests ------------------------------------------------------------------------------------------
 
 
-def test_kill_indices_cover_every_mutating_call(world: World) -> None:
-    world.measure(set(CALLS))
-    assert world.calls == CALLS, "a clean run makes another number of mutating calls: update CALLS"
+def test_crash_during_deploy(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "deploy")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("deploy"))
-def test_crash_during_deploy(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "deploy", point, k)
+def test_crash_during_remove(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "remove")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("remove"))
-def test_crash_during_remove(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "remove", point, k)
+def test_crash_during_update(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "update")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("update"))
-def test_crash_during_update(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "update", point, k)
+def test_crash_during_replacement(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "replacement")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("replacement"))
-def test_crash_during_replacement(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "replacement", point, k)
+def test_crash_during_example_deploy(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "example")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("example", EXAMPLE_STRIDE, alternate=False))
-def test_crash_during_example_deploy(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "example", point, k)
+def test_crash_during_full_deploy(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "full")
 
 
-@pytest.mark.parametrize(("point", "k"), cases("full", FULL_STRIDE))
-def test_crash_during_full_deploy(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "full", point, k)
-
-
-@pytest.mark.parametrize(("point", "k"), cases("full-remove", FULL_REMOVE_STRIDE))
-def test_crash_during_full_remove(outcomes: Outcomes, point: str, k: int) -> None:
-    check(outcomes, "full-remove", point, k)
+def test_crash_during_full_remove(world: World, outcomes: Outcomes) -> None:
+    check(world, outcomes, "full-remove")
