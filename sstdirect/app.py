@@ -6,7 +6,8 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,18 +15,27 @@ from typing import Any
 import boto3
 
 from .aws import Aws
-from .constructs.base import Construct, ExpandContext, check_options, run_preflight
+from .constructs.base import (
+    Construct,
+    ConstructHost,
+    ExpandContext,
+    check_options,
+    collect_outputs,
+    expand,
+    run_preflight,
+)
 from .engine.executor import EventHook, Executor
 from .engine.plan import Action, Change, Plan
 from .engine.planner import make_plan, record_lookup
 from .engine.rebuild import RebuildResult, rebuild, refuse_unrecorded
 from .engine.refresh import Snapshot, refresh
-from .engine.resource import Resource, provider_for
+from .engine.resource import Resource, provider_for, registered_types
 from .engine.secrets import migrate_legacy_secrets
 from .engine.strays import find_orphans
 from .engine.survey import survey
 from .engine.values import UNKNOWN, contains_unknown, resolve
 from .errors import ConfigError, DeployError, StateError
+from .overrides import Overrides, current_scope
 from .state import Record, State, StateFile
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}\Z")
@@ -33,9 +43,6 @@ APP_OPTIONS = ("stage", "region", "profile", "endpoint_url", "session", "root", 
 # The clients every app of functions behind an API needs (a refresh uses the first four; a first deploy, sts),
 # in the order to build them: Lambda's reads are the longest chain (ListFunctions pages one after another).
 PREWARM = ("lambda", "iam", "logs", "apigatewayv2", "sts")
-
-# Set by the CLI before it runs an APP.py, so its flags override what the file says.
-CLI_OVERRIDES: dict[str, Any] = {}
 
 
 @dataclass
@@ -60,8 +67,12 @@ class RemoveResult:
     recorded: bool = True
 
 
-class App:
-    """One app at one stage in one region, and the constructs declared in it."""
+class App(ConstructHost):
+    """One app at one stage in one region, and the constructs declared in it.
+
+    Made inside :func:`sstdirect.overrides.declaring` (the CLI runs an APP.py so), the scope's overrides
+    replace the options given here and the App joins the scope's ``apps``.
+    """
 
     def __init__(
         self,
@@ -76,11 +87,13 @@ class App:
         **unknown: Any,
     ):
         check_options(f"App {name!r}", unknown, APP_OPTIONS)
-        stage = CLI_OVERRIDES.get("stage") or stage
-        region = CLI_OVERRIDES.get("region") or region
-        profile = CLI_OVERRIDES.get("profile") or profile
-        endpoint_url = CLI_OVERRIDES.get("endpoint_url") or endpoint_url
-        session = CLI_OVERRIDES.get("session") or session
+        scope = current_scope()
+        given = scope.overrides if scope is not None else Overrides()
+        stage = given.stage or stage
+        region = given.region or region
+        profile = given.profile or profile
+        endpoint_url = given.endpoint_url or endpoint_url
+        session = given.session or session
         for what, value in (("name", name), ("stage", stage)):
             if not isinstance(value, str) or not _NAME.match(value):
                 raise ConfigError(f"App {what} {value!r} is not valid: use 1-32 letters, digits or '-', "
@@ -97,16 +110,17 @@ class App:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise ConfigError(f"App {name!r}: root {str(root)!r} is not a folder")
-        state_dir = Path(CLI_OVERRIDES["state_dir"]) if CLI_OVERRIDES.get("state_dir") else self.root / ".sstdirect"
+        state_dir = Path(given.state_dir) if given.state_dir else self.root / ".sstdirect"
         default_state = state_dir / f"{name}.{stage}.json"
         self.state_path = Path(state).resolve() if state else default_state
         self._constructs: dict[str, Construct] = {}
         self._deployed_outputs: dict[str, dict[str, Any]] = {}
-        _APPS.append(self)
+        if scope is not None:
+            scope.apps.append(self)
 
-    # -- constructs --------------------------------------------------------------------------
+    # -- constructs (the ConstructHost protocol) ----------------------------------------------
 
-    def _register(self, construct: Construct, *, check_only: bool = False) -> None:
+    def register(self, construct: Construct, *, check_only: bool = False) -> None:
         """Add ``construct`` (once its constructor succeeded); ConfigError if its id is taken.
 
         ``check_only``: only check the id (a constructor's first step), register nothing.
@@ -122,31 +136,44 @@ class App:
     def constructs(self) -> list[Construct]:
         return list(self._constructs.values())
 
-    def _context(self) -> ExpandContext:
+    def construct(self, construct_id: str) -> Construct | None:
+        return self._constructs.get(construct_id)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        before = dict(self._constructs)
+        try:
+            yield
+        except BaseException:
+            self._constructs.clear()
+            self._constructs.update(before)
+            raise
+
+    def expand_context(self) -> ExpandContext:
         return ExpandContext(self.name, self.stage, self.region, self.root, self.root / ".sstdirect" / "cache")
+
+    def deployed_outputs(self, construct_id: str) -> Mapping[str, Any] | None:
+        return self._deployed_outputs.get(construct_id)
+
+    def recorded(self, address: str) -> Record | None:
+        state_file = self._state_file()
+        if not state_file.exists():
+            return None
+        return state_file.load(app=self.name, stage=self.stage, region=self.region).resources.get(address)
 
     def resources(self) -> dict[str, Resource]:
         """Every resource the app declares, by address (no AWS call)."""
-        ctx = self._context()
-        out: dict[str, Resource] = {}
-        try:
-            for construct in self._constructs.values():
-                for res in construct._resources(ctx):
-                    if res.address in out:
-                        raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
-                    out[res.address] = res
-        finally:
-            ctx.bundles.flush()  # the packaging index, written once for every function
-        return out
+        return expand(self.constructs, self.expand_context())
 
     # -- AWS and state -----------------------------------------------------------------------
 
-    def _aws(self, on_retry: Callable[[str, str, int], None] | None = None) -> Aws:
+    def aws(self, on_retry: Callable[[str, str, int], None] | None = None) -> Aws:
+        """A new AWS boundary with the app's region, profile, endpoint and session (``on_retry`` hears retries)."""
         return Aws(region=self.region, profile=self.profile, endpoint_url=self.endpoint_url,
                    session=self.session, on_retry=on_retry)
 
     def _state_file(self) -> StateFile:
-        return StateFile(self.state_path)
+        return StateFile(self.state_path, registered_types)
 
     def _plan(self, aws: Aws, state_file: StateFile, state: State, desired: dict[str, Resource], read: bool,
               preflight: bool = True, resolve: bool = True) -> tuple[Plan, Snapshot]:
@@ -178,7 +205,7 @@ class App:
         desired = self.resources()
         state_file = self._state_file()
         state = state_file.load(app=self.name, stage=self.stage, region=self.region)
-        aws = self._aws()
+        aws = self.aws()
         if refresh:
             aws.require_credentials()
         with aws.shared_reads():  # the guard's listings serve the lookups before creates too
@@ -199,7 +226,7 @@ class App:
         ``on_retry`` report progress (see :class:`sstdirect.progress.Progress`).
         """
         started = time.monotonic()
-        aws = self._aws(on_retry)
+        aws = self.aws(on_retry)
         # Build the clients (no request) in the background while the app is expanded and bundled and
         # refresh reads, Lambda's first: its pages are the longest chain of reads, and its first page
         # goes out while the other clients are still being built. Joined before deploy() returns, so no
@@ -245,25 +272,20 @@ class App:
             if _migrate_secrets(state, desired, aws):
                 state_file.save(state)
                 state_file.save(state)  # twice: the .bak must not keep the unsalted hashes either
-            all_outputs = self._collect_outputs(state)
-            # a route's own function is reached through its Api (get_function), not listed itself
-            outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
+            all_outputs, outputs = self._collect_outputs(state)
             if outputs != state.outputs or unsaved:
                 state.outputs = outputs
                 state_file.save(state)
         return plan, outputs, all_outputs
 
-    def _collect_outputs(self, state: State) -> dict[str, dict[str, Any]]:
+    def _collect_outputs(self, state: State) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Every construct's outputs, and those the lockfile records (a route's own function is reached
+        through its Api, not listed itself), from ``state``'s attributes."""
         def attr(address: str, name: str) -> Any:
             rec = state.resources.get(address)
             return rec.attrs.get(name) if rec else None
 
-        outputs = {}
-        for construct in self._constructs.values():
-            values = construct._outputs(attr)
-            if values:
-                outputs[construct.construct_id] = values
-        return outputs
+        return collect_outputs(self.constructs, attr)
 
     def remove(self, force: bool = False, *, on_event: EventHook | None = None) -> RemoveResult:
         """Delete everything the lockfile records for this app and stage (reverse dependency order).
@@ -272,7 +294,7 @@ class App:
         before anything is deleted, unless ``force``. With no lockfile nothing is recorded: the result's
         ``recorded`` is False and nothing is done. No credentials is a ConfigError before any write.
         """
-        return _remove(self._state_file(), self._aws(), app=self.name, stage=self.stage, region=self.region,
+        return _remove(self._state_file(), self.aws(), app=self.name, stage=self.stage, region=self.region,
                        force=force, on_event=on_event)
 
     def rebuild_state(self, force: bool = False) -> RebuildResult:
@@ -284,7 +306,7 @@ class App:
         """
         desired = self.resources()
         state_file = self._state_file()
-        aws = self._aws()
+        aws = self.aws()
         aws.require_credentials()
         with state_file.lock("rebuild"):
             if state_file.exists() and not force:
@@ -292,8 +314,7 @@ class App:
                                  f"Pass --force (Python: force=True) to rebuild it anyway (the old one is kept as "
                                  f"{state_file.bak_path}).")
             result = rebuild(aws, self.name, self.stage, self.region, desired)
-            all_outputs = self._collect_outputs(result.state)
-            result.state.outputs = {k: v for k, v in all_outputs.items() if not self._constructs[k]._internal}
+            _, result.state.outputs = self._collect_outputs(result.state)
             state_file.save(result.state)
         return result
 
@@ -382,10 +403,8 @@ def remove_from_state(path: str | os.PathLike[str], *, profile: str | None = Non
                       endpoint_url: str | None = None, session: boto3.Session | None = None,
                       force: bool = False, on_event: EventHook | None = None) -> RemoveResult:
     """Tear down everything a lockfile records, with no app code (the teardown-utility use)."""
-    state_file = StateFile(path)
+    state_file = StateFile(path, registered_types)
     state = state_file.load()
     aws = Aws(region=state.region, profile=profile, endpoint_url=endpoint_url, session=session)
     return _remove(state_file, aws, app=None, stage=None, region=None, force=force, on_event=on_event)
 
-
-_APPS: list[App] = []

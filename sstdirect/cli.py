@@ -25,6 +25,7 @@ from rich.table import Table
 
 from . import app as app_module
 from .errors import ConfigError, SstDirectError
+from .overrides import Overrides, current_scope, declaring
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,14 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_apps(path: str) -> list[app_module.App]:
+def _load_apps(path: str, overrides: Overrides | None = None) -> list[app_module.App]:
+    """The Apps ``path`` declares when it runs (``__name__ == "__sstdirect__"``), each with ``overrides``."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{path}: no such file; pass the Python file that declares your App")
-    before = len(app_module._APPS)
     sys.path.insert(0, str(file.resolve().parent))
     try:
-        runpy.run_path(str(file), run_name="__sstdirect__")
+        with declaring(overrides) as scope:
+            runpy.run_path(str(file), run_name="__sstdirect__")
     except SstDirectError:
         raise
     except Exception as exc:  # the app file itself is broken: bad input, shown with where it broke
@@ -89,28 +91,21 @@ def _load_apps(path: str) -> list[app_module.App]:
         raise ConfigError(f"{path} raised {type(exc).__name__}: {exc}{where}") from exc
     finally:
         sys.path.remove(str(file.resolve().parent))
-    apps = app_module._APPS[before:]
+    apps = scope.apps
     if not apps:
         raise ConfigError(f"{path} declares no App; add e.g. app = App('notes', stage='dev')")
     return apps
 
 
-@contextlib.contextmanager
-def _overrides(args: argparse.Namespace) -> Iterator[None]:
-    saved = dict(app_module.CLI_OVERRIDES)
-    for key in ("stage", "region", "profile", "endpoint_url"):
-        value = getattr(args, key, None)
-        if value:
-            app_module.CLI_OVERRIDES[key] = value
-    try:
-        yield
-    finally:
-        app_module.CLI_OVERRIDES.clear()
-        app_module.CLI_OVERRIDES.update(saved)
+def _flags(args: argparse.Namespace) -> Overrides:
+    """What the flags set of an App's options (``--stage``, ``--region``, ``--profile``, ``--endpoint-url``)."""
+    return Overrides(**{key: getattr(args, key, None) or None
+                        for key in ("stage", "region", "profile", "endpoint_url")})
 
 
 @contextlib.contextmanager
-def _local_cloud(console: Console, latency: bool = False) -> Iterator[None]:
+def _local_cloud(console: Console, latency: bool = False) -> Iterator[Overrides]:
+    """A fresh embedded AWS whose key pair is the environment's while it runs; yields what its Apps take."""
     from .local import LocalCloud
 
     with LocalCloud(latency=latency or None) as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-local-") as tmp:
@@ -120,11 +115,8 @@ def _local_cloud(console: Console, latency: bool = False) -> Iterator[None]:
         os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
         os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
         os.environ.pop("AWS_SESSION_TOKEN", None)
-        app_module.CLI_OVERRIDES["endpoint_url"] = cloud.endpoint_url
-        app_module.CLI_OVERRIDES["region"] = cloud.region
-        app_module.CLI_OVERRIDES["state_dir"] = tmp
         try:
-            yield
+            yield Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp)
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -144,10 +136,10 @@ def outputs_table(outputs: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def _deploy(args: argparse.Namespace, out: Console, err: Console) -> None:
+def _deploy(args: argparse.Namespace, overrides: Overrides, out: Console, err: Console) -> None:
     from .progress import Progress
 
-    for app in _load_apps(args.app_file):
+    for app in _load_apps(args.app_file, overrides):
         with Progress(out if not args.json else err, f"Deploying {app.name} · {app.stage}") as progress:
             progress.show_plan = not args.json
             result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry,
@@ -171,8 +163,8 @@ def _mutating(key: str) -> bool:
     return is_mutating(key)
 
 
-def _diff(args: argparse.Namespace, out: Console) -> None:
-    for app in _load_apps(args.app_file):
+def _diff(args: argparse.Namespace, overrides: Overrides, out: Console) -> None:
+    for app in _load_apps(args.app_file, overrides):
         plan = app.diff(refresh=args.refresh)
         if args.json:
             print(plan.to_json_str())
@@ -180,7 +172,7 @@ def _diff(args: argparse.Namespace, out: Console) -> None:
             out.print(plan)
 
 
-def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
+def _remove(args: argparse.Namespace, overrides: Overrides, out: Console, err: Console) -> None:
     from .progress import Progress
 
     if args.state:
@@ -190,7 +182,7 @@ def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
         results = [("state", None, result)]
     elif args.app_file:
         results = []
-        for app in _load_apps(args.app_file):
+        for app in _load_apps(args.app_file, overrides):
             with Progress(err, f"Removing {app.name} · {app.stage}", 0) as progress:
                 results.append((app.name, app, app.remove(force=args.force, on_event=progress.on_event)))
     else:
@@ -210,16 +202,16 @@ def _remove(args: argparse.Namespace, out: Console, err: Console) -> None:
                       f"in {result.duration_s:.1f}s")
 
 
-def _outputs(args: argparse.Namespace, out: Console) -> None:
-    for app in _load_apps(args.app_file):
+def _outputs(args: argparse.Namespace, overrides: Overrides, out: Console) -> None:
+    for app in _load_apps(args.app_file, overrides):
         if args.json:
             print(json.dumps(app.outputs, indent=2, default=str))
         else:
             out.print(outputs_table(app.outputs))
 
 
-def _state_rebuild(args: argparse.Namespace, out: Console) -> None:
-    for app in _load_apps(args.app_file):
+def _state_rebuild(args: argparse.Namespace, overrides: Overrides, out: Console) -> None:
+    for app in _load_apps(args.app_file, overrides):
         result = app.rebuild_state(force=args.force)
         if args.json:
             print(json.dumps({"app": app.name, "stage": app.stage, "lockfile": str(app.state_path),
@@ -240,7 +232,7 @@ def _state_rebuild(args: argparse.Namespace, out: Console) -> None:
 
 
 def _dev(args: argparse.Namespace, out: Console) -> None:
-    from .local.gateway.dev import run_dev
+    from .local.dev import run_dev
 
     try:
         run_dev(args.app_file, args.port, out, _load_apps)
@@ -258,17 +250,21 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "latency", False) and not getattr(args, "local", False):
             raise ConfigError("--latency applies to the embedded AWS only: use it with --local")
         local = _local_cloud(out, args.latency) if getattr(args, "local", False) else contextlib.nullcontext()
-        with _overrides(args), local:
+        with local as cloud:
+            # the flags over the caller's (a program running main() in a ``declaring`` block), the cloud's over both
+            scope = current_scope()
+            overrides = (scope.overrides if scope is not None else Overrides()).merged(_flags(args))
+            overrides = overrides if cloud is None else overrides.merged(cloud)
             if args.command == "deploy":
-                _deploy(args, out, err)
+                _deploy(args, overrides, out, err)
             elif args.command == "diff":
-                _diff(args, out)
+                _diff(args, overrides, out)
             elif args.command == "remove":
-                _remove(args, out, err)
+                _remove(args, overrides, out, err)
             elif args.command == "outputs":
-                _outputs(args, out)
+                _outputs(args, overrides, out)
             elif args.command == "state":
-                _state_rebuild(args, out)
+                _state_rebuild(args, overrides, out)
             elif args.command == "dev":
                 _dev(args, out)
     except SstDirectError as exc:

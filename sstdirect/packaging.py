@@ -808,6 +808,12 @@ def _included(include: tuple[str, ...], base: Path, code_real: Path, construct: 
     return [found[k] for k in sorted(found)]
 
 
+def check_include(include: tuple[str, ...], base: Path, construct: str) -> None:
+    """ConfigError (naming ``construct``) unless every path or glob pattern of ``include`` matches a file under
+    ``base`` (a Function's ``include=`` when it is made)."""
+    _included(include, base, base, construct)
+
+
 def _with_included(chosen: list[_Entry], extra: list[_Entry]) -> list[_Entry]:
     if not extra:
         return chosen

@@ -44,18 +44,18 @@ import glob
 import json
 import os
 import re
+import secrets
 import socket
 import stat
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine.secrets import new_salt
 from .errors import StateError, StateLockedError
 
 SCHEMA_VERSION = 1
@@ -66,6 +66,11 @@ STATUSES = ("created", "creating", "deleting")
 #: Deeper JSON than this is refused on load: the planner walks props recursively, and Python's
 #: recursion limit (~1000) must never be reached. Real lockfiles nest ~10 levels (IAM conditions).
 MAX_DEPTH = 100
+
+
+def new_salt() -> str:
+    """A fresh random salt (hex) for a new lockfile's secret hashes (see :mod:`sstdirect.engine.secrets`)."""
+    return secrets.token_hex(16)
 
 
 @dataclass
@@ -144,8 +149,9 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, data: Any, path: Path) -> State:
-        """Validate and load; any problem is a StateError (the caller leaves the file alone)."""
+    def from_json(cls, data: Any, path: Path, known_types: Iterable[str] | None = None) -> State:
+        """Validate and load; any problem is a StateError (the caller leaves the file alone). A record whose
+        type is not in ``known_types`` is one (when given: this module knows no resource type itself)."""
 
         def bad(why: str) -> StateError:
             return StateError(
@@ -185,9 +191,7 @@ class State:
         salt = data.get("secret_salt")
         if salt is not None and not (isinstance(salt, str) and len(salt) >= 16 and _is_hex(salt)):
             raise bad("has a malformed 'secret_salt'")
-        from .engine.resource import registered_types  # here: the providers import this module
-
-        known = frozenset(registered_types())
+        known = None if known_types is None else frozenset(known_types)
         resources: dict[str, Record] = {}
         for address, raw in data["resources"].items():
             if isinstance(raw, dict) and raw.get("status", "created") not in STATUSES:
@@ -216,10 +220,14 @@ class StateFile:
     every symbolic link resolved, once, here. The ``.lock``, ``.bak`` and temp files live beside
     ``target``, and writes replace ``target``, so a symlinked lockfile keeps its link and two links to
     one lockfile share one lock.
+
+    ``known_types()``: the resource types a record may have (``engine.resource.registered_types``, which
+    the App passes), asked on every load; without it any type loads.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], known_types: Callable[[], Iterable[str]] | None = None):
         self.path = Path(path)
+        self.known_types = known_types
         real = os.path.realpath(self.path)
         self.target = self.path if real == os.path.abspath(self.path) else Path(real)
         self.lock_path = self.target.with_name(self.target.name + ".lock")
@@ -261,7 +269,7 @@ class StateFile:
                 f"lockfile {self.path} nests JSON deeper than Python's parser can follow (sstdirect never "
                 f"writes that); it was left untouched. Restore {self.bak_path} or fix the file by hand."
             ) from None
-        state = State.from_json(data, self.path)
+        state = State.from_json(data, self.path, None if self.known_types is None else self.known_types())
         for what, want, have in (("app", app, state.app), ("stage", stage, state.stage),
                                  ("region", region, state.region)):
             if want is not None and want != have:
@@ -520,7 +528,7 @@ _RECORD_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
 )
 
 
-def _record_problem(raw: Any, known_types: frozenset[str], where: str = "") -> str | None:
+def _record_problem(raw: Any, known_types: frozenset[str] | None, where: str = "") -> str | None:
     """What is wrong with one record's JSON (``where`` locates a deposed one), or None."""
     if not isinstance(raw, dict):
         return f"{where}is {_kind(raw)}, not an object"
@@ -529,7 +537,7 @@ def _record_problem(raw: Any, known_types: frozenset[str], where: str = "") -> s
     for key, kinds, expected in _RECORD_FIELDS:
         if key in raw and not isinstance(raw[key], kinds):
             return f"{where}{key!r} is {_kind(raw[key])}, not {expected}"
-    if raw["type"] not in known_types:
+    if known_types is not None and raw["type"] not in known_types:
         return (f"{where}has unknown type {raw['type']!r} (not one this sstdirect knows; "
                 f"a lockfile of a newer version?)")
     if raw.get("status", "created") not in STATUSES:

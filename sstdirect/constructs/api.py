@@ -10,7 +10,10 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name, short_hash, slug
-from .authorizers import AuthorizerSpec, parse_authorizers
+from ..resources.apigatewayv2 import ApiSpec, IntegrationSpec, RouteSpec, StageSpec, integration_target
+from ..resources.awslambda import PermissionSpec
+from ..resources.logs import LogGroupSpec
+from .authorizers import AuthorizerConfig, parse_authorizers
 from .base import Construct, ExpandContext, all_or_nothing, check_options, is_one_of
 from .domain import domain_resources, parse_custom_domain, preflight_domain
 from .function import Function
@@ -18,7 +21,7 @@ from .options import HTTP_ACCESS_LOG_FORMAT, access_log_config, cors_config
 from .routes import RouteKey, check_conflicts, parse_route_key
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 API_OPTIONS = ("routes", "authorizers", "defaults", "cors", "access_log", "custom_domain")
 DEFAULTS_OPTIONS = ("function", "authorizer", "authorization_scopes", "payload_format_version")
@@ -27,7 +30,7 @@ PAYLOAD_VERSIONS = ("1.0", "2.0")
 
 
 @dataclass
-class RouteSpec:
+class RouteConfig:
     key: RouteKey
     function: Function
     authorizer: str
@@ -40,10 +43,11 @@ class Api(Construct):
 
     kind = "Api"
     protocol = "HTTP"
+    served_as = "http"
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         routes: Mapping[str, Any] | None = None,
         authorizers: Mapping[str, Any] | None = None,
@@ -64,12 +68,12 @@ class Api(Construct):
         self.cors = cors_config(self.label, cors)
         self.access_log = access_log_config(self.label, access_log, HTTP_ACCESS_LOG_FORMAT)
         self.defaults = defaults  # before the authorizers: their functions take defaults["function"] too
-        self.authorizers: dict[str, AuthorizerSpec] = parse_authorizers(
+        self.authorizers: dict[str, AuthorizerConfig] = parse_authorizers(
             self, {} if authorizers is None else authorizers)
         self._default_auth = self._check_authorizer("defaults", defaults.get("authorizer", "none"))
         self._default_scopes = self._check_scopes("defaults", defaults.get("authorization_scopes", []))
         self._default_payload = self._check_payload("defaults", defaults.get("payload_format_version", "2.0"))
-        self._routes: dict[str, RouteSpec] = {}
+        self._routes: dict[str, RouteConfig] = {}
         self.add_routes({} if routes is None else routes)
 
     # -- configuration -----------------------------------------------------------------------
@@ -106,13 +110,13 @@ class Api(Construct):
                                   f"key may appear once")
             keys[key.key] = (key, value)
         check_conflicts(self.label, [*(r.key for r in self._routes.values()), *(k for k, _ in keys.values())])
-        parsed: dict[str, RouteSpec] = {}
+        parsed: dict[str, RouteConfig] = {}
         with all_or_nothing(self.app):  # a bad route leaves no function of the routes before it registered
             for name, (key, value) in keys.items():
                 parsed[name] = self._route(key, value, f"{self.label} route {name!r}")
         self._routes.update(parsed)
 
-    def _route(self, key: RouteKey, value: Any, label: str) -> RouteSpec:
+    def _route(self, key: RouteKey, value: Any, label: str) -> RouteConfig:
         options: Mapping[str, Any] = {}
         fn_value = value
         if isinstance(value, Mapping) and "function" in value:
@@ -127,14 +131,14 @@ class Api(Construct):
         scopes = (self._check_scopes(label, options["authorization_scopes"])
                   if "authorization_scopes" in options else self._default_scopes)
         payload = self._check_payload(label, options.get("payload_format_version", self._default_payload))
-        return RouteSpec(key, fn, authorizer, scopes, payload)
+        return RouteConfig(key, fn, authorizer, scopes, payload)
 
     def _function_id(self, key: RouteKey) -> str:
         """``{api}-{slug of the key}`` (``Api-GET-notes-id``). Distinct keys can share a slug (``GET /a-b`` and
         ``GET /a/b``, ``GET /{id}`` and ``GET /id``): a key whose slug is taken gets a short hash of itself
         appended, so the route declared first keeps its name (and its deployed function)."""
         plain = f"{self.construct_id}-{slug(key.key)}"
-        return plain if plain not in self.app._constructs else f"{plain}-{short_hash(key.key)}"
+        return plain if self.app.construct(plain) is None else f"{plain}-{short_hash(key.key)}"
 
     def attach_permissions(self, permissions: list[Any]) -> None:
         """Grant ``permissions`` to every function of this API (now and added later)."""
@@ -195,13 +199,13 @@ class Api(Construct):
         return "/".join([self.construct_id, *parts])
 
     def _api_resources(self, ctx: ExpandContext) -> list[Resource]:
-        api = Resource.make("apigatewayv2.Api", self.api_address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
-            "protocol_type": self.protocol,
-            "cors": self.cors,
-            "route_selection_expression": None,
-            "tags": ctx.tags(self.api_address),
-        })
+        api = Resource.of(self.api_address, ApiSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+            protocol_type=self.protocol,
+            cors=self.cors,
+            route_selection_expression=None,
+            tags=ctx.tags(self.api_address),
+        ))
         return [api]
 
     def _stage_resources(self, ctx: ExpandContext, stage_name: str) -> list[Resource]:
@@ -214,42 +218,39 @@ class Api(Construct):
                 log_name = Fmt.of("/aws/vendedlogs/apis/{name}-{api_id}/{stage}",
                                   name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=256),
                                   api_id=api_id, stage="default" if stage_name == "$default" else stage_name)
-                group = Resource.make("logs.LogGroup", self._a("access-log"), {
-                    "name": log_name, "retention_days": self.access_log["retention_days"],
-                    "tags": ctx.tags(self._a("access-log")),
-                })
+                group = Resource.of(self._a("access-log"), LogGroupSpec(
+                    name=log_name, retention_days=self.access_log["retention_days"],
+                    tags=ctx.tags(self._a("access-log"))))
                 out.append(group)
                 dest = Ref(group.address, "arn")
             access_log = {"DestinationArn": dest, "Format": self.access_log["format"]}
-        out.append(Resource.make("apigatewayv2.Stage", self._a("stage"), {
-            "api_id": api_id, "name": stage_name, "auto_deploy": True, "access_log": access_log,
-            "tags": ctx.tags(self._a("stage")),
-        }))
+        out.append(Resource.of(self._a("stage"), StageSpec(
+            api_id=api_id, name=stage_name, auto_deploy=True, access_log=access_log, tags=ctx.tags(self._a("stage")))))
         return out
 
     def _integration(self, ctx: ExpandContext, suffix: str, fn: Function, payload: str | None) -> Resource:
         address = self._a("integration", suffix)
-        return Resource.make("apigatewayv2.Integration", address, {
-            "api_id": Ref(self.api_address, "id"),
-            "integration_type": "AWS_PROXY",
-            "integration_uri": fn.arn(ctx),
-            "integration_method": "POST",  # Lambda is always invoked with POST (AWS reports it)
-            "payload_format_version": payload,
-            "timeout_ms": 30000 if self.protocol == "HTTP" else 29000,
-            "description": address,
-        })
+        return Resource.of(address, IntegrationSpec(
+            api_id=Ref(self.api_address, "id"),
+            integration_type="AWS_PROXY",
+            integration_uri=fn.arn(ctx),
+            integration_method="POST",  # Lambda is always invoked with POST (AWS reports it)
+            payload_format_version=payload,
+            timeout_ms=30000 if self.protocol == "HTTP" else 29000,
+            description=address,
+        ))
 
     def _permission(self, ctx: ExpandContext, suffix: str, fn: Function, source_suffix: str) -> Resource:
-        return Resource.make("lambda.Permission", self._a("permission", suffix), {
-            "function_name": Ref(fn.function_address, "name"),
-            "statement_id": f"sstdirect-{slug(suffix)[:60]}-{short_hash(self._a(suffix))}",
-            "principal": "apigateway.amazonaws.com",
-            "action": "lambda:InvokeFunction",
-            "source_arn": Fmt.of("{arn}" + source_suffix.replace("{", "{{").replace("}", "}}"),
-                                 arn=Ref(self.api_address, "execution_arn")),
-        })
+        return Resource.of(self._a("permission", suffix), PermissionSpec(
+            function_name=Ref(fn.function_address, "name"),
+            statement_id=f"sstdirect-{slug(suffix)[:60]}-{short_hash(self._a(suffix))}",
+            principal="apigateway.amazonaws.com",
+            action="lambda:InvokeFunction",
+            source_arn=Fmt.of("{arn}" + source_suffix.replace("{", "{{").replace("}", "}}"),
+                              arn=Ref(self.api_address, "execution_arn")),
+        ))
 
-    def _route_auth(self, route: RouteSpec) -> dict[str, Any]:
+    def _route_auth(self, route: RouteConfig) -> dict[str, Any]:
         if route.authorizer == "none":
             return {"authorization_type": "NONE", "authorizer_id": None, "authorization_scopes": ()}
         if route.authorizer == "iam":
@@ -274,12 +275,12 @@ class Api(Construct):
                 integration = self._integration(ctx, suffix, route.function, route.payload_format_version)
                 integrations[suffix] = integration
                 out.append(integration)
-            out.append(Resource.make("apigatewayv2.Route", self._a("route", key), {
-                "api_id": Ref(self.api_address, "id"),
-                "route_key": key,
-                "target": Fmt.of("integrations/{id}", id=Ref(integration.address, "id")),
+            out.append(Resource.of(self._a("route", key), RouteSpec(
+                api_id=Ref(self.api_address, "id"),
+                route_key=key,
+                target=integration_target(Ref(integration.address, "id")),
                 **self._route_auth(route),
-            }))
+            )))
             out.append(self._permission(ctx, key, route.function, route.key.source_arn_suffix()))
         if self.custom_domain is not None:
             out += domain_resources(ctx, self.custom_domain, prefix=self._a("domain"),

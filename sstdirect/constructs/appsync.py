@@ -19,12 +19,14 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name, short_hash
-from ..resources.appsync import schema_sha256
+from ..resources.appsync import ApiKeySpec, DataSourceSpec, GraphqlApiSpec, ResolverSpec, SchemaSpec, schema_sha256
+from ..resources.awslambda import PermissionSpec
+from ..resources.iam import RoleSpec
 from .base import Construct, ExpandContext, check_options, is_one_of, is_text
 from .function import Function
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 APPSYNC_OPTIONS = ("schema", "data_sources", "resolvers", "authorization", "defaults", "custom_domain")
 DEFAULTS_OPTIONS = ("function",)
@@ -222,7 +224,7 @@ def object_fields(document: Any) -> dict[str, set[str]]:
 
 
 @dataclass
-class DataSourceSpec:
+class DataSourceConfig:
     key: str              # the name in data_sources= (resolvers refer to it)
     name: str             # AppSync's data source name
     kind: str             # function | none | http | dynamodb
@@ -237,7 +239,7 @@ class DataSourceSpec:
 
 
 @dataclass
-class ResolverSpec:
+class ResolverConfig:
     key: str                       # "Type field"
     type_name: str
     field_name: str
@@ -268,10 +270,11 @@ class AppSyncApi(Construct):
     """An AppSync GraphQL API. See API.md's "AppSyncApi" section for every option and default."""
 
     kind = "AppSyncApi"
+    served_as = "appsync"
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         schema: Any = None,
         data_sources: Mapping[str, Any] | None = None,
@@ -292,10 +295,10 @@ class AppSyncApi(Construct):
                               f"remove it (the API is served at its AppSync URL)")
         self.schema_sdl, self._document = load_schema(self.label, app.root, schema)
         self._object_fields = object_fields(self._document)
-        self.data_sources: dict[str, DataSourceSpec] = {}
+        self.data_sources: dict[str, DataSourceConfig] = {}
         for key, value in self._mapping("data_sources", data_sources).items():
             self._add_data_source(key, value)
-        self.resolvers: dict[str, ResolverSpec] = {}
+        self.resolvers: dict[str, ResolverConfig] = {}
         for key, value in self._mapping("resolvers", resolvers).items():
             self._add_resolver(key, value)
         self.authorization = self._parse_authorization(authorization)
@@ -313,7 +316,7 @@ class AppSyncApi(Construct):
         return Function.from_value(self.app, f"{self.construct_id}-{name}", value, self.defaults.get("function"),
                                    label)
 
-    def _add_data_source(self, key: Any, value: Any) -> DataSourceSpec:
+    def _add_data_source(self, key: Any, value: Any) -> DataSourceConfig:
         label = f"{self.label} data source {key!r}"
         if not isinstance(key, str) or not NAME.match(key):
             raise ConfigError(f"{label}: a data source name must match [_A-Za-z][_0-9A-Za-z]* (AppSync's rule)")
@@ -321,7 +324,7 @@ class AppSyncApi(Construct):
             raise ConfigError(f"{label}: a data source named {key!r} already exists")
         if isinstance(value, str | Function) or (isinstance(value, Mapping) and "handler" in value
                                                  and "type" not in value and "function" not in value):
-            spec = DataSourceSpec(key, key, "function", function=self._function(key, value, label))
+            spec = DataSourceConfig(key, key, "function", function=self._function(key, value, label))
         elif isinstance(value, Mapping):
             check_options(label, value, ALL_DATA_SOURCE_OPTIONS)
             kind = value.get("type", "function" if "function" in value else None)
@@ -335,7 +338,7 @@ class AppSyncApi(Construct):
             description = value.get("description")
             if description is not None and not isinstance(description, str):
                 raise ConfigError(f"{label}: description must be a string")
-            spec = DataSourceSpec(key, name, kind, description)
+            spec = DataSourceConfig(key, name, kind, description)
             if kind == "function":
                 if "function" not in value:
                     raise ConfigError(f"{label}: a function data source needs 'function' (a handler, props or "
@@ -407,10 +410,10 @@ class AppSyncApi(Construct):
         if name in self.data_sources:
             raise ConfigError(f"{label}: the data source {name!r} it would make already exists; name the data "
                               f"source instead of repeating the function")
-        self.data_sources[name] = DataSourceSpec(name, name, "function", function=self._function(name, value, label))
+        self.data_sources[name] = DataSourceConfig(name, name, "function", function=self._function(name, value, label))
         return name
 
-    def _add_resolver(self, key: Any, value: Any) -> ResolverSpec:
+    def _add_resolver(self, key: Any, value: Any) -> ResolverConfig:
         type_name, field_name = self._parse_resolver_key(key)
         norm = f"{type_name} {field_name}"
         label = f"{self.label} resolver {norm!r}"
@@ -447,7 +450,7 @@ class AppSyncApi(Construct):
         if ds.kind != "function" and (request is None or response is None):
             raise ConfigError(f"{label}: a resolver on the {ds.aws_type} data source {source!r} needs "
                               f"request_mapping and response_mapping (only Lambda resolvers may omit them)")
-        spec = ResolverSpec(norm, type_name, field_name, source, request, response)
+        spec = ResolverConfig(norm, type_name, field_name, source, request, response)
         self.resolvers[norm] = spec
         return spec
 
@@ -595,19 +598,14 @@ class AppSyncApi(Construct):
             return None
         from ..resources.appsync import read_api_key
 
-        api_id = (self.app._deployed_outputs.get(self.construct_id) or {}).get("id")
-        fp = None
-        state_file = self.app._state_file()
-        if state_file.exists():
-            state = state_file.load(app=self.app.name, stage=self.app.stage, region=self.app.region)
-            api_rec = state.resources.get(self.api_address)
-            key_rec = state.resources.get(self._a("api-key"))
-            api_id = api_id or (api_rec.physical_id if api_rec else None)
-            fp = key_rec.physical_id if key_rec else None
+        api_rec, key_rec = self.app.recorded(self.api_address), self.app.recorded(self._a("api-key"))
+        api_id = (self.app.deployed_outputs(self.construct_id) or {}).get("id") or (
+            api_rec.physical_id if api_rec else None)
+        fp = key_rec.physical_id if key_rec else None
         if not api_id:
             raise ConfigError(f"{self.construct_id}.api_key is read from AWS after deploy and is never stored, so "
                               f"it cannot be passed into other constructs; deploy first")
-        return read_api_key(self.app._aws(), api_id, fp, self._key_description)
+        return read_api_key(self.app.aws(), api_id, fp, self._key_description)
 
     @property
     def _key_description(self) -> str:
@@ -654,73 +652,70 @@ class AppSyncApi(Construct):
         api_id = Ref(self.api_address, "id")
         auth_fn = self.authorization.lambda_function
         out: list[Resource] = []
-        api = Resource.make("appsync.GraphqlApi", self.api_address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+        api = Resource.of(self.api_address, GraphqlApiSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
             **self._auth_props(ctx),
-            "tags": ctx.tags(self.api_address),
-        }, after=(auth_fn.function_address,) if auth_fn else ())
+            tags=ctx.tags(self.api_address),
+        ), after=(auth_fn.function_address,) if auth_fn else ())
         out.append(api)
-        schema = Resource.make("appsync.Schema", self._a("schema"), {
-            "api_id": api_id, "sha256": schema_sha256(self.schema_sdl), "definition": self.schema_sdl,
-        })
+        schema = Resource.of(self._a("schema"), SchemaSpec(
+            api_id=api_id, sha256=schema_sha256(self.schema_sdl), definition=self.schema_sdl))
         out.append(schema)
         if self.authorization.api_key_expires_days is not None:
-            out.append(Resource.make("appsync.ApiKey", self._a("api-key"), {
-                "api_id": api_id, "description": self._key_description,
-                "expires_days": self.authorization.api_key_expires_days, "expired": False,
-            }))
+            out.append(Resource.of(self._a("api-key"), ApiKeySpec(
+                api_id=api_id, description=self._key_description,
+                expires_days=self.authorization.api_key_expires_days, expired=False)))
         if auth_fn is not None:
-            out.append(Resource.make("lambda.Permission", self._a("authorizer-permission"), {
-                "function_name": Ref(auth_fn.function_address, "name"),
-                "statement_id": f"sstdirect-appsync-{short_hash(self._a('authorizer'))}",
-                "principal": "appsync.amazonaws.com",
-                "action": "lambda:InvokeFunction",
-                "source_arn": Ref(self.api_address, "arn"),
-            }))
+            out.append(Resource.of(self._a("authorizer-permission"), PermissionSpec(
+                function_name=Ref(auth_fn.function_address, "name"),
+                statement_id=f"sstdirect-appsync-{short_hash(self._a('authorizer'))}",
+                principal="appsync.amazonaws.com",
+                action="lambda:InvokeFunction",
+                source_arn=Ref(self.api_address, "arn"),
+            )))
         for spec in self.data_sources.values():
             out += self._data_source_resources(ctx, spec)
         for spec in self.resolvers.values():
-            out.append(Resource.make("appsync.Resolver", self._a("resolver", f"{spec.type_name}.{spec.field_name}"), {
-                "api_id": api_id,
-                "type_name": spec.type_name,
-                "field_name": spec.field_name,
-                "data_source_name": Ref(self._a("datasource", spec.data_source), "name"),
-                "kind": "UNIT",
-                "request_mapping_template": spec.request_mapping,
-                "response_mapping_template": spec.response_mapping,
-            }, after=(schema.address,)))
+            out.append(Resource.of(self._a("resolver", f"{spec.type_name}.{spec.field_name}"), ResolverSpec(
+                api_id=api_id,
+                type_name=spec.type_name,
+                field_name=spec.field_name,
+                data_source_name=Ref(self._a("datasource", spec.data_source), "name"),
+                kind="UNIT",
+                request_mapping_template=spec.request_mapping,
+                response_mapping_template=spec.response_mapping,
+            ), after=(schema.address,)))
         return out
 
-    def _data_source_resources(self, ctx: ExpandContext, spec: DataSourceSpec) -> list[Resource]:
-        address = self._a("datasource", spec.key)
+    def _data_source_resources(self, ctx: ExpandContext, source: DataSourceConfig) -> list[Resource]:
+        address = self._a("datasource", source.key)
         out: list[Resource] = []
-        props: dict[str, Any] = {"api_id": Ref(self.api_address, "id"), "name": spec.name, "type": spec.aws_type,
-                                 "description": spec.description, "service_role_arn": None, "lambda_config": None,
-                                 "dynamodb_config": None, "http_config": None}
         after: tuple[str, ...] = ()
         statement: dict[str, Any] | None = None
-        if spec.kind == "function":
-            assert spec.function is not None
-            arn = spec.function.arn(ctx)
-            props["lambda_config"] = {"lambdaFunctionArn": arn}
+        lambda_config = dynamodb_config = http_config = role_arn = None
+        if source.kind == "function":
+            assert source.function is not None
+            arn = source.function.arn(ctx)
+            lambda_config = {"lambdaFunctionArn": arn}
             statement = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}
-            after = (spec.function.function_address,)
-        elif spec.kind == "dynamodb":
+            after = (source.function.function_address,)
+        elif source.kind == "dynamodb":
             table_arn = Fmt.of("arn:aws:dynamodb:{region}:{account}:table/{table}", region=Ref("aws", "region"),
-                               account=Ref("aws", "account_id"), table=spec.table)
-            props["dynamodb_config"] = {"tableName": spec.table, "awsRegion": Ref("aws", "region")}
+                               account=Ref("aws", "account_id"), table=source.table)
+            dynamodb_config = {"tableName": source.table, "awsRegion": Ref("aws", "region")}
             statement = {"Effect": "Allow", "Action": DYNAMODB_ACTIONS,
                          "Resource": [table_arn, Fmt.of("{arn}/index/*", arn=table_arn)]}
-        elif spec.kind == "http":
-            props["http_config"] = {"endpoint": spec.endpoint}
+        elif source.kind == "http":
+            http_config = {"endpoint": source.endpoint}
         if statement is not None:
-            role = Resource.make("iam.Role", f"{address}/role", {
-                "name": physical_name(ctx.stage, ctx.app, self.construct_id, "DS", spec.key, max_len=64),
-                "assume_role_policy": APPSYNC_TRUST,
-                "policy": {"Version": "2012-10-17", "Statement": [statement]},
-                "tags": ctx.tags(f"{address}/role"),
-            })
+            role = Resource.of(f"{address}/role", RoleSpec(
+                name=physical_name(ctx.stage, ctx.app, self.construct_id, "DS", source.key, max_len=64),
+                assume_role_policy=APPSYNC_TRUST, policy={"Version": "2012-10-17", "Statement": [statement]},
+                tags=ctx.tags(f"{address}/role")))
             out.append(role)
-            props["service_role_arn"] = Ref(role.address, "arn")
-        out.append(Resource.make("appsync.DataSource", address, props, after=after))
+            role_arn = Ref(role.address, "arn")
+        out.append(Resource.of(address, DataSourceSpec(
+            api_id=Ref(self.api_address, "id"), name=source.name, type=source.aws_type, description=source.description,
+            service_role_arn=role_arn, lambda_config=lambda_config, dynamodb_config=dynamodb_config,
+            http_config=http_config), after=after))
         return out

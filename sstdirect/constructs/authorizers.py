@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import short_hash, slug
+from ..resources.apigatewayv2 import AuthorizerSpec
+from ..resources.awslambda import PermissionSpec
 from .base import ExpandContext, check_options, is_one_of, is_text, text_list
 from .function import Function
 
 if TYPE_CHECKING:
-    from .api import Api
+    from .base import ConstructHost
+
+
+class AuthorizedApi(Protocol):
+    """What an authorizer needs of the HTTP API it belongs to (:class:`~sstdirect.constructs.api.Api`)."""
+
+    app: ConstructHost
+    construct_id: str
+    label: str
+    api_address: str
+    defaults: Mapping[str, Any]
+
 
 AUTHORIZER_OPTIONS = {
     "jwt": ("type", "jwt", "identity_source"),
@@ -25,7 +38,7 @@ RESERVED = ("none", "iam")
 
 
 @dataclass
-class AuthorizerSpec:
+class AuthorizerConfig:
     name: str
     address: str
     authorizer_type: str  # JWT | REQUEST
@@ -38,44 +51,32 @@ class AuthorizerSpec:
     payload_format_version: str | None = None
     ttl: int = 0
 
-    def resources(self, ctx: ExpandContext, api: Api) -> list[Resource]:
-        props: dict[str, Any] = {
-            "api_id": Ref(api.api_address, "id"),
-            "name": self.name,
-            "authorizer_type": self.authorizer_type,
-            "identity_source": self.identity_source,
-            "jwt_configuration": None,
-            "authorizer_uri": None,
-            "authorizer_payload_format_version": None,
-            "enable_simple_responses": None,
-            "result_ttl": None,
-        }
-        out = []
+    def resources(self, ctx: ExpandContext, api: AuthorizedApi) -> list[Resource]:
+        common = {"api_id": Ref(api.api_address, "id"), "name": self.name, "authorizer_type": self.authorizer_type,
+                  "identity_source": self.identity_source}
         if self.authorizer_type == "JWT":
-            props["jwt_configuration"] = {"Issuer": self.issuer, "Audience": list(self.audience)}
+            spec = AuthorizerSpec(**common, jwt_configuration={"Issuer": self.issuer, "Audience": list(self.audience)})
         else:
             assert self.function is not None
-            props.update({
-                "authorizer_uri": Fmt.of(
-                    "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fn}/invocations",
-                    region=Ref("aws", "region"), fn=self.function.arn(ctx)),
-                "authorizer_payload_format_version": self.payload_format_version,
-                "enable_simple_responses": self.simple_responses,
-                "result_ttl": self.ttl,
-            })
-        authorizer = Resource.make("apigatewayv2.Authorizer", self.address, props)
-        out.append(authorizer)
+            spec = AuthorizerSpec(
+                **common,
+                authorizer_uri=Fmt.of("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fn}/invocations",
+                                      region=Ref("aws", "region"), fn=self.function.arn(ctx)),
+                authorizer_payload_format_version=self.payload_format_version,
+                enable_simple_responses=self.simple_responses,
+                result_ttl=self.ttl)
+        out = [Resource.of(self.address, spec)]
         if self.function is not None:
             address = f"{api.construct_id}/permission/authorizer/{self.name}"
-            out.append(Resource.make("lambda.Permission", address, {
-                "function_name": Ref(self.function.function_address, "name"),
+            out.append(Resource.of(address, PermissionSpec(
+                function_name=Ref(self.function.function_address, "name"),
                 # unique per API: one Function may be the authorizer of several APIs (one policy, one Sid each)
-                "statement_id": f"sstdirect-authorizer-{slug(self.name)[:60]}-{short_hash(address)}",
-                "principal": "apigateway.amazonaws.com",
-                "action": "lambda:InvokeFunction",
-                "source_arn": Fmt.of("{arn}/authorizers/{id}", arn=Ref(api.api_address, "execution_arn"),
-                                     id=Ref(self.address, "id")),
-            }))
+                statement_id=f"sstdirect-authorizer-{slug(self.name)[:60]}-{short_hash(address)}",
+                principal="apigateway.amazonaws.com",
+                action="lambda:InvokeFunction",
+                source_arn=Fmt.of("{arn}/authorizers/{id}", arn=Ref(api.api_address, "execution_arn"),
+                                  id=Ref(self.address, "id")),
+            )))
         return out
 
 
@@ -90,12 +91,12 @@ def _identity_source(label: str, value: Any, default: tuple[str, ...]) -> tuple[
     return tuple(value)
 
 
-def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, AuthorizerSpec]:
+def parse_authorizers(api: AuthorizedApi, authorizers: Mapping[str, Any]) -> dict[str, AuthorizerConfig]:
     if not isinstance(authorizers, Mapping):
         raise ConfigError(f"{api.label}: authorizers must be a dict of name → authorizer config, e.g. "
                           f"{{'auth': {{'type': 'lambda', 'function': 'src/auth.main'}}}}, not "
                           f"{type(authorizers).__name__}")
-    out: dict[str, AuthorizerSpec] = {}
+    out: dict[str, AuthorizerConfig] = {}
     default_source = ("$request.header.Authorization",)
     for name, conf in authorizers.items():
         label = f"{api.label} authorizer {name!r}"
@@ -125,7 +126,7 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
             audience = jwt.get("audience")
             audience = () if audience is None else text_list(label, "jwt audience", audience, "['my-client-id']",
                                                              single=True)
-            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=issuer, audience=audience)
+            out[name] = AuthorizerConfig(name, address, "JWT", "JWT", source, issuer=issuer, audience=audience)
         elif kind == "user_pool":
             pool = conf.get("user_pool")
             if not isinstance(pool, Mapping) or not pool.get("id"):
@@ -151,7 +152,7 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                                   f"are accepted)")
             region = pool.get("region") or Ref("aws", "region")
             issuer = Fmt.of("https://cognito-idp.{region}.amazonaws.com/{pool}", region=region, pool=pool["id"])
-            out[name] = AuthorizerSpec(name, address, "JWT", "JWT", source, issuer=issuer,
+            out[name] = AuthorizerConfig(name, address, "JWT", "JWT", source, issuer=issuer,
                                        audience=tuple(client_ids))
         else:
             response_types = conf.get("response_types", ["iam"])
@@ -165,7 +166,7 @@ def parse_authorizers(api: Api, authorizers: Mapping[str, Any]) -> dict[str, Aut
                 raise ConfigError(f"{label}: a lambda authorizer needs function= (a handler, props or Function)")
             fn = Function.from_value(api.app, f"{api.construct_id}-authorizer-{slug(name)}", conf["function"],
                                      api.defaults.get("function"), label)
-            out[name] = AuthorizerSpec(name, address, "REQUEST", "CUSTOM", source, function=fn,
+            out[name] = AuthorizerConfig(name, address, "REQUEST", "CUSTOM", source, function=fn,
                                        simple_responses=simple, payload_format_version="2.0" if simple else "1.0",
                                        ttl=ttl)
     return out

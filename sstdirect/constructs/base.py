@@ -1,21 +1,24 @@
-"""The construct base class, output handles and option validation."""
+"""The construct base class, what it needs of its App (:class:`ConstructHost`), the expansion of constructs
+into resources and their outputs, output handles and option validation."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
-    from ..app import App
+    from ..aws import Aws
     from ..packaging import Batch
+    from ..state import Record
 
 
 
@@ -42,6 +45,55 @@ class ExpandContext:
 
     def tags(self, address: str) -> dict[str, str]:
         return {"sstdirect:app": self.app, "sstdirect:stage": self.stage, "sstdirect:id": address}
+
+
+class ConstructHost(ABC):
+    """What a construct needs of the App it belongs to; :class:`sstdirect.App` is the one implementation.
+
+    ``name``, ``stage``, ``region`` and ``root`` are the app's. A construct registers itself
+    (:meth:`register`, see :class:`_Registering`), looks its siblings up (:attr:`constructs`,
+    :meth:`construct`), expands with :meth:`expand_context`, and after a deploy reads what it made
+    (:meth:`deployed_outputs`, :meth:`recorded`; :meth:`aws` for reads such as an AppSync API key).
+    """
+
+    name: str
+    stage: str
+    region: str
+    root: Path
+
+    @property
+    @abstractmethod
+    def constructs(self) -> list[Construct]:
+        """The registered constructs, in the order they were made."""
+
+    @abstractmethod
+    def construct(self, construct_id: str) -> Construct | None:
+        """The registered construct ``construct_id``, or None."""
+
+    @abstractmethod
+    def register(self, construct: Construct, *, check_only: bool = False) -> None:
+        """Add ``construct``; ConfigError if its id is taken. ``check_only``: only check the id."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A block whose registrations stay only if it succeeds (a constructor that raises after it made
+        child Functions leaves the app as it was)."""
+
+    @abstractmethod
+    def expand_context(self) -> ExpandContext:
+        """A fresh context to expand the constructs in (no AWS access)."""
+
+    @abstractmethod
+    def deployed_outputs(self, construct_id: str) -> Mapping[str, Any] | None:
+        """The outputs of ``construct_id`` from this app's last ``deploy()`` in this process, or None."""
+
+    @abstractmethod
+    def recorded(self, address: str) -> Record | None:
+        """The lockfile's record of ``address`` (None when there is no lockfile or no such record)."""
+
+    @abstractmethod
+    def aws(self) -> Aws:
+        """An AWS boundary for the app's account and region."""
 
 
 class Output:
@@ -78,20 +130,13 @@ class Output:
         )
 
 
-@contextmanager
-def all_or_nothing(app: App) -> Iterator[None]:
+def all_or_nothing(app: ConstructHost) -> AbstractContextManager[None]:
     """Constructs registered in ``app`` inside the block stay registered only if the block succeeds.
 
     A constructor (or ``add_routes``) that raises after it made child Functions leaves the App as it
     was: a notebook cell that failed can be fixed and run again.
     """
-    before = dict(app._constructs)
-    try:
-        yield
-    except BaseException:
-        app._constructs.clear()
-        app._constructs.update(before)
-        raise
+    return app.transaction()
 
 
 class _Registering(type):
@@ -101,13 +146,11 @@ class _Registering(type):
     """
 
     def __call__(cls, app: Any = None, *args: Any, **kwargs: Any) -> Any:
-        from ..app import App
-
-        if not isinstance(app, App):  # Construct.__init__ names the mistake
+        if not isinstance(app, ConstructHost):  # Construct.__init__ names the mistake
             return super().__call__(app, *args, **kwargs)
-        with all_or_nothing(app):
+        with app.transaction():
             construct = super().__call__(app, *args, **kwargs)
-            app._register(construct)
+            app.register(construct)
         return construct
 
 
@@ -118,11 +161,12 @@ class Construct(metaclass=_Registering):
     """
 
     kind = "Construct"
+    # what the local gateway serves of it: "http" (an HTTP API on a port of its own), "websocket", "appsync",
+    # "function" (its code run by the gateway's workers); None: nothing
+    served_as: ClassVar[str | None] = None
 
-    def __init__(self, app: App, construct_id: str, *, _internal: bool = False):
-        from ..app import App
-
-        if not isinstance(app, App):
+    def __init__(self, app: ConstructHost, construct_id: str, *, _internal: bool = False):
+        if not isinstance(app, ConstructHost):
             raise ConfigError(f"{self.kind} {construct_id!r}: the first argument must be an App, "
                               f"not {type(app).__name__}")
         if not _internal and (not isinstance(construct_id, str) or not _ID.match(construct_id)):
@@ -133,7 +177,7 @@ class Construct(metaclass=_Registering):
         self.app = app
         self.construct_id = construct_id
         self._internal = _internal  # made by another construct (a route's function): no outputs of its own
-        app._register(self, check_only=True)  # a taken id fails first; registered once the constructor returns
+        app.register(self, check_only=True)  # a taken id fails first; registered once the constructor returns
 
     @property
     def label(self) -> str:
@@ -155,10 +199,42 @@ class Construct(metaclass=_Registering):
 
     def _output(self, name: str, ref: Ref | Fmt) -> Any:
         """The value of output ``name``: a plain value after deploy, else an :class:`Output`."""
-        deployed = self.app._deployed_outputs.get(self.construct_id)
+        deployed = self.app.deployed_outputs(self.construct_id)
         if deployed is not None and name in deployed:
             return deployed[name]
         return Output(ref, f"{self.construct_id}.{name}")
+
+
+def expand(constructs: Iterable[Construct], ctx: ExpandContext) -> dict[str, Resource]:
+    """Every resource of ``constructs`` by address (no AWS call); ConfigError when two share an address.
+
+    ``ctx.bundles`` (the packaging index) is written once for every function, whatever happens.
+    """
+    out: dict[str, Resource] = {}
+    try:
+        for construct in constructs:
+            for res in construct._resources(ctx):
+                if res.address in out:
+                    raise ConfigError(f"two resources share the address {res.address!r}; rename a construct")
+                out[res.address] = res
+    finally:
+        ctx.bundles.flush()
+    return out
+
+
+def collect_outputs(constructs: Iterable[Construct],
+                    attr: Callable[[str, str], Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``(every construct's outputs, the outputs of those not made by another construct)`` by construct id,
+    from resolved attributes (``attr(address, name)``); a construct without outputs is left out."""
+    every: dict[str, dict[str, Any]] = {}
+    public: dict[str, dict[str, Any]] = {}
+    for construct in constructs:
+        values = construct._outputs(attr)
+        if values:
+            every[construct.construct_id] = values
+            if not construct._internal:  # a route's own function is reached through its Api
+                public[construct.construct_id] = values
+    return every, public
 
 
 def run_preflight(constructs: Iterable[Construct], aws: Any) -> None:

@@ -33,12 +33,15 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError, did_you_mean
 from ..naming import physical_name, short_hash
+from ..resources.awslambda import PermissionSpec
+from ..resources.cognito import IdentityPoolRolesSpec, IdentityPoolSpec, UserPoolClientSpec, UserPoolSpec
+from ..resources.iam import RoleSpec
 from .base import Construct, ExpandContext, Output, check_options
 from .function import Function
 from .permissions import statements
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 COGNITO_OPTIONS = ("login", "identity_pool", "triggers", "defaults")
 DEFAULTS_OPTIONS = ("function",)
@@ -136,7 +139,7 @@ class Cognito(Construct):
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         login: list[str] | tuple[str, ...] = DEFAULT_LOGIN,
         identity_pool: bool = True,
@@ -222,11 +225,11 @@ class Cognito(Construct):
         if isinstance(value, Ref):
             return value.address == self.user_pool_address and value.attr == "id"
         if isinstance(value, str):
-            return value == (self.app._deployed_outputs.get(self.construct_id) or {}).get("user_pool_id")
+            return value == (self.app.deployed_outputs(self.construct_id) or {}).get("user_pool_id")
         return False
 
     @classmethod
-    def owning(cls, app: App, user_pool_id: Any) -> Cognito | None:
+    def owning(cls, app: ConstructHost, user_pool_id: Any) -> Cognito | None:
         """The Cognito construct of ``app`` whose ``user_pool_id`` ``user_pool_id`` is, if any."""
         for construct in app.constructs:
             if isinstance(construct, cls) and construct.owns_user_pool_id(user_pool_id):
@@ -282,57 +285,57 @@ class Cognito(Construct):
     # -- expansion ---------------------------------------------------------------------------
 
     def _resources(self, ctx: ExpandContext) -> list[Resource]:
-        pool = Resource.make("cognito.UserPool", self.user_pool_address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+        pool = Resource.of(self.user_pool_address, UserPoolSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
             **self._sign_in,
-            "case_sensitive": False,
-            "allow_admin_create_user_only": False,
-            "verification": VERIFICATION,
-            "account_recovery": ACCOUNT_RECOVERY,
+            case_sensitive=False,
+            allow_admin_create_user_only=False,
+            verification=VERIFICATION,
+            account_recovery=ACCOUNT_RECOVERY,
             # a ref (not the ARN computed ahead) so each function exists before the pool names it
-            "lambda_config": {TRIGGERS[key]: Ref(fn.function_address, "arn") for key, fn in self._triggers.items()},
-            "tags": ctx.tags(self.user_pool_address),
-        })
-        client = Resource.make("cognito.UserPoolClient", self.user_pool_client_address, {
-            "user_pool_id": Ref(pool.address, "id"),
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
-            "generate_secret": False,
-            "explicit_auth_flows": EXPLICIT_AUTH_FLOWS,
-            "supported_identity_providers": ("COGNITO",),
-        })
+            lambda_config={TRIGGERS[key]: Ref(fn.function_address, "arn") for key, fn in self._triggers.items()},
+            tags=ctx.tags(self.user_pool_address),
+        ))
+        client = Resource.of(self.user_pool_client_address, UserPoolClientSpec(
+            user_pool_id=Ref(pool.address, "id"),
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+            generate_secret=False,
+            explicit_auth_flows=EXPLICIT_AUTH_FLOWS,
+            supported_identity_providers=("COGNITO",),
+        ))
         out = [pool, client]
         for key, fn in self._triggers.items():
-            out.append(Resource.make("lambda.Permission", self._a(f"permission/{key}"), {
-                "function_name": Ref(fn.function_address, "name"),
-                "statement_id": f"sstdirect-cognito-{key.replace('_', '-')}-{short_hash(self._a(key))}",
-                "principal": "cognito-idp.amazonaws.com",
-                "action": "lambda:InvokeFunction",
-                "source_arn": Ref(pool.address, "arn"),
-            }))
+            out.append(Resource.of(self._a(f"permission/{key}"), PermissionSpec(
+                function_name=Ref(fn.function_address, "name"),
+                statement_id=f"sstdirect-cognito-{key.replace('_', '-')}-{short_hash(self._a(key))}",
+                principal="cognito-idp.amazonaws.com",
+                action="lambda:InvokeFunction",
+                source_arn=Ref(pool.address, "arn"),
+            )))
         if self.identity_pool:
             out += self._identity_resources(ctx)
         return out
 
     def _identity_resources(self, ctx: ExpandContext) -> list[Resource]:
-        identity = Resource.make("cognito.IdentityPool", self.identity_pool_address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
-            "allow_unauthenticated": True,
-            "cognito_identity_providers": [{
+        identity = Resource.of(self.identity_pool_address, IdentityPoolSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+            allow_unauthenticated=True,
+            cognito_identity_providers=[{
                 "ProviderName": Fmt.of("cognito-idp.{region}.amazonaws.com/{pool}", region=Ref("aws", "region"),
                                        pool=Ref(self.user_pool_address, "id")),
                 "ClientId": Ref(self.user_pool_client_address, "id"),
                 "ServerSideTokenCheck": False,
             }],
-            "tags": ctx.tags(self.identity_pool_address),
-        })
+            tags=ctx.tags(self.identity_pool_address),
+        ))
         roles = []
         for kind, amr, part, permissions in (("auth", "authenticated", "AuthRole", self._auth_permissions),
                                              ("unauth", "unauthenticated", "UnauthRole", self._unauth_permissions)):
             address = self._role_address(kind)
             label = f"{self.label} attach_permissions_for_{kind}_users"
-            roles.append(Resource.make("iam.Role", address, {
-                "name": physical_name(ctx.stage, ctx.app, self.construct_id, part, max_len=64),
-                "assume_role_policy": {
+            roles.append(Resource.of(address, RoleSpec(
+                name=physical_name(ctx.stage, ctx.app, self.construct_id, part, max_len=64),
+                assume_role_policy={
                     "Version": "2012-10-17",
                     "Statement": [{
                         "Effect": "Allow",
@@ -344,16 +347,13 @@ class Cognito(Construct):
                         },
                     }],
                 },
-                "policy": {"Version": "2012-10-17",
-                           "Statement": [*base_statements(Ref(identity.address, "id")),
-                                         *statements(label, permissions)]},
-                "tags": ctx.tags(address),
-            }))
-        attachment = Resource.make("cognito.IdentityPoolRoles", self._a("identity-pool-roles"), {
-            "identity_pool_id": Ref(identity.address, "id"),
-            "roles": {"authenticated": Ref(roles[0].address, "arn"),
-                      "unauthenticated": Ref(roles[1].address, "arn")},
-        })
+                policy={"Version": "2012-10-17",
+                        "Statement": [*base_statements(Ref(identity.address, "id")), *statements(label, permissions)]},
+                tags=ctx.tags(address))))
+        attachment = Resource.of(self._a("identity-pool-roles"), IdentityPoolRolesSpec(
+            identity_pool_id=Ref(identity.address, "id"),
+            roles={"authenticated": Ref(roles[0].address, "arn"), "unauthenticated": Ref(roles[1].address, "arn")},
+        ))
         return [identity, *roles, attachment]
 
     def _functions(self) -> list[Function]:

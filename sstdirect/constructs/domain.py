@@ -30,7 +30,17 @@ from typing import TYPE_CHECKING, Any
 from ..engine.resource import Resource
 from ..engine.values import Ref
 from ..errors import ConfigError
-from ..resources.domains import describe_certificate, domain_name_props, dualstack_supported, find_public_zone
+from ..resources.domains import (
+    ApiMappingSpec,
+    CertificateSpec,
+    CertificateValidationSpec,
+    DomainNameSpec,
+    RecordSetSpec,
+    describe_certificate,
+    domain_name_props,
+    dualstack_supported,
+    find_public_zone,
+)
 from .base import ExpandContext, check_options
 
 if TYPE_CHECKING:
@@ -201,47 +211,26 @@ def domain_resources(ctx: ExpandContext, domain: CustomDomain, *, prefix: str, a
     if domain.certificate_arn is not None:
         certificate_arn: Any = domain.certificate_arn  # the user's: never made, never deleted
     else:
-        cert = Resource.make("acm.Certificate", a("certificate"), {
-            "domain_name": domain.domain_name,
-            "tags": ctx.tags(a("certificate")),
-        })
-        record = Resource.make("route53.RecordSet", a("validation-record"), {
-            "zone_name": domain.hosted_zone,
-            "name": Ref(cert.address, "validation_record_name"),
-            "type": "CNAME",
-            "ttl": 300,
-            "values": (Ref(cert.address, "validation_record_value"),),
-            "alias": None,
-        })
-        validation = Resource.make("acm.CertificateValidation", a("validation"), {
-            "certificate_arn": Ref(cert.address, "arn"),
-        }, after=(record.address,))
+        cert = Resource.of(a("certificate"), CertificateSpec(domain_name=domain.domain_name,
+                                                            tags=ctx.tags(a("certificate"))))
+        record = Resource.of(a("validation-record"), RecordSetSpec(
+            zone_name=domain.hosted_zone, name=Ref(cert.address, "validation_record_name"), type="CNAME", ttl=300,
+            values=(Ref(cert.address, "validation_record_value"),), alias=None))
+        validation = Resource.of(a("validation"), CertificateValidationSpec(certificate_arn=Ref(cert.address, "arn")),
+                                 after=(record.address,))
         out += [cert, record, validation]
         certificate_arn = Ref(cert.address, "arn")  # the domain also uses the certificate directly
         validation_after = (validation.address,)
 
-    name = Resource.make("apigatewayv2.DomainName", a("name"), {
-        "domain_name": domain.domain_name,
-        **domain_name_props(certificate_arn),
-        "tags": ctx.tags(a("name")),
-    }, after=validation_after)
+    name = Resource.of(a("name"), DomainNameSpec(domain_name=domain.domain_name, **domain_name_props(certificate_arn),
+                                                 tags=ctx.tags(a("name"))), after=validation_after)
     out.append(name)
-    out.append(Resource.make("apigatewayv2.ApiMapping", a("mapping"), {
-        "domain_name": Ref(name.address, "name"),
-        "api_id": api_id,
-        "stage": stage,
-        "api_mapping_key": domain.path,
-    }))
+    out.append(Resource.of(a("mapping"), ApiMappingSpec(
+        domain_name=Ref(name.address, "name"), api_id=api_id, stage=stage, api_mapping_key=domain.path)))
     if domain.hosted_zone is not None:
         for rtype in ("A", "AAAA") if dualstack_supported() else ("A",):  # AAAA only where the domain serves IPv6
-            out.append(Resource.make("route53.RecordSet", a(f"record-{rtype.lower()}"), {
-                "zone_name": domain.hosted_zone,
-                "name": domain.domain_name,
-                "type": rtype,
-                "ttl": None,
-                "values": (),
-                "alias": {"dns_name": Ref(name.address, "target_domain"),
-                          "hosted_zone_id": Ref(name.address, "hosted_zone_id"),
-                          "evaluate_target_health": False},
-            }))
+            out.append(Resource.of(a(f"record-{rtype.lower()}"), RecordSetSpec(
+                zone_name=domain.hosted_zone, name=domain.domain_name, type=rtype, ttl=None, values=(),
+                alias={"dns_name": Ref(name.address, "target_domain"),
+                       "hosted_zone_id": Ref(name.address, "hosted_zone_id"), "evaluate_target_health": False})))
     return out

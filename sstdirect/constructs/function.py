@@ -10,11 +10,14 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name
+from ..resources.awslambda import FunctionSpec
+from ..resources.iam import RoleSpec
+from ..resources.logs import LogGroupSpec
 from .base import Construct, ExpandContext, check_options
 from .permissions import statements
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 FUNCTION_OPTIONS = ("handler", "runtime", "memory_size", "timeout", "environment", "permissions",
                     "architecture", "src", "include")
@@ -79,7 +82,7 @@ def check_props(label: str, props: Mapping[str, Any]) -> None:
 
 def _check_include(label: str, include: Any, base: Any) -> tuple[str, ...]:
     """``include`` as a tuple of relative paths or glob patterns, each matching a file under ``base``."""
-    from ..packaging import _included
+    from ..packaging import check_include
 
     if include is None:
         return ()
@@ -93,7 +96,7 @@ def _check_include(label: str, include: Any, base: Any) -> tuple[str, ...]:
         if item.startswith(("/", "~")) or ".." in parts or (len(item) > 1 and item[1] == ":"):
             raise ConfigError(f"{label}: include item {item!r} leaves the root {base}. Fix: use a path inside "
                               f"it, relative to it")
-    _included(tuple(include), base, base, label)  # every item must match a file now
+    check_include(tuple(include), base, label)  # every item must match a file now
     return tuple(include)
 
 
@@ -109,10 +112,11 @@ class Function(Construct):
     """
 
     kind = "Function"
+    served_as = "function"
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         handler: str | None = None,
         runtime: str = DEFAULTS["runtime"],
@@ -151,7 +155,8 @@ class Function(Construct):
         self.include = _check_include(label, include, self.location.import_root or self.location.code_dir)
 
     @classmethod
-    def from_value(cls, app: App, id: str, value: Any, defaults: Mapping[str, Any] | None, label: str) -> Function:
+    def from_value(cls, app: ConstructHost, id: str, value: Any, defaults: Mapping[str, Any] | None,
+                   label: str) -> Function:
         """A handler string, a dict of Function props or a Function → a Function."""
         if isinstance(value, Function):
             return value
@@ -212,28 +217,24 @@ class Function(Construct):
                               import_root=location.import_root, include=self.include,
                               include_base=location.import_root or location.code_dir, construct=self._label,
                               handler=self.handler)
-        role = Resource.make("iam.Role", self._address("role"), {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=64),
-            "assume_role_policy": LAMBDA_TRUST,
-            "policy": policy,
-            "tags": ctx.tags(self._address("role")),
-        })
-        logs = Resource.make("logs.LogGroup", self._address("log-group"), {
-            "name": log_group, "retention_days": None, "tags": ctx.tags(self._address("log-group")),
-        })
-        function = Resource.make("lambda.Function", self.function_address, {
-            "name": name,
-            "role_arn": Ref(role.address, "arn"),
-            "handler": self.location.lambda_handler,
-            "runtime": self.runtime,
-            "memory_size": self.memory_size,
-            "timeout": self.timeout,
-            "environment": self.environment,
-            "architecture": self.architecture,
-            "code_sha256": bundle.sha256_b64,
-            "code_path": str(bundle.path),
-            "tags": ctx.tags(self.function_address),
-        }, after=(logs.address,))
+        role = Resource.of(self._address("role"), RoleSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=64), assume_role_policy=LAMBDA_TRUST,
+            policy=policy, tags=ctx.tags(self._address("role"))))
+        logs = Resource.of(self._address("log-group"), LogGroupSpec(
+            name=log_group, retention_days=None, tags=ctx.tags(self._address("log-group"))))
+        function = Resource.of(self.function_address, FunctionSpec(
+            name=name,
+            role_arn=Ref(role.address, "arn"),
+            handler=self.location.lambda_handler,
+            runtime=self.runtime,
+            memory_size=self.memory_size,
+            timeout=self.timeout,
+            environment=self.environment,
+            architecture=self.architecture,
+            code_sha256=bundle.sha256_b64,
+            code_path=str(bundle.path),
+            tags=ctx.tags(self.function_address),
+        ), after=(logs.address,))
         return [role, logs, function]
 
     def _outputs(self, attr: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .function import Function
 from .routes import parse_route_key
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 GRAPHQL_OPTIONS = ("server", "root_path", "authorizers", "defaults", "cors", "access_log", "custom_domain")
 SERVER_INTEGRATION = "server"
@@ -32,7 +32,7 @@ class GraphQLApi(Api):
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         server: Any = None,
         root_path: str = "/",

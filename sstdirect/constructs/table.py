@@ -30,10 +30,11 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name
+from ..resources.dynamodb import TableSpec
 from .base import Construct, ExpandContext, check_options
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 TABLE_OPTIONS = ("fields", "primary_index")
 INDEX_OPTIONS = ("partition_key", "sort_key")
@@ -61,7 +62,7 @@ class Table(Construct):
 
     kind = "Table"
 
-    def __init__(self, app: App, id: str, fields: Mapping[str, str] | None = None,
+    def __init__(self, app: ConstructHost, id: str, fields: Mapping[str, str] | None = None,
                  primary_index: Mapping[str, str] | None = None, **unknown: Any):
         super().__init__(app, id)
         for key in unknown:
@@ -153,10 +154,7 @@ class Table(Construct):
         return None if name is None else {"name": name, "type": FIELD_TYPES[self.fields[name]]}
 
     def _resources(self, ctx: ExpandContext) -> list[Resource]:
-        return [Resource.make("dynamodb.Table", self.address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=255),
-            "partition_key": self._key(self.partition_key),
-            "sort_key": self._key(self.sort_key),
-            "billing_mode": "PAY_PER_REQUEST",
-            "tags": ctx.tags(self.address),
-        })]
+        return [Resource.of(self.address, TableSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=255),
+            partition_key=self._key(self.partition_key), sort_key=self._key(self.sort_key),
+            billing_mode="PAY_PER_REQUEST", tags=ctx.tags(self.address)))]

@@ -26,7 +26,9 @@ from ..engine.resource import Resource
 from ..engine.values import Fmt, Ref
 from ..errors import ConfigError
 from ..naming import physical_name, short_hash, slug
-from ..resources.apigateway import ROLE_NAME
+from ..resources.apigateway import AccountCloudWatchRoleSpec
+from ..resources.apigatewayv2 import ApiSpec, AuthorizerSpec, RouteSpec, integration_target
+from ..resources.awslambda import PermissionSpec
 from .api import Api
 from .base import Construct, ExpandContext, all_or_nothing, check_options
 from .domain import domain_resources, parse_custom_domain, preflight_domain
@@ -34,7 +36,7 @@ from .function import Function
 from .options import access_log_config
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .base import ConstructHost
 
 WEBSOCKET_OPTIONS = ("routes", "authorizer", "defaults", "access_log", "custom_domain")
 DEFAULTS_OPTIONS = ("function",)
@@ -94,6 +96,7 @@ class WebSocketApi(Construct):
 
     kind = "WebSocketApi"
     protocol = "WEBSOCKET"
+    served_as = "websocket"
     cors = None
 
     # Api's expansion helpers work on any construct with these attributes.
@@ -108,7 +111,7 @@ class WebSocketApi(Construct):
 
     def __init__(
         self,
-        app: App,
+        app: ConstructHost,
         id: str,
         routes: Mapping[str, Any] | None = None,
         authorizer: Any = "none",
@@ -250,42 +253,40 @@ class WebSocketApi(Construct):
     def _authorizer_resources(self, ctx: ExpandContext) -> list[Resource]:
         fn = self.authorizer_function
         assert fn is not None
-        authorizer = Resource.make("apigatewayv2.Authorizer", self._a("authorizer"), {
-            "api_id": Ref(self.api_address, "id"),
-            "name": f"{self.construct_id}-authorizer",
-            "authorizer_type": "REQUEST",
-            "identity_source": self.identity_source,
-            "jwt_configuration": None,
-            "authorizer_uri": Fmt.of("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fn}/invocations",
-                                     region=Ref("aws", "region"), fn=fn.arn(ctx)),
+        authorizer = Resource.of(self._a("authorizer"), AuthorizerSpec(
+            api_id=Ref(self.api_address, "id"),
+            name=f"{self.construct_id}-authorizer",
+            authorizer_type="REQUEST",
+            identity_source=self.identity_source,
+            jwt_configuration=None,
+            authorizer_uri=Fmt.of("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fn}/invocations",
+                                  region=Ref("aws", "region"), fn=fn.arn(ctx)),
             # payload versions, simple responses and result caching are HTTP API features
-            "authorizer_payload_format_version": None,
-            "enable_simple_responses": None,
-            "result_ttl": None,
-        })
-        permission = Resource.make("lambda.Permission", self._a("permission", "authorizer"), {
-            "function_name": Ref(fn.function_address, "name"),
-            "statement_id": f"sstdirect-authorizer-{short_hash(self._a('authorizer'))}",
-            "principal": "apigateway.amazonaws.com",
-            "action": "lambda:InvokeFunction",
-            "source_arn": Fmt.of("{arn}/authorizers/{id}", arn=Ref(self.api_address, "execution_arn"),
-                                 id=Ref(authorizer.address, "id")),
-        })
+            authorizer_payload_format_version=None,
+            enable_simple_responses=None,
+            result_ttl=None,
+        ))
+        permission = Resource.of(self._a("permission", "authorizer"), PermissionSpec(
+            function_name=Ref(fn.function_address, "name"),
+            statement_id=f"sstdirect-authorizer-{short_hash(self._a('authorizer'))}",
+            principal="apigateway.amazonaws.com",
+            action="lambda:InvokeFunction",
+            source_arn=Fmt.of("{arn}/authorizers/{id}", arn=Ref(self.api_address, "execution_arn"),
+                              id=Ref(authorizer.address, "id")),
+        ))
         return [authorizer, permission]
 
     def _resources(self, ctx: ExpandContext) -> list[Resource]:
-        out = [Resource.make("apigatewayv2.Api", self.api_address, {
-            "name": physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
-            "protocol_type": self.protocol,
-            "cors": None,
-            "route_selection_expression": ROUTE_SELECTION_EXPRESSION,
-            "tags": ctx.tags(self.api_address),
-        })]
+        out = [Resource.of(self.api_address, ApiSpec(
+            name=physical_name(ctx.stage, ctx.app, self.construct_id, max_len=128),
+            protocol_type=self.protocol,
+            cors=None,
+            route_selection_expression=ROUTE_SELECTION_EXPRESSION,
+            tags=ctx.tags(self.api_address),
+        ))]
         stage_resources = self._stage_resources(ctx, self.stage_name)
         if self.access_log is not None:  # WebSocket logging needs the account's CloudWatch role first
-            account = Resource.make("apigateway.AccountCloudWatchRole", self._a("account-logging"), {
-                "role_name": ROLE_NAME, "on_remove": "retain",
-            })
+            account = Resource.of(self._a("account-logging"), AccountCloudWatchRoleSpec())
             out.append(account)
             stage_resources = [replace(r, after=tuple(sorted({*r.after, account.address})))
                                if r.type == "apigatewayv2.Stage" else r for r in stage_resources]
@@ -295,12 +296,12 @@ class WebSocketApi(Construct):
         for key, fn in self._routes.items():
             integration = self._integration(ctx, key, fn, PAYLOAD_FORMAT_VERSION)
             out.append(integration)
-            out.append(Resource.make("apigatewayv2.Route", self._a("route", key), {
-                "api_id": Ref(self.api_address, "id"),
-                "route_key": key,
-                "target": Fmt.of("integrations/{id}", id=Ref(integration.address, "id")),
+            out.append(Resource.of(self._a("route", key), RouteSpec(
+                api_id=Ref(self.api_address, "id"),
+                route_key=key,
+                target=integration_target(Ref(integration.address, "id")),
                 **self._route_auth(key),
-            }))
+            )))
             out.append(self._permission(ctx, key, fn, f"/*/{key}"))
         if self.custom_domain is not None:
             out += domain_resources(ctx, self.custom_domain, prefix=self._a("domain"),

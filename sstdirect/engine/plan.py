@@ -23,9 +23,41 @@ class Action(StrEnum):
         return {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}[self.value]
 
 
+class ReplaceOrder(StrEnum):
+    """How a replacement runs: the new object first, the old one deleted once its users moved to the new
+    one; or the old one deleted first, where old and new cannot coexist (a unique name)."""
+
+    CREATE_FIRST = "create_first"
+    DELETE_FIRST = "delete_first"
+
+
+class Cause(StrEnum):
+    """Why a change is planned. Its :attr:`text` is the reason a plan prints (empty where the action says it)."""
+
+    NEW = "new"  # create: no record
+    GONE = "gone"  # create: recorded, but AWS no longer has it
+    INTERRUPTED = "interrupted"  # create: an interrupted create not resolved
+    CHANGED = "changed"  # update or replace: fields differ
+    TYPE_CHANGED = "type_changed"  # replace: the address now holds another resource type
+    REPLACED = "replaced"  # delete: an old object a replacement left (deposed)
+    REMOVED = "removed"  # delete: the app no longer declares it
+
+    @property
+    def text(self) -> str:
+        return _CAUSE_TEXT.get(self, "")
+
+
+_CAUSE_TEXT = {
+    Cause.GONE: "deleted outside sstdirect",
+    Cause.INTERRUPTED: "interrupted: adopted if AWS made it, else created",
+    Cause.REPLACED: "replaced",
+}
+
+
 @dataclass(frozen=True)
 class Change:
-    """One planned change. ``before``/``after`` hold the changed fields only (secrets masked)."""
+    """One planned change. ``before``/``after`` hold the changed fields only (secrets masked); ``cause`` says
+    why; ``replace_order``, for a replacement, whether the old object is deleted first (None otherwise)."""
 
     action: Action
     type: str
@@ -33,12 +65,22 @@ class Change:
     changed: tuple[str, ...] = ()
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    deposed: bool = False  # deleting an old object left by a replacement
+    cause: Cause = Cause.CHANGED
+    replace_order: ReplaceOrder | None = None
 
     @property
     def address(self) -> str:
         return self.logical_id
+
+    @property
+    def reason(self) -> str:
+        """The cause as the plan prints it (``""`` when the action says it all)."""
+        return self.cause.text
+
+    @property
+    def deposed(self) -> bool:
+        """Deleting an old object left by a replacement."""
+        return self.cause is Cause.REPLACED
 
     @property
     def key(self) -> str:
@@ -55,6 +97,8 @@ class Change:
             "after": self.after,
             "reason": self.reason,
             "deposed": self.deposed,
+            "cause": self.cause.value,
+            "replace_order": self.replace_order.value if self.replace_order else None,
         }
 
 

@@ -10,7 +10,8 @@ Inputs:
 
 Rules: a desired resource with no record, or whose record AWS no longer has, is created; one whose
 resolved props differ from what AWS holds (fields AWS does not report: from the lockfile) is updated,
-or replaced when a changed field is in its provider's ``replace_on``; a ref to a resource being
+or replaced, as its provider's ``diff`` says (by default: when a changed field is in its ``replace_on``),
+the change carrying the replacement order the executor follows; a ref to a resource being
 created or replaced is unknown, which counts as a change. A record the app no longer declares is
 deleted, and so is every deposed object.
 """
@@ -21,13 +22,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
-from ..state import Record
-from .plan import Action, Change, Plan
+from ..state import Record, new_salt
+from .diff import SECRET_MASK, ObservedSecret
+from .plan import Action, Cause, Change, Plan
 from .resource import Provider, Resource, provider_for
-from .secrets import new_salt, secret_hash, secret_matches
-from .values import UNKNOWN, Ref, contains_unknown, resolve, to_json_data
-
-SECRET_MASK = "(sensitive)"
+from .secrets import secret_hash
+from .values import UNKNOWN, Ref, resolve, to_json_data
 
 
 def topological_order(desired: Mapping[str, Resource]) -> list[str]:
@@ -86,43 +86,6 @@ def _masked(provider: Provider, key: str, value: Any) -> Any:
     return SECRET_MASK if key in provider.secret_fields else value
 
 
-class ObservedSecret:
-    """A secret field's value as AWS just reported it: compared in clear (no slow hash needed), never
-    recorded and never shown (plans mask every secret field)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return SECRET_MASK
-
-
-def diff_props(provider: Provider, desired: Mapping[str, Any], current: Mapping[str, Any], salt: str) -> list[str]:
-    """The fields whose desired value differs from the current one (unknown values count).
-
-    A secret field's current value is either what AWS reported (:class:`ObservedSecret`, compared in
-    clear) or the lockfile's hash (salted, or a legacy unsalted one), which matches when it is the hash
-    of the desired value."""
-    changed = []
-    for key in sorted(desired):
-        if key in provider.transient_fields:
-            continue
-        value = desired[key]
-        if contains_unknown(value):
-            changed.append(key)
-        elif key in provider.secret_fields:
-            now = current.get(key)
-            same = (to_json_data(value) == now.value if isinstance(now, ObservedSecret)
-                    else secret_matches(value, now, salt))
-            if not same:
-                changed.append(key)
-        elif to_json_data(value) != current.get(key):
-            changed.append(key)
-    return changed
-
-
 def current_props(provider: Provider, record: Record, observed: Mapping[str, Any] | None) -> dict[str, Any]:
     """What AWS holds: the lockfile's props overlaid with the observed ones (observed secrets wrapped in
     :class:`ObservedSecret`, so a refreshed plan hashes nothing)."""
@@ -163,29 +126,28 @@ def make_plan(
             actions[address] = Action.CREATE
             after = {k: _masked(provider, k, to_json_data(v)) for k, v in props.items()
                      if k not in provider.transient_fields}
-            reason = ("interrupted: adopted if AWS made it, else created" if pending
-                      else "deleted outside sstdirect" if gone else "")
-            changes.append(Change(Action.CREATE, res.type, address, tuple(sorted(after)), {}, after, reason))
+            cause = Cause.INTERRUPTED if pending else Cause.GONE if gone else Cause.NEW
+            changes.append(Change(Action.CREATE, res.type, address, tuple(sorted(after)), {}, after, cause))
             continue
         if rec.type != res.type:
             actions[address] = Action.REPLACE
             changes.append(Change(Action.REPLACE, res.type, address, ("type",), {"type": rec.type},
-                                  {"type": res.type}))
+                                  {"type": res.type}, Cause.TYPE_CHANGED, provider.replace_order))
             continue
         current = current_props(provider, rec, observed.get(address) if observed is not None else None)
-        changed = diff_props(provider, props, current, salt)
-        if not changed:
+        diff = provider.diff(current, props, salt)
+        if diff.is_empty:
             continue
-        before = {k: _masked(provider, k, current.get(k)) for k in changed}
-        after = {k: _masked(provider, k, to_json_data(props[k])) for k in changed}
-        action = Action.REPLACE if provider.needs_replace(frozenset(changed), current, props) else Action.UPDATE
+        before = {k: _masked(provider, k, current.get(k)) for k in diff.changed}
+        after = {k: _masked(provider, k, to_json_data(props[k])) for k in diff.changed}
+        action = Action.REPLACE if diff.replaces else Action.UPDATE
         actions[address] = action
-        changes.append(Change(action, res.type, address, tuple(changed), before, after))
+        changes.append(Change(action, res.type, address, diff.changed, before, after, Cause.CHANGED, diff.replace))
 
     for address in sorted(records):
         rec = records[address]
         for old in rec.deposed:
-            changes.append(Change(Action.DELETE, old.type, address, (), {}, {}, "replaced", deposed=True))
+            changes.append(Change(Action.DELETE, old.type, address, cause=Cause.REPLACED))
         if address not in desired:
-            changes.append(Change(Action.DELETE, rec.type, address))
+            changes.append(Change(Action.DELETE, rec.type, address, cause=Cause.REMOVED))
     return Plan(changes, app=app, stage=stage)

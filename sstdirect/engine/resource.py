@@ -2,9 +2,12 @@
 
 A :class:`Resource` is the frozen desired state of one AWS resource: its ``type`` (a provider key
 such as ``"lambda.Function"``), its stable logical ``address`` and its ``props``. Its dependencies
-are the refs its props hold, plus ``after`` (ordering-only dependencies).
+are the refs its props hold, plus ``after`` (ordering-only dependencies). Constructs make it from a
+typed spec (:mod:`sstdirect.engine.spec`): ``Resource.of(address, FunctionSpec(...))``.
 
-A :class:`Provider` knows one resource type. Its contract:
+A :class:`Provider` knows one resource type, whose spec is its ``spec``. Providers are listed in
+:data:`sstdirect.resources.PROVIDERS`; :func:`provider_for` imports a provider's module on the first lookup
+of its type (no module is imported for its side effects). Its contract:
 
 - ``create(aws, props) -> Created``: if it raises, nothing was made (or ``find`` will find it).
 - ``read_many(aws, records) -> {address: observed props | None}``: batched refresh; ``None`` = gone.
@@ -32,16 +35,23 @@ A :class:`Provider` knows one resource type. Its contract:
   so: the root objects of every construct); ``None`` for the other types. Used to notice a lost
   lockfile, to rebuild one (:mod:`sstdirect.engine.rebuild`) and to find the orphans an older lockfile
   does not record (:func:`sstdirect.engine.strays.find_orphans`).
-- ``replace_on``: the fields whose change forces a replacement; ``secret_fields``: recorded only as
-  a hash in the lockfile and never printed.
+- ``diff(current, desired, salt) -> Diff``: what changed and whether (in which order) it replaces the
+  object (:mod:`sstdirect.engine.diff`); by default from ``replace_on``, the fields whose change forces a
+  replacement, and ``replace_order``. ``secret_fields``: recorded only as a hash in the lockfile and never
+  printed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .diff import Diff, diff_props
+from .plan import ReplaceOrder
+from .spec import Spec
 from .values import FrozenDict, freeze, refs_in
 
 if TYPE_CHECKING:
@@ -54,13 +64,23 @@ ATTRS_KEY = "@attrs"
 
 @dataclass(frozen=True)
 class Resource:
+    """One resource of the desired state: its props (what the lockfile records) and, when it was made
+    from one, its typed :class:`~sstdirect.engine.spec.Spec`."""
+
     type: str
     address: str
     props: FrozenDict
     after: tuple[str, ...] = ()
+    spec: Spec | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, address: str, spec: Spec, after: Iterable[str] = ()) -> Resource:
+        """The resource of ``spec`` at ``address`` (constructs make every resource so)."""
+        return cls(spec.resource_type, address, spec.props(), tuple(sorted(set(after))), spec)
 
     @classmethod
     def make(cls, type: str, address: str, props: Mapping[str, Any], after: tuple[str, ...] = ()) -> Resource:
+        """An untyped resource (a test's fake resource type)."""
         return cls(type, address, freeze(dict(props)), tuple(sorted(set(after))))
 
     @property
@@ -108,9 +128,12 @@ def tagged_for(tags: Mapping[str, Any] | None, app: str, stage: str) -> bool:
 
 
 class Provider:
-    """Base class of providers; subclasses set ``type`` and implement the operations."""
+    """Base class of providers; subclasses set ``spec`` (which gives them their ``type``) and implement the
+    operations. A subclass is checked when it is made (:func:`check_provider`)."""
 
     type: ClassVar[str] = ""
+    # The typed spec of this type's props (beside the provider); ``type`` defaults to its resource type.
+    spec: ClassVar[type[Spec] | None] = None
     replace_on: ClassVar[frozenset[str]] = frozenset()
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     # The resource type whose deletion deletes this one too (a route goes with its API): when both are
@@ -123,8 +146,8 @@ class Provider:
     # authorizers, user pools, clients, identity pools, certificates), and for an API's routes and stages,
     # whose lookup reads refresh's own listing. Other types are adopted when AWS refuses their create.
     adopt_before_create: ClassVar[bool] = False
-    # "create_first" (default) or "delete_first" when old and new cannot coexist (same unique name).
-    replace_mode: ClassVar[str] = "create_first"
+    # How the default ``diff`` replaces: DELETE_FIRST where old and new cannot coexist (same unique name).
+    replace_order: ClassVar[ReplaceOrder] = ReplaceOrder.CREATE_FIRST
     # Among ready steps with equally long chains behind them, higher starts first: a role starts IAM
     # propagation (the longest wait of a deploy), an API the chain paced by API Gateway's bucket.
     start_priority: ClassVar[int] = 0
@@ -132,11 +155,19 @@ class Provider:
     # functions a page) should be on the wire before the other readers compete for the interpreter.
     read_priority: ClassVar[int] = 0
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_provider(cls)
+
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         raise NotImplementedError
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """One record's observed props: by default ``read_many`` of that record alone (a type implements
+        one of the two)."""
+        if type(self).read_many is Provider.read_many:
+            raise NotImplementedError(f"{type(self).__name__} implements neither read nor read_many")
+        return self.read_many(aws, {record.address: record})[record.address]
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         return {address: self.read(aws, rec) for address, rec in records.items()}
@@ -148,7 +179,11 @@ class Provider:
         raise NotImplementedError
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        return None
+        """By default the first of ``find_all``'s answers (None for a type with neither lookup)."""
+        if type(self).find_all is Provider.find_all:
+            return None
+        found = self.find_all(aws, props, exclude)
+        return found[0] if found else None
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
         """Every object ``find`` could adopt; types whose names AWS does not keep unique override this."""
@@ -181,32 +216,81 @@ class Provider:
         on a guess (a user pool may hold users), only reported."""
         return type(self).check_remove is not Provider.check_remove
 
-    def needs_replace(self, changed: frozenset[str], before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-        return bool(changed & self.replace_on)
+    def diff(self, current: Mapping[str, Any], desired: Mapping[str, Any], salt: str) -> Diff:
+        """What changes from ``current`` (what AWS holds: :func:`~sstdirect.engine.planner.current_props`) to
+        ``desired`` (the resolved props; ``salt``: the lockfile's, for secret fields' hashes), and whether
+        it replaces the object. Default: the fields that differ (:func:`~sstdirect.engine.diff.diff_props`),
+        replaced in ``replace_order`` when one of them is in ``replace_on``."""
+        changed = tuple(diff_props(self, desired, current, salt))
+        return Diff(changed, self.replace_order if self.replace_on.intersection(changed) else None)
 
 
+def check_provider(cls: type[Provider]) -> None:
+    """At class creation: a provider with a spec takes its ``type`` from it, and every field its
+    ``replace_on`` / ``secret_fields`` / ``transient_fields`` name is a field of the spec (``TypeError``)."""
+    spec = cls.spec
+    if spec is None:
+        return
+    if not cls.type:
+        cls.type = spec.resource_type
+    elif cls.type != spec.resource_type:
+        raise TypeError(f"{cls.__name__}: type {cls.type!r} is not its spec's "
+                        f"({spec.__name__}: {spec.resource_type!r})")
+    for attr in ("replace_on", "secret_fields", "transient_fields"):
+        unknown = sorted(set(getattr(cls, attr)) - set(spec.field_names))
+        if unknown:
+            raise TypeError(f"{cls.__name__}.{attr} names {', '.join(map(repr, unknown))}, not fields of "
+                            f"{spec.__name__} ({', '.join(spec.field_names)})")
+
+
+# Providers loaded from the table (``sstdirect.resources.PROVIDERS``) or registered by ``register``.
 _REGISTRY: dict[str, Provider] = {}
+_LOADING = threading.Lock()
+
+
+def _listed() -> Mapping[str, str]:
+    """The table of sstdirect's providers: resource type → ``"module:Class"`` under ``sstdirect.resources``
+    (the package holds only the table: no provider module is imported for it)."""
+    from ..resources import PROVIDERS
+
+    return PROVIDERS
 
 
 def register(cls: type[Provider]) -> type[Provider]:
-    """Class decorator: register one provider instance under its ``type``."""
-    if not cls.type or cls.type in _REGISTRY:
+    """Class decorator for a provider outside sstdirect's table (a test's fake type): register one instance
+    under its ``type``."""
+    if not cls.type or cls.type in _REGISTRY or cls.type in _listed():
         raise RuntimeError(f"provider type {cls.type!r} is empty or registered twice")
     _REGISTRY[cls.type] = cls()
     return cls
 
 
-def provider_for(type: str) -> Provider:
-    """The provider of ``type``; a missing type is a programming error and fails loudly."""
-    from .. import resources  # noqa: F401  (importing the package registers every provider)
-
+def _load(resource_type: str) -> Provider:
+    """Import the module the table names for ``resource_type`` and make its provider."""
     try:
-        return _REGISTRY[type]
+        target = _listed()[resource_type]
     except KeyError:
-        raise KeyError(f"no provider registered for resource type {type!r}") from None
+        raise KeyError(f"no provider registered for resource type {resource_type!r}") from None
+    module, _, name = target.partition(":")
+    cls = getattr(importlib.import_module(f"..resources.{module}", __package__), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)) or cls.type != resource_type:
+        raise RuntimeError(f"sstdirect.resources.PROVIDERS[{resource_type!r}] = {target!r} is not a provider "
+                           f"of that type")
+    return cls()
+
+
+def provider_for(type: str) -> Provider:
+    """The provider of ``type``, its module imported on the first lookup; a missing type is a programming
+    error and fails loudly."""
+    provider = _REGISTRY.get(type)
+    if provider is None:
+        with _LOADING:  # executor workers may ask at once: one instance per type
+            provider = _REGISTRY.get(type)
+            if provider is None:
+                provider = _REGISTRY[type] = _load(type)
+    return provider
 
 
 def registered_types() -> list[str]:
-    from .. import resources  # noqa: F401
-
-    return sorted(_REGISTRY)
+    """Every resource type with a provider (sstdirect's table and those registered)."""
+    return sorted({*_listed(), *_REGISTRY})

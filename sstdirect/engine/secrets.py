@@ -18,7 +18,7 @@ would fall at once. The recorded form is therefore::
   functions with the same environment): that is what lets change detection work at all.
 - The hash is paid only where it is needed: when a secret is recorded (a create or an update) and by a
   plan without refresh (the lockfile is then the only reference). A refreshed plan compares the desired
-  value with what AWS reports, in clear, in memory (``planner.ObservedSecret``). Hashes are memoized per
+  value with what AWS reports, in clear, in memory (``diff.ObservedSecret``). Hashes are memoized per
   process by (salt, value), so functions that share an environment hash it once.
 
 Lockfiles written before this recorded an unsalted ``sha256:<hex>``. Such a record still compares
@@ -34,22 +34,22 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .values import digest, to_json_data
 
 if TYPE_CHECKING:
     from ..state import Record
-    from .resource import Provider
+
+
+class HasSecretFields(Protocol):
+    """What :func:`migrate_legacy_secrets` needs of a provider (:class:`~sstdirect.engine.resource.Provider`)."""
+
+    secret_fields: frozenset[str]
 
 SCHEME = "scrypt"
 N_LOG2, R, P = 14, 8, 1
 LEGACY_PREFIX = "sha256:"
-
-
-def new_salt() -> str:
-    """A fresh random salt (hex) for a new lockfile."""
-    return secrets.token_hex(16)
 
 
 def _blob(value: Any) -> bytes:
@@ -119,7 +119,7 @@ def secret_matches(value: Any, recorded: Any, salt: str) -> bool:
 
 
 def migrate_legacy_secrets(records: Mapping[str, Record], resolved: Callable[[str], Mapping[str, Any] | None],
-                           provider_of: Callable[[str], Provider], salt: str) -> list[str]:
+                           provider_of: Callable[[str], HasSecretFields], salt: str) -> list[str]:
     """Rewrite, in place, legacy unsalted secret hashes whose value is unchanged in the salted form.
 
     ``resolved(address)`` gives the desired props of a record's address, resolved against the

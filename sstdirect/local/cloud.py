@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from .gateway.auth_iam import Principal
     from .gateway.server import LocalGateway
     from .latency import LatencyMiddleware, LatencyModel, RequestRecord
 
@@ -104,6 +105,7 @@ class LocalCloud:
         self._server: ThreadedMotoServer | None = None
         self._port: int | None = None
         self.start_seconds: float | None = None
+        self._principals: Callable[[str], Principal | None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -238,6 +240,16 @@ class LocalCloud:
             raise RuntimeError("LocalCloud is not running; start it before serve()")
         return LocalGateway(self, app, ports)
 
+    def principal(self, access_key_id: str) -> Principal | None:
+        """Whom ``access_key_id`` belongs to, when this cloud handed it out (:attr:`credentials`, an IAM user's
+        access key, an STS session, a Cognito identity pool's credentials), else None: what the local gateway
+        checks SigV4 against (see :mod:`sstdirect.local.ext.principals`)."""
+        if self._principals is None:
+            from .ext.principals import EmbeddedPrincipals
+
+            self._principals = EmbeddedPrincipals(self.credentials.access_key_id, self.credentials.secret_access_key)
+        return self._principals(access_key_id)
+
     # --- clients -----------------------------------------------------------------------------
 
     def session(self) -> boto3.Session:
@@ -254,8 +266,10 @@ class LocalCloud:
         import botocore.session
         from botocore.configprovider import ConstantProvider
 
+        from .botocore_loader import shared_loader
+
         core = botocore.session.Session()
-        core.register_component("data_loader", _shared_loader())
+        core.register_component("data_loader", shared_loader())
         store = core.get_component("config_store")
         store.set_config_provider("profile", ConstantProvider(None))
         store.set_config_provider("config_file", ConstantProvider(os.devnull))
@@ -283,19 +297,6 @@ class LocalCloud:
     def __repr__(self) -> str:
         where = self.endpoint_url if self.running else "stopped"
         return f"LocalCloud({where}, region={self.region!r})"
-
-
-def _shared_loader() -> Any:
-    """One botocore data loader for every session this module makes (it caches parsed models)."""
-    global _loader
-    if _loader is None:
-        from botocore.loaders import create_loader
-
-        _loader = create_loader()
-    return _loader
-
-
-_loader: Any = None
 
 
 # --- the server --------------------------------------------------------------------------------

@@ -200,10 +200,10 @@ class _Identifier:
         if self._session is None:
             import botocore.session
 
-            from .cloud import _shared_loader
+            from .botocore_loader import shared_loader
 
             session = botocore.session.Session()
-            session.register_component("data_loader", _shared_loader())
+            session.register_component("data_loader", shared_loader())
             self._session = session
         return self._session.get_service_model(service)
 

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..aws import Aws, error_code
+from ..engine.resource import Created, Provider
+from ..engine.spec import Spec, resource_spec
 from ..engine.values import FrozenDict
 from ..state import Record
 from .common import tag_list
@@ -54,24 +55,23 @@ def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
-@register
-class AccountCloudWatchRoleProvider(Provider):
-    """props: ``role_name`` (the role made when the account has none), ``on_remove`` (``"retain"``).
-    attrs: ``role_arn`` (the account's role, whoever made it). Never deleted; see the module doc."""
+@resource_spec("apigateway.AccountCloudWatchRole")
+class AccountCloudWatchRoleSpec(Spec):
+    role_name: str = ROLE_NAME  # the role made when the account has none
+    on_remove: Literal["retain"] = "retain"
 
-    type = "apigateway.AccountCloudWatchRole"
+
+class AccountCloudWatchRoleProvider(Provider):
+    """An :class:`AccountCloudWatchRoleSpec`. attrs: ``role_arn`` (the account's role, whoever made it). Never
+    deleted; see the module doc."""
+
+    spec = AccountCloudWatchRoleSpec
 
     def _current(self, aws: Aws) -> str | None:
         """The account's CloudWatch role ARN, if one is set and the role exists."""
         arn = aws.call(SERVICE, "get_account").get("cloudwatchRoleArn")
-        if not arn:
+        if not arn or aws.get_or_none("iam", "get_role", RoleName=_role_name(arn)) is None:
             return None
-        try:
-            aws.call("iam", "get_role", RoleName=_role_name(arn))
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
         return arn
 
     def _ensure_role(self, aws: Aws, name: str) -> str:
@@ -86,11 +86,8 @@ class AccountCloudWatchRoleProvider(Provider):
             role = aws.call("iam", "get_role", RoleName=name)["Role"]
             aws.call("iam", "update_assume_role_policy", RoleName=name, PolicyDocument=trust)
         partition = role["Arn"].split(":")[1]
-        try:
-            aws.call("iam", "attach_role_policy", RoleName=name, PolicyArn=f"arn:{partition}:iam::aws:{MANAGED_POLICY}")
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise
+        managed = f"arn:{partition}:iam::aws:{MANAGED_POLICY}"
+        if aws.get_or_none("iam", "attach_role_policy", RoleName=name, PolicyArn=managed) is None:  # no such policy
             aws.call("iam", "put_role_policy", RoleName=name, PolicyName=INLINE_POLICY_NAME,
                      PolicyDocument=json.dumps(PUSH_TO_CLOUDWATCH_LOGS))
         return role["Arn"]
@@ -99,8 +96,8 @@ class AccountCloudWatchRoleProvider(Provider):
         current = self._current(aws)
         if current is not None:
             return Created(current, {"role_arn": current})
-        arn = self._ensure_role(aws, props["role_name"])
-        # IAM is eventually consistent: a role just made may be refused for a while (aws.py retries it).
+        arn = self._ensure_role(aws, AccountCloudWatchRoleSpec.from_props(props).role_name)
+        # IAM is eventually consistent: a role just made may be refused for a while (Aws.call retries it).
         aws.call(SERVICE, "update_account",
                  patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
         return Created(arn, {"role_arn": arn})
@@ -108,9 +105,6 @@ class AccountCloudWatchRoleProvider(Provider):
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         present = self._current(aws) is not None  # one account setting, however many records
         return {address: {} if present else None for address in records}
-
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         return self.create(aws, props).attrs

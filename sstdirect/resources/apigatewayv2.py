@@ -8,15 +8,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Owned, Provider, Stray, register, tagged_for
-from ..engine.values import FrozenDict
+from ..aws import Aws
+from ..engine.resource import Created, Owned, Provider, Stray, tagged_for
+from ..engine.spec import Spec, Text, resource_spec
+from ..engine.values import Fmt, FrozenDict, Ref
 from ..state import Record
-from .common import first, gone_is_fine, plain
+from .common import plain
 
 SERVICE = "apigatewayv2"
+
+#: How a route names the integration it calls (AWS's ``Target``): written by :func:`integration_target` only.
+INTEGRATION_TARGET = "integrations/{id}"
+
+
+def integration_target(integration: Ref) -> Fmt:
+    """A route's ``target`` prop: the integration whose id ``integration`` refers to."""
+    return Fmt.of(INTEGRATION_TARGET, id=integration)
+
+
+def targeted_integration(target: Any) -> Ref | None:
+    """The ref to the integration a route's ``target`` prop names, when :func:`integration_target` made it;
+    None for any other value (a literal target, another form)."""
+    if not isinstance(target, Fmt) or len(target.args) != 1:
+        return None
+    ref = target.args[0][1]
+    return ref if isinstance(ref, Ref) and target == integration_target(ref) else None
 
 
 def _by_api(
@@ -41,15 +59,8 @@ def _children(aws: Aws, method: str, api_id: str) -> list[dict[str, Any]]:
     once inside :meth:`Aws.shared_reads` however many readers ask (refresh, the strays, the lookups
     before a create)."""
 
-    def read() -> list[dict[str, Any]]:
-        try:
-            return aws.paginate(SERVICE, method, "Items", ApiId=api_id)
-        except Exception as exc:
-            if is_not_found(exc):
-                return []
-            raise
-
-    return aws.shared(f"{SERVICE}.{method}:{api_id}", read)
+    return aws.shared(f"{SERVICE}.{method}:{api_id}",
+                      lambda: aws.paginate_or_empty(SERVICE, method, "Items", ApiId=api_id))
 
 
 def _apis(aws: Aws) -> list[dict[str, Any]]:
@@ -61,22 +72,29 @@ def _cors_params(cors: Any) -> dict[str, Any]:
     return {"CorsConfiguration": plain(cors)} if cors else {}
 
 
-@register
-class ApiProvider(Provider):
-    """props: ``name``, ``protocol_type`` (HTTP | WEBSOCKET), ``cors`` (AWS's CorsConfiguration shape,
-    or None), ``route_selection_expression`` (WebSocket only, else None), ``tags``.
-    attrs: ``id``, ``endpoint``, ``arn``, ``execution_arn``."""
+@resource_spec("apigatewayv2.Api")
+class ApiSpec(Spec):
+    name: str
+    protocol_type: Literal["HTTP", "WEBSOCKET"]
+    cors: Mapping[str, Any] | None = None  # AWS's CorsConfiguration shape
+    route_selection_expression: str | None = None  # WebSocket only
+    tags: Mapping[str, str]
 
-    type = "apigatewayv2.Api"
+
+class ApiProvider(Provider):
+    """An :class:`ApiSpec`. attrs: ``id``, ``endpoint``, ``arn``, ``execution_arn``."""
+
+    spec = ApiSpec
     adopt_before_create = True
     start_priority = 1
     replace_on = frozenset({"protocol_type"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        params: dict[str, Any] = {"Name": props["name"], "ProtocolType": props["protocol_type"],
-                                  "Tags": plain(props["tags"]), **_cors_params(props.get("cors"))}
-        if props.get("route_selection_expression"):
-            params["RouteSelectionExpression"] = props["route_selection_expression"]
+        spec = ApiSpec.from_props(props)
+        params: dict[str, Any] = {"Name": spec.name, "ProtocolType": spec.protocol_type, "Tags": plain(spec.tags),
+                                  **_cors_params(spec.cors)}
+        if spec.route_selection_expression:
+            params["RouteSelectionExpression"] = spec.route_selection_expression
         api = aws.call(SERVICE, "create_api", **params)
         return Created(api["ApiId"], self._attrs(aws, api))
 
@@ -93,40 +111,33 @@ class ApiProvider(Provider):
         apis = {a["ApiId"]: a for a in _apis(aws)}
         return {address: _observed_api(apis.get(rec.physical_id or "")) for address, rec in records.items()}
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        api_id = record.physical_id
+        api_id, spec = record.physical_id, ApiSpec.from_props(props)
         params: dict[str, Any] = {}
         if "name" in changed:
-            params["Name"] = props["name"]
-        if "route_selection_expression" in changed and props.get("route_selection_expression"):
-            params["RouteSelectionExpression"] = props["route_selection_expression"]
+            params["Name"] = spec.name
+        if "route_selection_expression" in changed and spec.route_selection_expression:
+            params["RouteSelectionExpression"] = spec.route_selection_expression
         if "cors" in changed:
-            if props.get("cors"):
-                params.update(_cors_params(props["cors"]))
+            if spec.cors:
+                params.update(_cors_params(spec.cors))
             else:
-                with gone_is_fine():
-                    aws.call(SERVICE, "delete_cors_configuration", ApiId=api_id)
+                aws.delete_if_exists(SERVICE, "delete_cors_configuration", ApiId=api_id)
         if params:
             aws.call(SERVICE, "update_api", ApiId=api_id, **params)
         if "tags" in changed:
-            aws.call(SERVICE, "tag_resource", ResourceArn=record.attrs["arn"], Tags=plain(props["tags"]))
+            aws.call(SERVICE, "tag_resource", ResourceArn=record.attrs["arn"], Tags=plain(spec.tags))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_api", ApiId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """An API with this name and this resource's ``sstdirect:id`` tag, not one of ``exclude``."""
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(SERVICE, "delete_api", ApiId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        tag = props["tags"].get("sstdirect:id")
+        """APIs with this name and this resource's ``sstdirect:id`` tag, not one of ``exclude``."""
+        spec = ApiSpec.from_record(props)
+        tag = spec.tags.get("sstdirect:id")
         return [Created(api["ApiId"], self._attrs(aws, api)) for api in _apis(aws)
-                if api.get("Name") == props["name"] and (api.get("Tags") or {}).get("sstdirect:id") == tag
+                if api.get("Name") == spec.name and (api.get("Tags") or {}).get("sstdirect:id") == tag
                 and api["ApiId"] not in exclude]
 
     def strays(self, aws: Aws, record: Record, claimed: frozenset[str],
@@ -181,23 +192,32 @@ INTEGRATION_FIELDS = {
 }
 
 
-@register
-class IntegrationProvider(Provider):
-    """props: ``api_id``, ``integration_type``, ``integration_uri``, ``integration_method`` (or None),
-    ``payload_format_version``, ``timeout_ms``, ``description`` (the logical address: how an
-    interrupted create is found again). attrs: ``id``."""
+@resource_spec("apigatewayv2.Integration")
+class IntegrationSpec(Spec):
+    api_id: Text
+    integration_type: Literal["AWS_PROXY", "AWS", "HTTP", "HTTP_PROXY", "MOCK"] = "AWS_PROXY"
+    integration_uri: Text
+    integration_method: str | None = None
+    payload_format_version: str | None = None
+    timeout_ms: int
+    description: str  # the logical address: how an interrupted create is found again
 
-    type = "apigatewayv2.Integration"
+
+class IntegrationProvider(Provider):
+    """An :class:`IntegrationSpec`. attrs: ``id``."""
+
+    spec = IntegrationSpec
     adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id"})
 
-    def _params(self, props: FrozenDict, fields: Any = None) -> dict[str, Any]:
-        return {api: props[f] for f, api in INTEGRATION_FIELDS.items()
-                if (fields is None or f in fields) and props.get(f) is not None}
+    def _params(self, integration: IntegrationSpec, fields: Any = None) -> dict[str, Any]:
+        return {api: getattr(integration, f) for f, api in INTEGRATION_FIELDS.items()
+                if (fields is None or f in fields) and getattr(integration, f) is not None}
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        out = aws.call(SERVICE, "create_integration", ApiId=props["api_id"], **self._params(props))
+        spec = IntegrationSpec.from_props(props)
+        out = aws.call(SERVICE, "create_integration", ApiId=spec.api_id, **self._params(spec))
         return Created(out["IntegrationId"], {"id": out["IntegrationId"]})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
@@ -206,56 +226,60 @@ class IntegrationProvider(Provider):
         return _by_api(aws, records, "get_integrations", lambda _, i: (i["IntegrationId"], {
             f: i.get(api) for f, api in INTEGRATION_FIELDS.items() if f != "description"}))
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(SERVICE, "update_integration", ApiId=props["api_id"], IntegrationId=record.physical_id,
-                 **self._params(props, changed))
+        spec = IntegrationSpec.from_props(props)
+        aws.call(SERVICE, "update_integration", ApiId=spec.api_id, IntegrationId=record.physical_id,
+                 **self._params(spec, changed))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_integration", ApiId=record.props["api_id"],
-                     IntegrationId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """The integration of this API whose description is this address, not one of ``exclude``."""
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(SERVICE, "delete_integration", ApiId=record.props["api_id"],
+                             IntegrationId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        """Those whose description is this address; else the one an import made (no sstdirect description)
-        with this URI (an import gives each integration a URI of its own)."""
-        items = [i for i in _children(aws, "get_integrations", props["api_id"]) if i["IntegrationId"] not in exclude]
-        found = [i for i in items if i.get("Description") == props["description"]]
+        """The integrations of this API, not one of ``exclude``, whose description is this address; else the
+        one an import made (no sstdirect description) with this URI (an import gives each integration a URI
+        of its own)."""
+        spec = IntegrationSpec.from_record(props)
+        items = [i for i in _children(aws, "get_integrations", spec.api_id) if i["IntegrationId"] not in exclude]
+        found = [i for i in items if i.get("Description") == spec.description]
         if not found:
-            found = [i for i in items if i.get("IntegrationUri") == props["integration_uri"]
+            found = [i for i in items if i.get("IntegrationUri") == spec.integration_uri
                      and "/integration/" not in (i.get("Description") or "")][:1]
         return [Created(i["IntegrationId"], {"id": i["IntegrationId"]}) for i in found]
 
 
-@register
-class RouteProvider(Provider):
-    """props: ``api_id``, ``route_key``, ``target`` (``integrations/{id}``), ``authorization_type``
-    (always sent, so removing auth takes effect), ``authorizer_id`` (or None),
-    ``authorization_scopes`` (tuple). attrs: ``id``."""
+@resource_spec("apigatewayv2.Route")
+class RouteSpec(Spec):
+    """``authorization_type`` is always sent, so removing auth takes effect."""
 
-    type = "apigatewayv2.Route"
+    api_id: Text
+    route_key: str
+    target: Text  # :func:`integration_target`
+    authorization_type: Literal["NONE", "AWS_IAM", "JWT", "CUSTOM"] = "NONE"
+    authorizer_id: Text | None = None
+    authorization_scopes: tuple[str, ...] = ()
+
+
+class RouteProvider(Provider):
+    """A :class:`RouteSpec`. attrs: ``id``."""
+
+    spec = RouteSpec
     adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "route_key"})
 
-    def _params(self, props: FrozenDict) -> dict[str, Any]:
-        params: dict[str, Any] = {"Target": props["target"], "AuthorizationType": props["authorization_type"]}
-        if props.get("authorizer_id"):
-            params["AuthorizerId"] = props["authorizer_id"]
-        if props.get("authorization_scopes") is not None:
-            params["AuthorizationScopes"] = list(props["authorization_scopes"])
+    def _params(self, route: RouteSpec) -> dict[str, Any]:
+        params: dict[str, Any] = {"Target": route.target, "AuthorizationType": route.authorization_type}
+        if route.authorizer_id:
+            params["AuthorizerId"] = route.authorizer_id
+        if route.authorization_scopes is not None:
+            params["AuthorizationScopes"] = list(route.authorization_scopes)
         return params
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        out = aws.call(SERVICE, "create_route", ApiId=props["api_id"], RouteKey=props["route_key"],
-                       **self._params(props))
+        spec = RouteSpec.from_props(props)
+        out = aws.call(SERVICE, "create_route", ApiId=spec.api_id, RouteKey=spec.route_key, **self._params(spec))
         return Created(out["RouteId"], {"id": out["RouteId"]})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
@@ -267,41 +291,47 @@ class RouteProvider(Provider):
             "authorization_scopes": r.get("AuthorizationScopes") or [],
         }))
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(SERVICE, "update_route", ApiId=props["api_id"], RouteId=record.physical_id,
-                 RouteKey=props["route_key"], **self._params(props))
+        spec = RouteSpec.from_props(props)
+        aws.call(SERVICE, "update_route", ApiId=spec.api_id, RouteId=record.physical_id, RouteKey=spec.route_key,
+                 **self._params(spec))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_route", ApiId=record.props["api_id"], RouteId=record.physical_id)
+        aws.delete_if_exists(SERVICE, "delete_route", ApiId=record.props["api_id"], RouteId=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        for item in _children(aws, "get_routes", props["api_id"]):
-            if item.get("RouteKey") == props["route_key"] and item["RouteId"] not in exclude:
+        spec = RouteSpec.from_record(props)
+        for item in _children(aws, "get_routes", spec.api_id):
+            if item.get("RouteKey") == spec.route_key and item["RouteId"] not in exclude:
                 return Created(item["RouteId"], {"id": item["RouteId"]})
         return None
 
 
-@register
-class StageProvider(Provider):
-    """props: ``api_id``, ``name``, ``auto_deploy``, ``access_log`` (``{"DestinationArn", "Format"}``
-    or None), ``tags``. attrs: ``name``."""
+@resource_spec("apigatewayv2.Stage")
+class StageSpec(Spec):
+    api_id: Text
+    name: str
+    auto_deploy: bool = True
+    access_log: Mapping[str, Any] | None = None  # {"DestinationArn", "Format"}
+    tags: Mapping[str, str]
 
-    type = "apigatewayv2.Stage"
+
+class StageProvider(Provider):
+    """A :class:`StageSpec`. attrs: ``name``."""
+
+    spec = StageSpec
     adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        params: dict[str, Any] = {"AutoDeploy": props["auto_deploy"], "Tags": plain(props["tags"])}
-        if props.get("access_log"):
-            params["AccessLogSettings"] = plain(props["access_log"])
-        aws.call(SERVICE, "create_stage", ApiId=props["api_id"], StageName=props["name"], **params)
-        return Created(f"{props['api_id']}/{props['name']}", {"name": props["name"]})
+        spec = StageSpec.from_props(props)
+        params: dict[str, Any] = {"AutoDeploy": spec.auto_deploy, "Tags": plain(spec.tags)}
+        if spec.access_log:
+            params["AccessLogSettings"] = plain(spec.access_log)
+        aws.call(SERVICE, "create_stage", ApiId=spec.api_id, StageName=spec.name, **params)
+        return Created(f"{spec.api_id}/{spec.name}", {"name": spec.name})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         return _by_api(aws, records, "get_stages", lambda api_id, s: (f"{api_id}/{s['StageName']}", {
@@ -310,34 +340,30 @@ class StageProvider(Provider):
             "access_log": s.get("AccessLogSettings") or None,
         }))
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        params: dict[str, Any] = {}
+        spec, params = StageSpec.from_props(props), {}
         if "auto_deploy" in changed:
-            params["AutoDeploy"] = props["auto_deploy"]
+            params["AutoDeploy"] = spec.auto_deploy
         if "access_log" in changed:
-            if props.get("access_log"):
-                params["AccessLogSettings"] = plain(props["access_log"])
+            if spec.access_log:
+                params["AccessLogSettings"] = plain(spec.access_log)
             else:
-                with gone_is_fine():
-                    aws.call(SERVICE, "delete_access_log_settings", ApiId=props["api_id"], StageName=props["name"])
+                aws.delete_if_exists(SERVICE, "delete_access_log_settings", ApiId=spec.api_id, StageName=spec.name)
         if params:
-            aws.call(SERVICE, "update_stage", ApiId=props["api_id"], StageName=props["name"], **params)
+            aws.call(SERVICE, "update_stage", ApiId=spec.api_id, StageName=spec.name, **params)
         if "tags" in changed:
-            arn = f"arn:aws:apigateway:{aws.region}::/apis/{props['api_id']}/stages/{props['name']}"
-            aws.call(SERVICE, "tag_resource", ResourceArn=arn, Tags=plain(props["tags"]))
+            arn = f"arn:aws:apigateway:{aws.region}::/apis/{spec.api_id}/stages/{spec.name}"
+            aws.call(SERVICE, "tag_resource", ResourceArn=arn, Tags=plain(spec.tags))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_stage", ApiId=record.props["api_id"], StageName=record.props["name"])
+        aws.delete_if_exists(SERVICE, "delete_stage", ApiId=record.props["api_id"], StageName=record.props["name"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        if not any(st.get("StageName") == props["name"] for st in _children(aws, "get_stages", props["api_id"])):
+        spec = StageSpec.from_record(props)
+        if not any(st.get("StageName") == spec.name for st in _children(aws, "get_stages", spec.api_id)):
             return None
-        return Created(f"{props['api_id']}/{props['name']}", {"name": props["name"]})
+        return Created(f"{spec.api_id}/{spec.name}", {"name": spec.name})
 
 
 AUTHORIZER_FIELDS = {
@@ -352,46 +378,57 @@ AUTHORIZER_FIELDS = {
 }
 
 
-@register
-class AuthorizerProvider(Provider):
-    """props: ``api_id``, ``name``, ``authorizer_type`` (JWT | REQUEST), ``identity_source``,
-    ``jwt_configuration`` (``{"Issuer", "Audience"}``) or the Lambda fields ``authorizer_uri``,
-    ``authorizer_payload_format_version``, ``enable_simple_responses``, ``result_ttl``. attrs: ``id``."""
+@resource_spec("apigatewayv2.Authorizer")
+class AuthorizerSpec(Spec):
+    """A JWT authorizer has ``jwt_configuration`` (``{"Issuer", "Audience"}``); a Lambda (REQUEST) one the
+    ``authorizer_*``, ``enable_simple_responses`` and ``result_ttl`` fields (None where an API lacks them)."""
 
-    type = "apigatewayv2.Authorizer"
+    api_id: Text
+    name: str
+    authorizer_type: Literal["JWT", "REQUEST"]
+    identity_source: tuple[str, ...]
+    jwt_configuration: Mapping[str, Any] | None = None
+    authorizer_uri: Text | None = None
+    authorizer_payload_format_version: str | None = None
+    enable_simple_responses: bool | None = None
+    result_ttl: int | None = None
+
+
+class AuthorizerProvider(Provider):
+    """An :class:`AuthorizerSpec`. attrs: ``id``."""
+
+    spec = AuthorizerSpec
     adopt_before_create = True
     deleted_with = "apigatewayv2.Api"
     replace_on = frozenset({"api_id", "authorizer_type"})
 
-    def _params(self, props: FrozenDict) -> dict[str, Any]:
-        return {api: plain(props[f]) for f, api in AUTHORIZER_FIELDS.items() if props.get(f) is not None}
+    def _params(self, authorizer: AuthorizerSpec) -> dict[str, Any]:
+        return {api: plain(getattr(authorizer, f)) for f, api in AUTHORIZER_FIELDS.items()
+                if getattr(authorizer, f) is not None}
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        out = aws.call(SERVICE, "create_authorizer", ApiId=props["api_id"], **self._params(props))
+        spec = AuthorizerSpec.from_props(props)
+        out = aws.call(SERVICE, "create_authorizer", ApiId=spec.api_id, **self._params(spec))
         return Created(out["AuthorizerId"], {"id": out["AuthorizerId"]})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         return _by_api(aws, records, "get_authorizers", lambda _, a: (a["AuthorizerId"], {
             f: a.get(api) for f, api in AUTHORIZER_FIELDS.items()}))
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(SERVICE, "update_authorizer", ApiId=props["api_id"], AuthorizerId=record.physical_id,
-                 **self._params(props))
+        spec = AuthorizerSpec.from_props(props)
+        aws.call(SERVICE, "update_authorizer", ApiId=spec.api_id, AuthorizerId=record.physical_id,
+                 **self._params(spec))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_authorizer", ApiId=record.props["api_id"], AuthorizerId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """The authorizer of this API with this name, not one of ``exclude``: a replaced authorizer
-        (a change of type) keeps its name, so the old one and the new one share it until the old is deleted."""
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(SERVICE, "delete_authorizer", ApiId=record.props["api_id"],
+                             AuthorizerId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        """The authorizers of this API with this name, not one of ``exclude``: a replaced authorizer
+        (a change of type) keeps its name, so the old one and the new one share it until the old is deleted."""
+        spec = AuthorizerSpec.from_record(props)
         return [Created(a["AuthorizerId"], {"id": a["AuthorizerId"]})
-                for a in _children(aws, "get_authorizers", props["api_id"])
-                if a.get("Name") == props["name"] and a["AuthorizerId"] not in exclude]
+                for a in _children(aws, "get_authorizers", spec.api_id)
+                if a.get("Name") == spec.name and a["AuthorizerId"] not in exclude]

@@ -9,12 +9,14 @@ integration ids back with ``GetRoutes``. Two requests however many routes; each 
 still a resource of its own in the lockfile, and every later change goes route by route, exactly.
 
 Eligible (:func:`import_groups`): a route of an HTTP API created in the same plan, with no authorizer
-(``NONE`` or ``AWS_IAM``), whose integration is created in the same plan, targeted by this route alone,
+(``NONE`` or ``AWS_IAM``), whose target names an integration (:func:`~.apigatewayv2.targeted_integration`)
+created in the same plan, targeted by this route alone,
 with an ``integration_uri`` no other imported integration has, and whose props refer to nothing but the
 API and the integration. Every other child of the API created in the plan (routes with an authorizer,
 authorizers, the stage, ...) waits for the import, which overwrites the API's definition.
 
-Crash safety: intent records are saved for every member before ``ReimportApi``. If the process dies after
+The import is a batch-create plug-in (:data:`HTTP_API_IMPORT`, see :mod:`sstdirect.engine.batch`).
+Crash safety: the executor saves intent records for every member before ``ReimportApi``. If the process dies after
 AWS made them, the next deploy finds each route by its route key and each integration by its URI among
 the API's integrations that carry no sstdirect description (:class:`IntegrationProvider.find_all`), never
 one another record owns (see :mod:`sstdirect.engine.refresh`).
@@ -23,14 +25,16 @@ one another record owns (see :mod:`sstdirect.engine.refresh`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..aws import Aws
+from ..engine.batch import BatchCreate
 from ..engine.resource import Created, Resource
-from ..engine.values import Fmt, Ref, refs_in
-from .apigatewayv2 import SERVICE, ApiProvider, IntegrationProvider, RouteProvider
+from ..engine.values import Ref, refs_in
+from ..routekey import RouteKey
+from .apigatewayv2 import SERVICE, ApiProvider, IntegrationProvider, RouteProvider, targeted_integration
 from .common import plain
 
 #: The fewest routes worth an import (one route costs two calls either way).
@@ -46,6 +50,11 @@ class ImportGroup:
     routes: tuple[str, ...]  # route addresses, in route-key order
     integrations: tuple[str, ...]  # the integration of each route, same order
     waiting: tuple[str, ...]
+
+    @property
+    def address(self) -> str:
+        """The address a failed import is reported against: the API's."""
+        return self.api
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -93,13 +102,11 @@ def import_groups(desired: Mapping[str, Resource], creating: Iterable[str],
 def _eligible_integration(route: Resource, api_id: Ref, desired: Mapping[str, Resource], creating: set[str],
                           targets: Mapping[str, int]) -> Resource | None:
     props = route.props
-    target = props.get("target")
     if (props.get("api_id") != api_id or props.get("authorizer_id") is not None
-            or props.get("authorization_type") not in ("NONE", "AWS_IAM") or not isinstance(target, Fmt)
-            or target.template != "integrations/{id}"):
+            or props.get("authorization_type") not in ("NONE", "AWS_IAM")):
         return None
-    ref = target.args[0][1] if len(target.args) == 1 else None
-    if not isinstance(ref, Ref) or ref.attr != "id" or ref.address not in creating or targets.get(ref.address) != 1:
+    ref = targeted_integration(props.get("target"))
+    if ref is None or ref.attr != "id" or ref.address not in creating or targets.get(ref.address) != 1:
         return None
     integration = desired[ref.address]
     if (integration.type != IntegrationProvider.type or integration.props.get("api_id") != api_id
@@ -118,9 +125,7 @@ def openapi_body(api: Mapping[str, Any], pairs: list[tuple[Mapping[str, Any], Ma
     / ``-authtype``; ``$default`` as a path)."""
     paths: dict[str, dict[str, Any]] = {}
     for route, integration in pairs:
-        method, _, path = route["route_key"].partition(" ")
-        if route["route_key"] == "$default":
-            method, path = "ANY", "$default"
+        path, method = RouteKey.parse(route["route_key"]).to_openapi()
         operation: dict[str, Any] = {
             "x-amazon-apigateway-integration": {
                 "type": "aws_proxy",
@@ -134,7 +139,7 @@ def openapi_body(api: Mapping[str, Any], pairs: list[tuple[Mapping[str, Any], Ma
         }
         if route["authorization_type"] == "AWS_IAM":
             operation["security"] = [{"sigv4": []}]
-        paths.setdefault(path, {})["x-amazon-apigateway-any-method" if method == "ANY" else method.lower()] = operation
+        paths.setdefault(path, {})[method] = operation
     body: dict[str, Any] = {
         "openapi": "3.0.1",
         "info": {"title": api["name"], "version": "1"},
@@ -165,3 +170,19 @@ def run_import(aws: Aws, api_id: str, api: Mapping[str, Any],
         out.append((Created(found["RouteId"], {"id": found["RouteId"]}),
                     Created(integration_id, {"id": integration_id})))
     return out
+
+
+def create_imported(aws: Aws, group: ImportGroup, props: Callable[[str], Mapping[str, Any]],
+                    lookup: Callable[[Ref], Any]) -> dict[str, Created]:
+    """The batch runner: import ``group``'s routes and integrations into its (new) API; what was made, by
+    address. A route's ``target`` is unknown until then: its props are those that resolve."""
+    pairs = [(props(r), props(i)) for r, i in zip(group.routes, group.integrations, strict=True)]
+    made = run_import(aws, lookup(Ref(group.api, "id")), props(group.api), pairs)
+    out: dict[str, Created] = {}
+    for (route, integration), r, i in zip(made, group.routes, group.integrations, strict=True):
+        out[i], out[r] = integration, route
+    return out
+
+
+#: The plug-in, named in ``sstdirect.resources.BATCH_CREATES``.
+HTTP_API_IMPORT = BatchCreate("apigatewayv2.import", import_groups, create_imported)

@@ -14,20 +14,21 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Owned, Provider, register, tagged_for
+from ..aws import Aws
+from ..aws.waiters import WaitFailed, WaitTimedOut, wait
+from ..engine.resource import Created, Owned, Provider, tagged_for
+from ..engine.spec import Spec, Text, resource_spec
 from ..engine.values import FrozenDict
 from ..errors import DeployError
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import plain
 
 SERVICE = "appsync"
 DAY = 86400
 # An API key is replaced when it expires within this many days (or half its lifetime if shorter).
 KEY_RENEW_WITHIN_DAYS = 7
-SCHEMA_POLL_DELAYS = (0.0, 0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, *([3.0] * 30))  # ~100 s in all
 
 
 def _list_per_api(
@@ -45,12 +46,8 @@ def _list_per_api(
         params_of[(api_id, label)] = params
     out: dict[str, dict[str, Any] | None] = {}
     for (api_id, label), recs in groups.items():
-        try:
-            items = aws.paginate(SERVICE, method, key, apiId=api_id, **params_of[(api_id, label)])
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise
-            items = []  # the API is gone, and its children with it
+        # the API is gone: its children with it
+        items = aws.paginate_or_empty(SERVICE, method, key, apiId=api_id, **params_of[(api_id, label)])
         for address, rec in recs.items():
             seen = dict(observe(api_id, item, rec) for item in items)
             found = seen.get(rec.physical_id or "")
@@ -74,27 +71,41 @@ AUTH_CONFIGS = {"user_pool_config": "userPoolConfig", "open_id_connect_config": 
                 "lambda_authorizer_config": "lambdaAuthorizerConfig"}
 
 
-def _api_params(props: FrozenDict) -> dict[str, Any]:
-    params: dict[str, Any] = {"name": props["name"], "authenticationType": props["authentication_type"]}
-    for field, api in AUTH_CONFIGS.items():
-        if props.get(field):
-            params[api] = plain(props[field])
-    if props.get("additional_authentication_providers"):
-        params["additionalAuthenticationProviders"] = plain(props["additional_authentication_providers"])
+AuthenticationType = Literal["API_KEY", "AWS_IAM", "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_LAMBDA"]
+
+
+@resource_spec("appsync.GraphqlApi")
+class GraphqlApiSpec(Spec):
+    """The default authorization mode's config is AWS's shape (or None); each additional provider is AWS's
+    AdditionalAuthenticationProvider."""
+
+    name: str
+    authentication_type: AuthenticationType
+    user_pool_config: Mapping[str, Any] | None = None
+    open_id_connect_config: Mapping[str, Any] | None = None
+    lambda_authorizer_config: Mapping[str, Any] | None = None
+    additional_authentication_providers: tuple[Mapping[str, Any], ...] = ()
+    tags: Mapping[str, str]
+
+
+def _api_params(api: GraphqlApiSpec) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": api.name, "authenticationType": api.authentication_type}
+    for field, key in AUTH_CONFIGS.items():
+        if getattr(api, field):
+            params[key] = plain(getattr(api, field))
+    if api.additional_authentication_providers:
+        params["additionalAuthenticationProviders"] = plain(api.additional_authentication_providers)
     return params
 
 
-@register
 class GraphqlApiProvider(Provider):
-    """props: ``name``, ``authentication_type``, ``user_pool_config`` / ``open_id_connect_config`` /
-    ``lambda_authorizer_config`` (AWS's shapes, or None), ``additional_authentication_providers``
-    (a list of AWS's AdditionalAuthenticationProvider), ``tags``. attrs: ``id``, ``arn``, ``url``
-    (``uris["GRAPHQL"]``), ``realtime_url``."""
+    """A :class:`GraphqlApiSpec`. attrs: ``id``, ``arn``, ``url`` (``uris["GRAPHQL"]``), ``realtime_url``."""
 
-    type = "appsync.GraphqlApi"
+    spec = GraphqlApiSpec
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        api = aws.call(SERVICE, "create_graphql_api", tags=plain(props["tags"]), **_api_params(props))["graphqlApi"]
+        spec = GraphqlApiSpec.from_props(props)
+        api = aws.call(SERVICE, "create_graphql_api", tags=plain(spec.tags), **_api_params(spec))["graphqlApi"]
         return Created(api["apiId"], self._attrs(api))
 
     @staticmethod
@@ -122,27 +133,24 @@ class GraphqlApiProvider(Provider):
         observed["tags"] = _project(api.get("tags") or {}, rec.props.get("tags") or {}) or {}
         return observed
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        attrs: dict[str, Any] = {}
+        spec, attrs = GraphqlApiSpec.from_props(props), {}
         if changed - {"tags"}:  # UpdateGraphqlApi replaces the settings: send them all
-            api = aws.call(SERVICE, "update_graphql_api", apiId=record.physical_id, **_api_params(props))
+            api = aws.call(SERVICE, "update_graphql_api", apiId=record.physical_id, **_api_params(spec))
             attrs = self._attrs(api["graphqlApi"])
         if "tags" in changed:
-            aws.call(SERVICE, "tag_resource", resourceArn=record.attrs["arn"], tags=plain(props["tags"]))
+            aws.call(SERVICE, "tag_resource", resourceArn=record.attrs["arn"], tags=plain(spec.tags))
         return attrs
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_graphql_api", apiId=record.physical_id)
+        aws.delete_if_exists(SERVICE, "delete_graphql_api", apiId=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An API with this name and this resource's ``sstdirect:id`` tag."""
-        tag = props["tags"].get("sstdirect:id")
+        spec = GraphqlApiSpec.from_record(props)
+        tag = spec.tags.get("sstdirect:id")
         for api in aws.paginate(SERVICE, "list_graphql_apis", "graphqlApis"):
-            if (api.get("name") == props["name"] and (api.get("tags") or {}).get("sstdirect:id") == tag
+            if (api.get("name") == spec.name and (api.get("tags") or {}).get("sstdirect:id") == tag
                     and api["apiId"] not in exclude):
                 return Created(api["apiId"], self._attrs(api))
         return None
@@ -161,56 +169,57 @@ def schema_sha256(sdl: str) -> str:
     return hashlib.sha256(sdl.encode()).hexdigest()
 
 
-@register
+@resource_spec("appsync.Schema")
+class SchemaSpec(Spec):
+    api_id: Text
+    sha256: str  # of the SDL
+    definition: str  # the SDL; transient: passed to create/update, never recorded
+
+
 class SchemaProvider(Provider):
-    """props: ``api_id``, ``sha256`` (of the SDL), ``definition`` (the SDL; transient: passed to
-    create/update, never recorded). attrs: none. Uploaded with StartSchemaCreation and waited for
-    (a bounded poll of GetSchemaCreationStatus; FAILED is a DeployError carrying AppSync's error).
+    """A :class:`SchemaSpec`. attrs: none. Uploaded with StartSchemaCreation and waited for
+    (the waiter ``appsync.SchemaCreated`` of :mod:`sstdirect.aws.waiters`: a bounded poll of
+    GetSchemaCreationStatus; FAILED is a DeployError carrying AppSync's error).
     AppSync has no DeleteSchema: the schema goes with its API."""
 
-    type = "appsync.Schema"
+    spec = SchemaSpec
     replace_on = frozenset({"api_id"})
     transient_fields = frozenset({"definition"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        self._upload(aws, props)
-        return Created(props["api_id"], {})
+        return Created(self._upload(aws, props), {})
 
-    def _upload(self, aws: Aws, props: FrozenDict) -> None:
-        api_id = props["api_id"]
-        aws.call(SERVICE, "start_schema_creation", apiId=api_id, definition=props["definition"].encode())
-        status, details = "PROCESSING", ""
-        for delay in SCHEMA_POLL_DELAYS:
-            time.sleep(delay)
-            out = aws.call(SERVICE, "get_schema_creation_status", apiId=api_id)
-            status, details = out.get("status", ""), out.get("details") or ""
-            if status in ("SUCCESS", "ACTIVE"):
-                return
-            if status == "FAILED":
-                raise DeployError(f"the GraphQL schema of AppSync API {api_id} was rejected: {details}",
-                                  operation="appsync.StartSchemaCreation", code="SchemaCreationFailed")
-        raise DeployError(f"the GraphQL schema of AppSync API {api_id} is still {status} after waiting; "
-                          f"deploy again to check on it", operation="appsync.GetSchemaCreationStatus",
-                          code="SchemaCreationTimeout")
+    def _upload(self, aws: Aws, props: FrozenDict) -> str:
+        """Upload the schema and wait for AppSync to take it; the API's id."""
+        schema = SchemaSpec.from_props(props)
+        api_id = schema.api_id
+        aws.call(SERVICE, "start_schema_creation", apiId=api_id, definition=schema.definition.encode())
+        try:
+            wait(aws, SERVICE, "SchemaCreated", apiId=api_id)
+        except WaitFailed as exc:
+            details = exc.last_response.get("details") or ""
+            raise DeployError(f"the GraphQL schema of AppSync API {api_id} was rejected: {details}",
+                              operation="appsync.StartSchemaCreation", code="SchemaCreationFailed") from None
+        except WaitTimedOut as exc:
+            status = (exc.last_response or {}).get("status", "")
+            raise DeployError(f"the GraphQL schema of AppSync API {api_id} is still {status} after waiting; "
+                              f"deploy again to check on it", operation="appsync.GetSchemaCreationStatus",
+                              code="SchemaCreationTimeout") from None
+        return api_id
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         out: dict[str, dict[str, Any] | None] = {}
         for address, rec in records.items():
             api_id = rec.props.get("api_id", "")
-            try:
-                status = aws.call(SERVICE, "get_schema_creation_status", apiId=api_id).get("status")
-            except Exception as exc:
-                if not is_not_found(exc):
-                    raise
+            answer = aws.get_or_none(SERVICE, "get_schema_creation_status", apiId=api_id)
+            if answer is None:
                 out[address] = None
                 continue
+            status = answer.get("status")
             # a schema that failed or never arrived differs from the one recorded: upload it again
             ok = status in ("SUCCESS", "ACTIVE", "PROCESSING")
             out[address] = {"api_id": api_id, **({} if ok else {"sha256": None})}
         return out
-
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         self._upload(aws, props)
@@ -243,33 +252,34 @@ def renew_within_s(days: int) -> int:
     return min(KEY_RENEW_WITHIN_DAYS * DAY, days * DAY // 2)
 
 
-@register
+@resource_spec("appsync.ApiKey")
+class ApiKeySpec(Spec):
+    api_id: Text
+    description: str  # the logical address: how an interrupted create is found again
+    expires_days: int
+    expired: bool = False  # always False in the desired state
+
+
 class ApiKeyProvider(Provider):
-    """props: ``api_id``, ``description`` (the logical address: how an interrupted create is found
-    again), ``expires_days``, ``expired`` (always False in the desired state). attrs:
-    ``fingerprint`` only: the key's value is never recorded.
+    """An :class:`ApiKeySpec`. attrs: ``fingerprint`` only: the key's value is never recorded.
 
     A refresh reports ``expired: True`` for a key that expires within 7 days (or within half its
     lifetime, if shorter), which replaces it (new key first, then the old one is deleted); a key
     that is gone is made again. Changing ``expires_days`` extends the key in place."""
 
-    type = "appsync.ApiKey"
+    spec = ApiKeySpec
     replace_on = frozenset({"api_id", "expired"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        key = aws.call(SERVICE, "create_api_key", apiId=props["api_id"], description=props["description"],
-                       expires=key_expiry(props["expires_days"]))["apiKey"]
+        spec = ApiKeySpec.from_props(props)
+        key = aws.call(SERVICE, "create_api_key", apiId=spec.api_id, description=spec.description,
+                       expires=key_expiry(spec.expires_days))["apiKey"]
         fp = fingerprint(key["id"])
         return Created(fp, {"fingerprint": fp})
 
     def _keys(self, aws: Aws, api_id: str) -> dict[str, dict[str, Any]]:
         """The API's keys by fingerprint (empty when the API is gone)."""
-        try:
-            keys = aws.paginate(SERVICE, "list_api_keys", "apiKeys", apiId=api_id)
-        except Exception as exc:
-            if is_not_found(exc):
-                return {}
-            raise
+        keys = aws.paginate_or_empty(SERVICE, "list_api_keys", "apiKeys", apiId=api_id)
         return {fingerprint(k["id"]): k for k in keys}
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
@@ -290,27 +300,25 @@ class ApiKeyProvider(Provider):
                 out[address] = {"api_id": api_id, "expired": expired}
         return out
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        key = self._keys(aws, props["api_id"]).get(record.physical_id or "")
+        spec = ApiKeySpec.from_props(props)
+        key = self._keys(aws, spec.api_id).get(record.physical_id or "")
         if key is None:
             raise DeployError(f"the API key of {record.address} is gone; deploy again to make a new one",
                               address=record.address, operation="appsync.UpdateApiKey", code="NotFoundException")
         if "expires_days" in changed or "description" in changed:
-            aws.call(SERVICE, "update_api_key", apiId=props["api_id"], id=key["id"],
-                     description=props["description"], expires=key_expiry(props["expires_days"]))
+            aws.call(SERVICE, "update_api_key", apiId=spec.api_id, id=key["id"],
+                     description=spec.description, expires=key_expiry(spec.expires_days))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
         key = self._keys(aws, record.props["api_id"]).get(record.physical_id or "")
         if key is not None:
-            with gone_is_fine():
-                aws.call(SERVICE, "delete_api_key", apiId=record.props["api_id"], id=key["id"])
+            aws.delete_if_exists(SERVICE, "delete_api_key", apiId=record.props["api_id"], id=key["id"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        mine = [k for k in self._keys(aws, props["api_id"]).values() if k.get("description") == props["description"]]
+        spec = ApiKeySpec.from_record(props)
+        mine = [k for k in self._keys(aws, spec.api_id).values() if k.get("description") == spec.description]
         if not mine:
             return None
         newest = max(mine, key=lambda k: int(k.get("expires") or 0))
@@ -334,25 +342,37 @@ DATA_SOURCE_CONFIGS = {"lambda_config": "lambdaConfig", "dynamodb_config": "dyna
                        "http_config": "httpConfig"}
 
 
+@resource_spec("appsync.DataSource")
+class DataSourceSpec(Spec):
+    """The config of its ``type`` is AWS's shape; the others are None."""
+
+    api_id: Text
+    name: str
+    type: Literal["AWS_LAMBDA", "AMAZON_DYNAMODB", "HTTP", "NONE"]
+    description: str | None = None
+    service_role_arn: Text | None = None
+    lambda_config: Mapping[str, Any] | None = None
+    dynamodb_config: Mapping[str, Any] | None = None
+    http_config: Mapping[str, Any] | None = None
+
+
 def _data_source_params(props: FrozenDict) -> dict[str, Any]:
-    params: dict[str, Any] = {"apiId": props["api_id"], "name": props["name"], "type": props["type"]}
-    if props.get("description"):
-        params["description"] = props["description"]
-    if props.get("service_role_arn"):
-        params["serviceRoleArn"] = props["service_role_arn"]
-    for field, api in DATA_SOURCE_CONFIGS.items():
-        if props.get(field):
-            params[api] = plain(props[field])
+    source = DataSourceSpec.from_props(props)
+    params: dict[str, Any] = {"apiId": source.api_id, "name": source.name, "type": source.type}
+    if source.description:
+        params["description"] = source.description
+    if source.service_role_arn:
+        params["serviceRoleArn"] = source.service_role_arn
+    for field, key in DATA_SOURCE_CONFIGS.items():
+        if getattr(source, field):
+            params[key] = plain(getattr(source, field))
     return params
 
 
-@register
 class DataSourceProvider(Provider):
-    """props: ``api_id``, ``name``, ``type`` (AWS_LAMBDA | AMAZON_DYNAMODB | HTTP | NONE),
-    ``description``, ``service_role_arn`` (or None), ``lambda_config`` / ``dynamodb_config`` /
-    ``http_config`` (AWS's shapes, or None). attrs: ``name``, ``arn``."""
+    """A :class:`DataSourceSpec`. attrs: ``name``, ``arn``."""
 
-    type = "appsync.DataSource"
+    spec = DataSourceSpec
     replace_on = frozenset({"api_id", "name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
@@ -369,24 +389,18 @@ class DataSourceProvider(Provider):
 
         return _list_per_api(aws, records, "list_data_sources", "dataSources", observe)
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         source = aws.call(SERVICE, "update_data_source", **_data_source_params(props))["dataSource"]
         return {"name": source["name"], "arn": source.get("dataSourceArn")}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_data_source", apiId=record.props["api_id"], name=record.physical_id)
+        aws.delete_if_exists(SERVICE, "delete_data_source", apiId=record.props["api_id"], name=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        try:
-            source = aws.call(SERVICE, "get_data_source", apiId=props["api_id"], name=props["name"])["dataSource"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        spec = DataSourceSpec.from_record(props)
+        source = aws.get_or_none(SERVICE, "get_data_source", "dataSource", apiId=spec.api_id, name=spec.name)
+        if source is None:
+            return None
         return Created(source["name"], {"name": source["name"], "arn": source.get("dataSourceArn")})
 
 
@@ -397,24 +411,35 @@ RESOLVER_FIELDS = {"data_source_name": "dataSourceName", "kind": "kind",
                    "response_mapping_template": "responseMappingTemplate"}
 
 
-def _resolver_params(props: FrozenDict) -> dict[str, Any]:
-    params = {"apiId": props["api_id"], "typeName": props["type_name"], "fieldName": props["field_name"]}
-    params.update({api: props[f] for f, api in RESOLVER_FIELDS.items() if props.get(f) is not None})
+@resource_spec("appsync.Resolver")
+class ResolverSpec(Spec):
+    """The mapping templates are VTL text, or None: a direct Lambda resolver has neither."""
+
+    api_id: Text
+    type_name: str
+    field_name: str
+    data_source_name: Text
+    kind: Literal["UNIT", "PIPELINE"] = "UNIT"
+    request_mapping_template: str | None = None
+    response_mapping_template: str | None = None
+
+
+def _resolver_params(resolver: ResolverSpec) -> dict[str, Any]:
+    params = {"apiId": resolver.api_id, "typeName": resolver.type_name, "fieldName": resolver.field_name}
+    params.update({key: getattr(resolver, f) for f, key in RESOLVER_FIELDS.items() if getattr(resolver, f) is not None})
     return params
 
 
-@register
 class ResolverProvider(Provider):
-    """props: ``api_id``, ``type_name``, ``field_name``, ``data_source_name``, ``kind`` (UNIT),
-    ``request_mapping_template`` / ``response_mapping_template`` (VTL text, or None: a direct
-    Lambda resolver has neither). attrs: ``arn``."""
+    """A :class:`ResolverSpec`. attrs: ``arn``."""
 
-    type = "appsync.Resolver"
+    spec = ResolverSpec
     replace_on = frozenset({"api_id", "type_name", "field_name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        resolver = aws.call(SERVICE, "create_resolver", **_resolver_params(props))["resolver"]
-        return Created(f"{props['type_name']}.{props['field_name']}", {"arn": resolver.get("resolverArn")})
+        spec = ResolverSpec.from_props(props)
+        resolver = aws.call(SERVICE, "create_resolver", **_resolver_params(spec))["resolver"]
+        return Created(f"{spec.type_name}.{spec.field_name}", {"arn": resolver.get("resolverArn")})
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         def observe(api_id: str, r: dict[str, Any], rec: Record) -> tuple[str, dict[str, Any]]:
@@ -428,24 +453,18 @@ class ResolverProvider(Provider):
 
         return _list_per_api(aws, records, "list_resolvers", "resolvers", observe, group=by_type)
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        resolver = aws.call(SERVICE, "update_resolver", **_resolver_params(props))["resolver"]
+        resolver = aws.call(SERVICE, "update_resolver", **_resolver_params(ResolverSpec.from_props(props)))["resolver"]
         return {"arn": resolver.get("resolverArn")}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_resolver", apiId=record.props["api_id"], typeName=record.props["type_name"],
-                     fieldName=record.props["field_name"])
+        aws.delete_if_exists(SERVICE, "delete_resolver", apiId=record.props["api_id"],
+                             typeName=record.props["type_name"], fieldName=record.props["field_name"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        try:
-            resolver = aws.call(SERVICE, "get_resolver", apiId=props["api_id"], typeName=props["type_name"],
-                                fieldName=props["field_name"])["resolver"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return Created(f"{props['type_name']}.{props['field_name']}", {"arn": resolver.get("resolverArn")})
+        spec = ResolverSpec.from_record(props)
+        resolver = aws.get_or_none(SERVICE, "get_resolver", "resolver", apiId=spec.api_id,
+                                   typeName=spec.type_name, fieldName=spec.field_name)
+        if resolver is None:
+            return None
+        return Created(f"{spec.type_name}.{spec.field_name}", {"arn": resolver.get("resolverArn")})

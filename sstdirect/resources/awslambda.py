@@ -7,14 +7,16 @@ from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import ATTRS_KEY, IDENTITY_TAGS, Created, Owned, Provider, Stray, register, tagged_for
+from ..aws import Aws, error_code
+from ..engine.plan import ReplaceOrder
+from ..engine.resource import ATTRS_KEY, IDENTITY_TAGS, Created, Owned, Provider, Stray, tagged_for
+from ..engine.spec import Spec, Text, resource_spec
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import plain
 
 # Every statement id sstdirect writes starts so: an unrecorded one on a recorded function is a stray.
 STATEMENT_PREFIX = "sstdirect-"
@@ -28,66 +30,77 @@ CONFIG_FIELDS = {
 }
 
 
-def _config_params(props: FrozenDict) -> dict[str, Any]:
-    params = {api: props[field] for field, api in CONFIG_FIELDS.items()}
-    params["Environment"] = {"Variables": plain(props["environment"])}
+@resource_spec("lambda.Function")
+class FunctionSpec(Spec):
+    name: str
+    role_arn: Text
+    handler: str
+    runtime: str
+    memory_size: int
+    timeout: int
+    environment: Mapping[str, Text] | None  # secret: only its hash is recorded
+    architecture: Literal["x86_64", "arm64"]
+    code_sha256: str  # base64, as Lambda reports it
+    code_path: str  # transient: the zip to upload
+    tags: Mapping[str, str]
+
+
+def _config_params(function: FunctionSpec) -> dict[str, Any]:
+    params = {api: getattr(function, field) for field, api in CONFIG_FIELDS.items()}
+    params["Environment"] = {"Variables": plain(function.environment)}
     return params
 
 
-@register
 class FunctionProvider(Provider):
-    """props: ``name``, ``role_arn``, ``handler``, ``runtime``, ``memory_size``, ``timeout``,
-    ``environment`` (secret: only its hash is recorded), ``architecture``, ``code_sha256`` (base64, as
-    Lambda reports it), ``code_path`` (transient: the zip to upload), ``tags``.
-    attrs: ``arn``, ``name``, ``revision_id`` (after sstdirect's last write: see :meth:`strays`).
+    """A :class:`FunctionSpec`. attrs: ``arn``, ``name``, ``revision_id`` (after sstdirect's last write: see
+    :meth:`strays`).
 
     Code is uploaded only when ``code_sha256`` changes; every create/update waits for the function
     to be ready with botocore's waiters.
     """
 
-    type = "lambda.Function"
+    spec = FunctionSpec
     read_priority = 1  # ListFunctions pages, one after another
     replace_on = frozenset({"name"})
     secret_fields = frozenset({"environment"})
     transient_fields = frozenset({"code_path"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
+        function = FunctionSpec.from_props(props)
         try:
             fn = aws.call(
                 "lambda", "create_function",
-                FunctionName=props["name"],
-                Code={"ZipFile": Path(props["code_path"]).read_bytes()},
-                Architectures=[props["architecture"]],
+                FunctionName=function.name,
+                Code={"ZipFile": Path(function.code_path).read_bytes()},
+                Architectures=[function.architecture],
                 PackageType="Zip",
-                Tags=plain(props["tags"]),
-                **_config_params(props),
+                Tags=plain(function.tags),
+                **_config_params(function),
             )
         except Exception as exc:
-            if error_code(exc) != "ResourceConflictException" or not self._ours(aws, props):
+            if error_code(exc) != "ResourceConflictException" or not self._ours(aws, function):
                 raise
-            return self._adopt(aws, props)
+            return self._adopt(aws, function, props)
         if fn.get("State") != "Active":  # AWS answers Pending; an endpoint that answers Active needs no wait
-            aws.wait("lambda", "function_active_v2", FunctionName=props["name"], delay=1, max_attempts=300)
-        return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"],
+            aws.wait("lambda", "function_active_v2", FunctionName=function.name, delay=1, max_attempts=300)
+        return Created(function.name, {"arn": fn["FunctionArn"], "name": function.name,
                                        "revision_id": fn.get("RevisionId")})
 
-    def _ours(self, aws: Aws, props: FrozenDict) -> bool:
+    def _ours(self, aws: Aws, function: FunctionSpec) -> bool:
         """Whether the function already under this name carries this resource's sstdirect tags."""
-        try:
-            tags = aws.call("lambda", "get_function", FunctionName=props["name"]).get("Tags") or {}
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return all(tags.get(key) == props["tags"].get(key) for key in IDENTITY_TAGS)
+        found = aws.get_or_none("lambda", "get_function", FunctionName=function.name)
+        if found is None:
+            return False
+        tags = found.get("Tags") or {}
+        return all(tags.get(key) == function.tags.get(key) for key in IDENTITY_TAGS)
 
-    def _adopt(self, aws: Aws, props: FrozenDict) -> Created:
+    def _adopt(self, aws: Aws, function: FunctionSpec, props: FrozenDict) -> Created:
         """This resource's function exists already: made by a create that a crash left unrecorded and
         that was still in flight when the next deploy looked for it (``find``). Adopt it, made as asked."""
-        name = props["name"]
+        name = function.name
         aws.wait("lambda", "function_active_v2", FunctionName=name, delay=1, max_attempts=300)
         fn = aws.call("lambda", "get_function_configuration", FunctionName=name)
-        changed = frozenset(k for k, v in _observed(fn).items() if k != "name" and props.get(k) != v)
+        changed = frozenset(k for k, v in _observed(fn).items() if k != "name" and getattr(function, k) != v)
         self.update(aws, Record(self.type, "", physical_id=name, attrs={"arn": fn["FunctionArn"]}), props, changed)
         return Created(name, {"arn": fn["FunctionArn"], "name": name})
 
@@ -108,35 +121,31 @@ class FunctionProvider(Provider):
         return None if fn is None else _observed(fn)
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        name = record.physical_id
+        name, function = record.physical_id, FunctionSpec.from_props(props)
         attrs: dict[str, Any] = {}
         if changed & {"code_sha256", "architecture"}:
             fn = aws.call("lambda", "update_function_code", FunctionName=name,
-                          ZipFile=Path(props["code_path"]).read_bytes(), Architectures=[props["architecture"]])
+                          ZipFile=Path(function.code_path).read_bytes(), Architectures=[function.architecture])
             _wait_updated(aws, name, fn)
             attrs["revision_id"] = fn.get("RevisionId")
         if changed & {*CONFIG_FIELDS, "environment"}:
-            fn = aws.call("lambda", "update_function_configuration", FunctionName=name, **_config_params(props))
+            fn = aws.call("lambda", "update_function_configuration", FunctionName=name, **_config_params(function))
             _wait_updated(aws, name, fn)
             attrs["revision_id"] = fn.get("RevisionId")
         if "tags" in changed:
             arn = record.attrs.get("arn")
-            aws.call("lambda", "tag_resource", Resource=arn, Tags=plain(props["tags"]))
+            aws.call("lambda", "tag_resource", Resource=arn, Tags=plain(function.tags))
         return attrs
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call("lambda", "delete_function", FunctionName=record.physical_id)
+        aws.delete_if_exists("lambda", "delete_function", FunctionName=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        rec = Record(self.type, "", physical_id=props["name"])
-        try:
-            fn = aws.call("lambda", "get_function_configuration", FunctionName=rec.physical_id)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return Created(props["name"], {"arn": fn["FunctionArn"], "name": props["name"]})
+        name = FunctionSpec.from_record(props).name
+        fn = aws.get_or_none("lambda", "get_function_configuration", FunctionName=name)
+        if fn is None:
+            return None
+        return Created(name, {"arn": fn["FunctionArn"], "name": name})
 
     def strays(self, aws: Aws, record: Record, claimed: frozenset[str],
                records: Mapping[str, Record]) -> list[Stray]:
@@ -168,12 +177,8 @@ class FunctionProvider(Provider):
         for fn in list_functions(aws).values():
             if not fn["FunctionName"].startswith(prefix) or fn["FunctionName"] in skip:
                 continue
-            try:
-                tags = aws.call("lambda", "list_tags", Resource=fn["FunctionArn"]).get("Tags") or {}
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
+            # a function gone since the listing has no tags
+            tags = (aws.get_or_none("lambda", "list_tags", Resource=fn["FunctionArn"]) or {}).get("Tags") or {}
             if tagged_for(tags, app, stage):
                 out.append(Owned(tags.get("sstdirect:id", ""), fn["FunctionName"]))
         return out
@@ -199,15 +204,8 @@ def function_configuration(aws: Aws, name: str, *, listed: bool) -> dict[str, An
     if listed:
         return list_functions(aws).get(name)
 
-    def read() -> dict[str, Any] | None:
-        try:
-            return aws.call("lambda", "get_function_configuration", FunctionName=name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-
-    return aws.shared(f"lambda.GetFunctionConfiguration:{name}", read)
+    return aws.shared(f"lambda.GetFunctionConfiguration:{name}",
+                      lambda: aws.get_or_none("lambda", "get_function_configuration", FunctionName=name))
 
 
 def policy(aws: Aws, function: str) -> tuple[dict[str, dict[str, Any]], str | None]:
@@ -215,12 +213,9 @@ def policy(aws: Aws, function: str) -> tuple[dict[str, dict[str, Any]], str | No
     shared inside :meth:`Aws.shared_reads` (the permissions' refresh and the strays read it)."""
 
     def read() -> tuple[dict[str, dict[str, Any]], str | None]:
-        try:
-            response = aws.call("lambda", "get_policy", FunctionName=function)
-        except Exception as exc:
-            if is_not_found(exc):
-                return {}, None
-            raise
+        response = aws.get_or_none("lambda", "get_policy", FunctionName=function)
+        if response is None:
+            return {}, None
         statements = {s.get("Sid"): s for s in json.loads(response["Policy"]).get("Statement", [])}
         return statements, response.get("RevisionId")
 
@@ -241,29 +236,40 @@ def _observed(fn: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@register
+@resource_spec("lambda.Permission")
+class PermissionSpec(Spec):
+    """One statement of a function's resource policy: ``principal`` may ``action`` it from ``source_arn``."""
+
+    function_name: Text
+    statement_id: str
+    principal: str
+    action: str = "lambda:InvokeFunction"
+    source_arn: Text
+
+
 class PermissionProvider(Provider):
-    """props: ``function_name``, ``statement_id``, ``principal``, ``source_arn``, ``action``.
+    """A :class:`PermissionSpec`.
 
     Lambda has no update for a statement: any change replaces it (delete first: the id is unique).
     """
 
-    type = "lambda.Permission"
+    spec = PermissionSpec
     deleted_with = "lambda.Function"
     replace_on = frozenset({"function_name", "statement_id", "principal", "source_arn", "action"})
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        aws.call("lambda", "add_permission", FunctionName=props["function_name"],
-                 StatementId=props["statement_id"], Action=props["action"],
-                 Principal=props["principal"], SourceArn=props["source_arn"])
-        attrs = {"statement_id": props["statement_id"]}
+        statement = PermissionSpec.from_props(props)
+        function, sid = statement.function_name, statement.statement_id
+        aws.call("lambda", "add_permission", FunctionName=function, StatementId=sid, Action=statement.action,
+                 Principal=statement.principal, SourceArn=statement.source_arn)
+        attrs = {"statement_id": sid}
         # The function's revision with this statement in place: while ListFunctions reports the same
         # revision, the policy is unchanged and refresh need not read it (see read_many).
-        statements, revision = policy(aws, props["function_name"])
-        if _matches(props, _observed_statement(props["function_name"], statements.get(props["statement_id"]))):
+        statements, revision = policy(aws, function)
+        if _matches(props, _observed_statement(function, statements.get(sid))):
             attrs["revision_id"] = revision
-        return Created(f"{props['function_name']}:{props['statement_id']}", attrs)
+        return Created(f"{function}:{sid}", attrs)
 
     def _statements(self, aws: Aws, function: str) -> dict[str, dict[str, Any]]:
         return policy(aws, function)[0]
@@ -301,23 +307,19 @@ class PermissionProvider(Provider):
                 out[address] = observed
         return out
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         raise AssertionError("lambda.Permission is replaced, never updated")
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call("lambda", "remove_permission", FunctionName=record.props["function_name"],
-                     StatementId=record.props["statement_id"])
+        aws.delete_if_exists("lambda", "remove_permission", FunctionName=record.props["function_name"],
+                             StatementId=record.props["statement_id"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        statements = self._statements(aws, props["function_name"])
-        if props["statement_id"] not in statements:
+        statement = PermissionSpec.from_record(props)
+        function, sid = statement.function_name, statement.statement_id
+        if sid not in self._statements(aws, function):
             return None
-        return Created(f"{props['function_name']}:{props['statement_id']}",
-                       {"statement_id": props["statement_id"]})
+        return Created(f"{function}:{sid}", {"statement_id": sid})
 
 
 STATEMENT_FIELDS = ("function_name", "statement_id", "principal", "action", "source_arn")

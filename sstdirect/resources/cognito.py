@@ -21,12 +21,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..aws import Aws, is_not_found
-from ..engine.resource import Created, Owned, Provider, register, tagged_for
+from ..aws import Aws
+from ..engine.resource import Created, Owned, Provider, tagged_for
+from ..engine.spec import Spec, Text, resource_spec
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
-from .common import first, gone_is_fine, plain
+from .common import plain
 
 IDP = "cognito-idp"
 IDENTITY = "cognito-identity"
@@ -52,51 +53,59 @@ def _sorted(values: Any) -> list[Any] | None:
 # --- user pools -----------------------------------------------------------------------------
 
 
-@register
-class UserPoolProvider(Provider):
-    """props: ``name``; sign-in (set at creation only): ``username_attributes``, ``alias_attributes``
-    (sorted lists or None), ``case_sensitive``; ``auto_verified_attributes`` (sorted list),
-    ``allow_admin_create_user_only`` (False = self sign-up), ``verification``
-    (VerificationMessageTemplate), ``account_recovery`` (RecoveryMechanisms), ``lambda_config``
-    (LambdaConfig trigger key → function ARN), ``tags``. attrs: ``id``, ``arn``, ``name``."""
+@resource_spec("cognito.UserPool")
+class UserPoolSpec(Spec):
+    """Sign-in (set at creation only): ``username_attributes``, ``alias_attributes`` (sorted, or None) and
+    ``case_sensitive``."""
 
-    type = "cognito.UserPool"
+    name: str
+    username_attributes: tuple[str, ...] | None = None
+    alias_attributes: tuple[str, ...] | None = None
+    case_sensitive: bool = False
+    auto_verified_attributes: tuple[str, ...] = ()  # sorted
+    allow_admin_create_user_only: bool = False  # False: self sign-up
+    verification: Mapping[str, str]  # VerificationMessageTemplate
+    account_recovery: tuple[Mapping[str, Any], ...]  # RecoveryMechanisms
+    lambda_config: Mapping[str, Text]  # LambdaConfig: trigger key → function ARN
+    tags: Mapping[str, str]
+
+
+class UserPoolProvider(Provider):
+    """A :class:`UserPoolSpec`. attrs: ``id``, ``arn``, ``name``."""
+
+    spec = UserPoolSpec
     adopt_before_create = True
     replace_on = frozenset({"username_attributes", "alias_attributes", "case_sensitive"})
 
-    def _settings(self, props: FrozenDict) -> dict[str, Any]:
+    def _settings(self, pool: UserPoolSpec) -> dict[str, Any]:
         """What CreateUserPool and UpdateUserPool both take: the full desired configuration."""
-        verification = plain(props["verification"])
+        verification = plain(pool.verification)
         return {
-            "AutoVerifiedAttributes": list(props["auto_verified_attributes"]),
-            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": props["allow_admin_create_user_only"]},
+            "AutoVerifiedAttributes": list(pool.auto_verified_attributes),
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": pool.allow_admin_create_user_only},
             "VerificationMessageTemplate": verification,
             "EmailVerificationMessage": verification["EmailMessage"],
             "EmailVerificationSubject": verification["EmailSubject"],
             "SmsVerificationMessage": verification["SmsMessage"],
-            "AccountRecoverySetting": {"RecoveryMechanisms": plain(props["account_recovery"])},
-            "LambdaConfig": plain(props["lambda_config"]),
+            "AccountRecoverySetting": {"RecoveryMechanisms": plain(pool.account_recovery)},
+            "LambdaConfig": plain(pool.lambda_config),
             "MfaConfiguration": "OFF",
-            "UserPoolTags": plain(props["tags"]),
+            "UserPoolTags": plain(pool.tags),
         }
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        params: dict[str, Any] = {"PoolName": props["name"], **self._settings(props),
-                                  "UsernameConfiguration": {"CaseSensitive": props["case_sensitive"]}}
-        if props.get("username_attributes"):
-            params["UsernameAttributes"] = list(props["username_attributes"])
-        if props.get("alias_attributes"):
-            params["AliasAttributes"] = list(props["alias_attributes"])
+        spec = UserPoolSpec.from_props(props)
+        params: dict[str, Any] = {"PoolName": spec.name, **self._settings(spec),
+                                  "UsernameConfiguration": {"CaseSensitive": spec.case_sensitive}}
+        if spec.username_attributes:
+            params["UsernameAttributes"] = list(spec.username_attributes)
+        if spec.alias_attributes:
+            params["AliasAttributes"] = list(spec.alias_attributes)
         pool = aws.call(IDP, "create_user_pool", **params)["UserPool"]
         return Created(pool["Id"], _pool_attrs(pool))
 
     def _describe(self, aws: Aws, pool_id: str) -> dict[str, Any] | None:
-        try:
-            return aws.call(IDP, "describe_user_pool", UserPoolId=pool_id)["UserPool"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        return aws.get_or_none(IDP, "describe_user_pool", "UserPool", UserPoolId=pool_id)
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
         pool = self._describe(aws, record.physical_id or "")
@@ -106,23 +115,20 @@ class UserPoolProvider(Provider):
         return _read_each(records, lambda rec: self.read(aws, rec))
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(IDP, "update_user_pool", UserPoolId=record.physical_id, PoolName=props["name"],
-                 **self._settings(props))
-        return {"name": props["name"]}
+        spec = UserPoolSpec.from_props(props)
+        aws.call(IDP, "update_user_pool", UserPoolId=record.physical_id, PoolName=spec.name, **self._settings(spec))
+        return {"name": spec.name}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(IDP, "delete_user_pool", UserPoolId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """A pool with this name and this resource's ``sstdirect:id`` tag."""
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(IDP, "delete_user_pool", UserPoolId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        tag = props["tags"].get("sstdirect:id")
+        """The pools with this name and this resource's ``sstdirect:id`` tag."""
+        spec = UserPoolSpec.from_record(props)
+        tag = spec.tags.get("sstdirect:id")
         out = []
         for summary in aws.paginate(IDP, "list_user_pools", "UserPools", MaxResults=60):
-            if summary.get("Name") != props["name"] or summary["Id"] in exclude:
+            if summary.get("Name") != spec.name or summary["Id"] in exclude:
                 continue
             pool = self._describe(aws, summary["Id"])
             if pool is not None and (pool.get("UserPoolTags") or {}).get("sstdirect:id") == tag:
@@ -150,13 +156,8 @@ class UserPoolProvider(Provider):
         """
         if force or not record.physical_id:
             return None
-        try:
-            users = aws.call(IDP, "list_users", UserPoolId=record.physical_id, Limit=1).get("Users") or []
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        if not users:
+        listed = aws.get_or_none(IDP, "list_users", UserPoolId=record.physical_id, Limit=1)
+        if not (listed or {}).get("Users"):  # gone already, or no users
             return None
         name = record.attrs.get("name") or record.props.get("name") or record.physical_id
         return (f"user pool {name} ({record.physical_id}, {record.address}) has users; remove deletes them "
@@ -190,34 +191,39 @@ def _observed_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
 # --- app clients ----------------------------------------------------------------------------
 
 
-@register
-class UserPoolClientProvider(Provider):
-    """props: ``user_pool_id``, ``name``, ``generate_secret`` (always False here: a secret can only
-    be chosen at creation), ``explicit_auth_flows`` (sorted), ``supported_identity_providers``.
-    attrs: ``id`` (a client id is not a secret; a client secret is never read or recorded)."""
+@resource_spec("cognito.UserPoolClient")
+class UserPoolClientSpec(Spec):
+    user_pool_id: Text
+    name: str
+    generate_secret: bool = False  # always False here: a secret can only be chosen at creation
+    explicit_auth_flows: tuple[str, ...]  # sorted
+    supported_identity_providers: tuple[str, ...] = ("COGNITO",)
 
-    type = "cognito.UserPoolClient"
+
+class UserPoolClientProvider(Provider):
+    """A :class:`UserPoolClientSpec`. attrs: ``id`` (a client id is not a secret; a client secret is never
+    read or recorded)."""
+
+    spec = UserPoolClientSpec
     adopt_before_create = True
     replace_on = frozenset({"user_pool_id", "generate_secret"})
 
-    def _settings(self, props: FrozenDict) -> dict[str, Any]:
-        return {"ClientName": props["name"], "ExplicitAuthFlows": list(props["explicit_auth_flows"]),
-                "SupportedIdentityProviders": list(props["supported_identity_providers"])}
+    def _settings(self, client: UserPoolClientSpec) -> dict[str, Any]:
+        return {"ClientName": client.name, "ExplicitAuthFlows": list(client.explicit_auth_flows),
+                "SupportedIdentityProviders": list(client.supported_identity_providers)}
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        client = aws.call(IDP, "create_user_pool_client", UserPoolId=props["user_pool_id"],
-                          GenerateSecret=props["generate_secret"], **self._settings(props))["UserPoolClient"]
+        spec = UserPoolClientSpec.from_props(props)
+        client = aws.call(IDP, "create_user_pool_client", UserPoolId=spec.user_pool_id,
+                          GenerateSecret=spec.generate_secret, **self._settings(spec))["UserPoolClient"]
         return Created(client["ClientId"], {"id": client["ClientId"]})
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
         pool_id = record.props.get("user_pool_id", "")
-        try:
-            client = aws.call(IDP, "describe_user_pool_client", UserPoolId=pool_id,
-                              ClientId=record.physical_id)["UserPoolClient"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        client = aws.get_or_none(IDP, "describe_user_pool_client", "UserPoolClient", UserPoolId=pool_id,
+                                 ClientId=record.physical_id)
+        if client is None:
+            return None
         return {
             "user_pool_id": client.get("UserPoolId"),
             "name": client.get("ClientName"),
@@ -230,55 +236,54 @@ class UserPoolClientProvider(Provider):
         return _read_each(records, lambda rec: self.read(aws, rec))
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(IDP, "update_user_pool_client", UserPoolId=props["user_pool_id"], ClientId=record.physical_id,
-                 **self._settings(props))
+        spec = UserPoolClientSpec.from_props(props)
+        aws.call(IDP, "update_user_pool_client", UserPoolId=spec.user_pool_id, ClientId=record.physical_id,
+                 **self._settings(spec))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(IDP, "delete_user_pool_client", UserPoolId=record.props["user_pool_id"],
-                     ClientId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(IDP, "delete_user_pool_client", UserPoolId=record.props["user_pool_id"],
+                             ClientId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        out = []
-        with gone_is_fine():
-            for client in aws.paginate(IDP, "list_user_pool_clients", "UserPoolClients",
-                                       UserPoolId=props["user_pool_id"], MaxResults=60):
-                if client.get("ClientName") == props["name"] and client["ClientId"] not in exclude:
-                    out.append(Created(client["ClientId"], {"id": client["ClientId"]}))
-        return out
+        spec = UserPoolClientSpec.from_record(props)
+        clients = aws.paginate_or_empty(IDP, "list_user_pool_clients", "UserPoolClients",
+                                        UserPoolId=spec.user_pool_id, MaxResults=60)
+        return [Created(client["ClientId"], {"id": client["ClientId"]}) for client in clients
+                if client.get("ClientName") == spec.name and client["ClientId"] not in exclude]
 
 
 # --- identity pools -------------------------------------------------------------------------
 
 
-@register
-class IdentityPoolProvider(Provider):
-    """props: ``name``, ``allow_unauthenticated``, ``cognito_identity_providers`` (AWS's shape:
-    ``ProviderName``, ``ClientId``, ``ServerSideTokenCheck``), ``tags``. attrs: ``id``."""
+@resource_spec("cognito.IdentityPool")
+class IdentityPoolSpec(Spec):
+    name: str
+    allow_unauthenticated: bool = True
+    cognito_identity_providers: tuple[Mapping[str, Any], ...]  # AWS's shape: ProviderName, ClientId, ...
+    tags: Mapping[str, str]
 
-    type = "cognito.IdentityPool"
+
+class IdentityPoolProvider(Provider):
+    """An :class:`IdentityPoolSpec`. attrs: ``id``."""
+
+    spec = IdentityPoolSpec
     adopt_before_create = True
 
     def _params(self, props: FrozenDict) -> dict[str, Any]:
-        return {"IdentityPoolName": props["name"], "AllowUnauthenticatedIdentities": props["allow_unauthenticated"],
-                "CognitoIdentityProviders": plain(props["cognito_identity_providers"]),
-                "IdentityPoolTags": plain(props["tags"])}
+        pool = IdentityPoolSpec.from_props(props)
+        return {"IdentityPoolName": pool.name, "AllowUnauthenticatedIdentities": pool.allow_unauthenticated,
+                "CognitoIdentityProviders": plain(pool.cognito_identity_providers),
+                "IdentityPoolTags": plain(pool.tags)}
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         pool = aws.call(IDENTITY, "create_identity_pool", **self._params(props))
         return Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]})
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        try:
-            pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=record.physical_id)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        pool = aws.get_or_none(IDENTITY, "describe_identity_pool", IdentityPoolId=record.physical_id)
+        if pool is None:
+            return None
         return {
             "name": pool.get("IdentityPoolName"),
             "allow_unauthenticated": bool(pool.get("AllowUnauthenticatedIdentities")),
@@ -297,26 +302,18 @@ class IdentityPoolProvider(Provider):
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(IDENTITY, "delete_identity_pool", IdentityPoolId=record.physical_id)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """An identity pool with this name and this resource's ``sstdirect:id`` tag."""
-        return first(self.find_all(aws, props, exclude))
+        aws.delete_if_exists(IDENTITY, "delete_identity_pool", IdentityPoolId=record.physical_id)
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
-        tag = props["tags"].get("sstdirect:id")
+        """The identity pools with this name and this resource's ``sstdirect:id`` tag."""
+        spec = IdentityPoolSpec.from_record(props)
+        tag = spec.tags.get("sstdirect:id")
         out = []
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
-            if summary.get("IdentityPoolName") != props["name"] or summary["IdentityPoolId"] in exclude:
+            if summary.get("IdentityPoolName") != spec.name or summary["IdentityPoolId"] in exclude:
                 continue
-            try:
-                pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
-            if (pool.get("IdentityPoolTags") or {}).get("sstdirect:id") == tag:
+            pool = aws.get_or_none(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
+            if pool is not None and (pool.get("IdentityPoolTags") or {}).get("sstdirect:id") == tag:
                 out.append(Created(pool["IdentityPoolId"], {"id": pool["IdentityPoolId"]}))
         return out
 
@@ -327,39 +324,34 @@ class IdentityPoolProvider(Provider):
         for summary in aws.paginate(IDENTITY, "list_identity_pools", "IdentityPools", MaxResults=60):
             if not (summary.get("IdentityPoolName") or "").startswith(prefix) or summary["IdentityPoolId"] in skip:
                 continue
-            try:
-                pool = aws.call(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
-            tags = pool.get("IdentityPoolTags") or {}
-            if tagged_for(tags, app, stage):
+            pool = aws.get_or_none(IDENTITY, "describe_identity_pool", IdentityPoolId=summary["IdentityPoolId"])
+            tags = (pool or {}).get("IdentityPoolTags") or {}
+            if pool is not None and tagged_for(tags, app, stage):
                 out.append(Owned(tags.get("sstdirect:id", ""), pool["IdentityPoolId"]))
         return out
 
 
-@register
-class IdentityPoolRolesProvider(Provider):
-    """props: ``identity_pool_id``, ``roles`` (``{"authenticated": arn, "unauthenticated": arn}``).
-    The physical id is the identity pool's id; deleting detaches every role (``Roles={}``), as
-    CloudFormation's role attachment does."""
+@resource_spec("cognito.IdentityPoolRoles")
+class IdentityPoolRolesSpec(Spec):
+    identity_pool_id: Text
+    roles: Mapping[str, Text]  # {"authenticated": arn, "unauthenticated": arn}
 
-    type = "cognito.IdentityPoolRoles"
+
+class IdentityPoolRolesProvider(Provider):
+    """An :class:`IdentityPoolRolesSpec`. The physical id is the identity pool's id; deleting detaches every
+    role (``Roles={}``), as CloudFormation's role attachment does."""
+
+    spec = IdentityPoolRolesSpec
     replace_on = frozenset({"identity_pool_id"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        aws.call(IDENTITY, "set_identity_pool_roles", IdentityPoolId=props["identity_pool_id"],
-                 Roles=plain(props["roles"]))
-        return Created(props["identity_pool_id"], {})
+        spec = IdentityPoolRolesSpec.from_props(props)
+        aws.call(IDENTITY, "set_identity_pool_roles", IdentityPoolId=spec.identity_pool_id, Roles=plain(spec.roles))
+        return Created(spec.identity_pool_id, {})
 
     def _roles(self, aws: Aws, identity_pool_id: str) -> dict[str, Any] | None:
-        try:
-            return aws.call(IDENTITY, "get_identity_pool_roles", IdentityPoolId=identity_pool_id).get("Roles") or {}
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        found = aws.get_or_none(IDENTITY, "get_identity_pool_roles", IdentityPoolId=identity_pool_id)
+        return None if found is None else found.get("Roles") or {}
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
         roles = self._roles(aws, record.physical_id or "")
@@ -372,15 +364,15 @@ class IdentityPoolRolesProvider(Provider):
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         aws.call(IDENTITY, "set_identity_pool_roles", IdentityPoolId=record.physical_id,
-                 Roles=plain(props["roles"]))
+                 Roles=plain(IdentityPoolRolesSpec.from_props(props).roles))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(IDENTITY, "set_identity_pool_roles", IdentityPoolId=record.physical_id, Roles={})
+        aws.delete_if_exists(IDENTITY, "set_identity_pool_roles", IdentityPoolId=record.physical_id, Roles={})
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        roles = self._roles(aws, props["identity_pool_id"])
-        if roles and roles == dict(plain(props["roles"])):
-            return Created(props["identity_pool_id"], {})
+        spec = IdentityPoolRolesSpec.from_record(props)
+        roles = self._roles(aws, spec.identity_pool_id)
+        if roles and roles == dict(plain(spec.roles)):
+            return Created(spec.identity_pool_id, {})
         return None

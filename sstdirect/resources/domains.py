@@ -18,25 +18,26 @@ import weakref
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import WaiterError
 
-from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import Created, Provider, register
+from ..aws import Aws, error_code
+from ..aws.waiters import WaitTimedOut, wait
+from ..engine.plan import ReplaceOrder
+from ..engine.resource import Created, Provider
+from ..engine.spec import OMIT, Spec, Text, resource_spec
 from ..engine.values import FrozenDict
 from ..errors import DeployError
 from ..state import Record
-from .common import first, gone_is_fine, plain, tag_list
+from .common import plain, tag_list
 
 log = logging.getLogger("sstdirect")
 
-# Bounds of the waits (module attributes so tests and callers can tune them).
-VALIDATION_RECORD_TIMEOUT_S = 120.0  # ACM fills DomainValidationOptions[].ResourceRecord within seconds
+# Bounds of the validation wait (module attributes so tests and callers can tune them); the other waits are
+# waiter models: ``acm.CertificateValidationRecord`` and ``acm.CertificateDeleted`` in :mod:`sstdirect.aws.waiters`.
 VALIDATION_TIMEOUT_S = 45 * 60.0  # DNS validation usually takes minutes; give up after 45
 VALIDATION_SCHEDULE = ((1.0, 10), (5.0, 12))  # (delay s, polls) chunks of the waiter; the last one repeats
-CERT_IN_USE_TIMEOUT_S = 10 * 60.0  # API Gateway releases a deleted domain's certificate asynchronously
-CERT_IN_USE_DELAY_S = 10.0
 
 
 def _progress(aws: Aws, operation: str, status: str, attempt: int) -> None:
@@ -87,13 +88,20 @@ def zone_id_for(aws: Aws, name: str) -> str:
 
 
 def describe_certificate(aws: Aws, arn: str) -> dict[str, Any] | None:
+    """The certificate, or None if there is none (or ``arn`` is no certificate ARN: ValidationException)."""
     try:
-        return aws.call("acm", "describe_certificate", CertificateArn=arn)["Certificate"]
+        return aws.get_or_none("acm", "describe_certificate", "Certificate", CertificateArn=arn)
     except Exception as exc:
-        if is_not_found(exc) or error_code(exc) == "ValidationException":
+        if error_code(exc) == "ValidationException":
             return None
         raise
 
+
+
+def _carries(listed: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
+    """Whether a ListTagsForCertificate answer has ``tags``' identity tags."""
+    have = {t["Key"]: t.get("Value") for t in listed.get("Tags", [])}
+    return all(have.get(k) == tags.get(k) for k in ("sstdirect:app", "sstdirect:stage", "sstdirect:id"))
 
 @functools.cache
 def dualstack_supported() -> bool:
@@ -121,23 +129,17 @@ def domain_name_props(certificate_arn: Any) -> dict[str, Any]:
 
 
 def _validation_record(aws: Aws, arn: str) -> dict[str, str]:
-    """The DNS validation record of a single-name certificate, polled until ACM has made it."""
-    deadline = time.monotonic() + VALIDATION_RECORD_TIMEOUT_S
-    attempt = 0
-    while True:
-        attempt += 1
-        cert = aws.call("acm", "describe_certificate", CertificateArn=arn)["Certificate"]
-        records = [o["ResourceRecord"] for o in cert.get("DomainValidationOptions", []) if o.get("ResourceRecord")]
-        if records:
-            rr = records[0]
-            return {"validation_record_name": _norm(rr["Name"]), "validation_record_type": rr["Type"],
-                    "validation_record_value": _norm(rr["Value"])}
-        if time.monotonic() >= deadline:
-            raise WaiterError(name="CertificateValidationRecord",
-                              reason=f"ACM gave certificate {arn} no DNS validation record within "
-                                     f"{VALIDATION_RECORD_TIMEOUT_S:.0f} s",
-                              last_response={"Certificate": cert})
-        time.sleep(min(2.0, 0.5 * attempt))
+    """The DNS validation record of a single-name certificate, polled until ACM has made it (the waiter
+    ``acm.CertificateValidationRecord``)."""
+    try:
+        cert = wait(aws, "acm", "CertificateValidationRecord", CertificateArn=arn)["Certificate"]
+    except WaitTimedOut as exc:
+        raise WaiterError(name="CertificateValidationRecord",
+                          reason=f"ACM gave certificate {arn} no DNS validation record within {exc.schedule_s:.0f} s",
+                          last_response=exc.last_response) from None
+    rr = next(o["ResourceRecord"] for o in cert.get("DomainValidationOptions", []) if o.get("ResourceRecord"))
+    return {"validation_record_name": _norm(rr["Name"]), "validation_record_type": rr["Type"],
+            "validation_record_value": _norm(rr["Value"])}
 
 
 def wait_certificate_issued(aws: Aws, arn: str) -> None:
@@ -172,21 +174,27 @@ def wait_certificate_issued(aws: Aws, arn: str) -> None:
         _progress(aws, "acm.certificate_validated", status, polls)
 
 
-@register
+@resource_spec("acm.Certificate")
+class CertificateSpec(Spec):
+    domain_name: str
+    tags: Mapping[str, str]
+
+
 class CertificateProvider(Provider):
-    """props: ``domain_name``, ``tags``. attrs: ``arn`` and the DNS validation record
+    """A :class:`CertificateSpec`. attrs: ``arn`` and the DNS validation record
     (``validation_record_name`` / ``_type`` / ``_value``, lower case, no trailing dot).
 
     Requested with DNS validation in the deploy's region. Only certificates tagged with this
     resource's ``sstdirect:id`` are ever deleted (a given ``certificate_arn`` is never a record)."""
 
-    type = "acm.Certificate"
+    spec = CertificateSpec
     adopt_before_create = True
     replace_on = frozenset({"domain_name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        arn = aws.call("acm", "request_certificate", DomainName=props["domain_name"], ValidationMethod="DNS",
-                       Tags=tag_list(props["tags"]))["CertificateArn"]
+        cert = CertificateSpec.from_props(props)
+        arn = aws.call("acm", "request_certificate", DomainName=cert.domain_name, ValidationMethod="DNS",
+                       Tags=tag_list(cert.tags))["CertificateArn"]
         return Created(arn, {"arn": arn, **_validation_record(aws, arn)})
 
     def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
@@ -196,65 +204,57 @@ class CertificateProvider(Provider):
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         if "tags" in changed:
             aws.call("acm", "add_tags_to_certificate", CertificateArn=record.physical_id,
-                     Tags=tag_list(props["tags"]))
+                     Tags=tag_list(CertificateSpec.from_props(props).tags))
         return {}
 
     def _owned(self, aws: Aws, arn: str, tags: Mapping[str, str]) -> bool:
-        have = {t["Key"]: t.get("Value") for t in
-                aws.call("acm", "list_tags_for_certificate", CertificateArn=arn).get("Tags", [])}
-        return all(have.get(k) == tags.get(k) for k in ("sstdirect:app", "sstdirect:stage", "sstdirect:id"))
+        return _carries(aws.call("acm", "list_tags_for_certificate", CertificateArn=arn), tags)
 
     def delete(self, aws: Aws, record: Record) -> None:
+        """Delete the certificate if it carries this resource's tags, waiting while API Gateway still holds
+        it (the waiter ``acm.CertificateDeleted``; on timeout, ACM's last ResourceInUseException)."""
         arn = record.physical_id or ""
+        listed = aws.get_or_none("acm", "list_tags_for_certificate", CertificateArn=arn)
+        if listed is None:
+            return
+        if not _carries(listed, record.props.get("tags") or {}):
+            log.warning("not deleting certificate %s: it does not carry this resource's tags", arn)
+            return
         try:
-            if not self._owned(aws, arn, record.props.get("tags") or {}):
-                log.warning("not deleting certificate %s: it does not carry this resource's tags", arn)
-                return
-        except Exception as exc:
-            if is_not_found(exc):
-                return
-            raise
-        deadline = time.monotonic() + CERT_IN_USE_TIMEOUT_S
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with gone_is_fine():
-                    aws.call("acm", "delete_certificate", CertificateArn=arn)
-                return
-            except Exception as exc:
-                if error_code(exc) != "ResourceInUseException" or time.monotonic() >= deadline:
-                    raise
-            _progress(aws, "acm.DeleteCertificate", "ResourceInUseException", attempt)
-            time.sleep(CERT_IN_USE_DELAY_S)
-
-    def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        """A certificate for this name carrying this resource's tags (after an interrupted create)."""
-        return first(self.find_all(aws, props, exclude))
+            wait(aws, "acm", "CertificateDeleted", CertificateArn=arn, on_wait=lambda answer, polls: _progress(
+                aws, "acm.DeleteCertificate", answer.get("Error", {}).get("Code", ""), polls))
+        except WaitTimedOut as exc:
+            raise exc.last_error or exc from None
 
     def find_all(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> list[Created]:
+        """The certificates for this name carrying this resource's tags (after an interrupted create)."""
         summaries = aws.paginate("acm", "list_certificates", "CertificateSummaryList",
                                  CertificateStatuses=["PENDING_VALIDATION", "ISSUED"])
-        arns = [s["CertificateArn"] for s in summaries if s.get("DomainName") == props["domain_name"]]
+        cert = CertificateSpec.from_record(props)
+        arns = [s["CertificateArn"] for s in summaries if s.get("DomainName") == cert.domain_name]
         return [Created(arn, {"arn": arn, **_validation_record(aws, arn)}) for arn in arns
-                if arn not in exclude and self._owned(aws, arn, props["tags"])]
+                if arn not in exclude and self._owned(aws, arn, cert.tags)]
 
 
-@register
+@resource_spec("acm.CertificateValidation")
+class CertificateValidationSpec(Spec):
+    certificate_arn: Text
+
+
 class CertificateValidationProvider(Provider):
-    """props: ``certificate_arn``. Its create waits until the certificate is ISSUED (botocore's
+    """A :class:`CertificateValidationSpec`. Its create waits until the certificate is ISSUED (botocore's
     ``certificate_validated`` waiter, bounded, progress reported through the retry hook); it makes
     nothing, so its delete does nothing. A certificate that is not ISSUED reads as gone (wait again).
     attrs: ``certificate_arn``."""
 
-    type = "acm.CertificateValidation"
+    spec = CertificateValidationSpec
     replace_on = frozenset({"certificate_arn"})
     # its delete is a no-op, so deleting first costs nothing; and the record it waits for is itself
     # replaced delete-first (a user replaced create-first would deadlock the executor)
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        arn = props["certificate_arn"]
+        arn = CertificateValidationSpec.from_props(props).certificate_arn
         wait_certificate_issued(aws, arn)
         return Created(arn, {"certificate_arn": arn})
 
@@ -271,37 +271,47 @@ class CertificateValidationProvider(Provider):
         return None
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        cert = describe_certificate(aws, props["certificate_arn"])
+        arn = CertificateValidationSpec.from_record(props).certificate_arn
+        cert = describe_certificate(aws, arn)
         if cert is None or cert.get("Status") != "ISSUED":
             return None
-        return Created(props["certificate_arn"], {"certificate_arn": props["certificate_arn"]})
+        return Created(arn, {"certificate_arn": arn})
 
 
 # -- Route 53 -------------------------------------------------------------------------------
 
 
-@register
+@resource_spec("route53.RecordSet")
+class RecordSetSpec(Spec):
+    """Either ``ttl`` + ``values`` or ``alias`` (``{"dns_name", "hosted_zone_id", "evaluate_target_health"}``)."""
+
+    zone_name: str  # looked up: a public zone of exactly that name
+    name: Text  # lower case, no trailing dot
+    type: Literal["A", "AAAA", "CNAME"]
+    ttl: int | None = None
+    values: tuple[Text, ...] = ()
+    alias: Mapping[str, Any] | None = None
+
+
 class RecordSetProvider(Provider):
-    """props: ``zone_name`` (looked up: a public zone of exactly that name), ``name`` (lower case, no
-    trailing dot), ``type``, and either ``ttl`` + ``values`` or ``alias`` (``{"dns_name",
-    "hosted_zone_id", "evaluate_target_health"}``). attrs: ``zone_id``, ``name``, ``type``.
+    """A :class:`RecordSetSpec`. attrs: ``zone_id``, ``name``, ``type``.
 
     Written with UPSERT (never CREATE); deleted by name and type as Route 53 holds the record."""
 
-    type = "route53.RecordSet"
+    spec = RecordSetSpec
     replace_on = frozenset({"zone_name", "name", "type"})
     # a record is identified by name and type: delete the old one before writing the new one
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
-    def _rrset(self, props: Mapping[str, Any]) -> dict[str, Any]:
-        rrset: dict[str, Any] = {"Name": props["name"], "Type": props["type"]}
-        alias = props.get("alias")
+    def _rrset(self, record: RecordSetSpec) -> dict[str, Any]:
+        rrset: dict[str, Any] = {"Name": record.name, "Type": record.type}
+        alias = record.alias
         if alias:
             rrset["AliasTarget"] = {"DNSName": alias["dns_name"], "HostedZoneId": alias["hosted_zone_id"],
                                     "EvaluateTargetHealth": bool(alias["evaluate_target_health"])}
         else:
-            rrset["TTL"] = props["ttl"]
-            rrset["ResourceRecords"] = [{"Value": v} for v in props["values"]]
+            rrset["TTL"] = record.ttl
+            rrset["ResourceRecords"] = [{"Value": v} for v in record.values]
         return rrset
 
     def _change(self, aws: Aws, zone_id: str, action: str, rrset: Mapping[str, Any]) -> None:
@@ -309,26 +319,23 @@ class RecordSetProvider(Provider):
             "Comment": "sstdirect", "Changes": [{"Action": action, "ResourceRecordSet": plain(rrset)}]})
 
     def _live(self, aws: Aws, zone_id: str, name: str, rtype: str) -> dict[str, Any] | None:
-        try:
-            out = aws.call("route53", "list_resource_record_sets", HostedZoneId=zone_id,
-                           StartRecordName=name, StartRecordType=rtype, MaxItems="1")
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        for rr in out.get("ResourceRecordSets", []):
+        out = aws.get_or_none("route53", "list_resource_record_sets", HostedZoneId=zone_id,
+                              StartRecordName=name, StartRecordType=rtype, MaxItems="1")
+        for rr in (out or {}).get("ResourceRecordSets", []):
             if _norm(rr.get("Name", "").replace("\\052", "*")) == _norm(name) and rr.get("Type") == rtype \
                     and not rr.get("SetIdentifier"):
                 return rr
         return None
 
-    def _attrs(self, zone_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
-        return {"zone_id": zone_id, "name": props["name"], "type": props["type"]}
+    def _created(self, zone_id: str, record: RecordSetSpec) -> Created:
+        return Created(f"{zone_id}/{record.name}/{record.type}",
+                       {"zone_id": zone_id, "name": record.name, "type": record.type})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        zone_id = zone_id_for(aws, props["zone_name"])
-        self._change(aws, zone_id, "UPSERT", self._rrset(props))
-        return Created(f"{zone_id}/{props['name']}/{props['type']}", self._attrs(zone_id, props))
+        record = RecordSetSpec.from_props(props)
+        zone_id = zone_id_for(aws, record.zone_name)
+        self._change(aws, zone_id, "UPSERT", self._rrset(record))
+        return self._created(zone_id, record)
 
     def _observed(self, rr: Mapping[str, Any], was: Mapping[str, Any]) -> dict[str, Any]:
         """Props of a live record set; names equal to ``was``'s up to case and trailing dot keep its spelling."""
@@ -352,7 +359,7 @@ class RecordSetProvider(Provider):
         return None if rr is None else self._observed(rr, record.props)
 
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        self._change(aws, record.attrs["zone_id"], "UPSERT", self._rrset(props))
+        self._change(aws, record.attrs["zone_id"], "UPSERT", self._rrset(RecordSetSpec.from_props(props)))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
@@ -369,12 +376,13 @@ class RecordSetProvider(Provider):
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """An interrupted UPSERT that took effect: the record is there with the desired content."""
-        zone_id = zone_id_for(aws, props["zone_name"])
-        rr = self._live(aws, zone_id, props["name"], props["type"])
-        want = {k: plain(props.get(k)) for k in ("alias", "ttl", "values")}
+        record = RecordSetSpec.from_record(props)
+        zone_id = zone_id_for(aws, record.zone_name)
+        rr = self._live(aws, zone_id, record.name, record.type)
+        want = {"alias": plain(record.alias), "ttl": record.ttl, "values": plain(record.values)}
         if rr is None or self._observed(rr, want) != want:
             return None
-        return Created(f"{zone_id}/{props['name']}/{props['type']}", self._attrs(zone_id, props))
+        return self._created(zone_id, record)
 
 
 # -- API Gateway v2 -------------------------------------------------------------------------
@@ -382,11 +390,24 @@ class RecordSetProvider(Provider):
 SERVICE = "apigatewayv2"
 
 
+@resource_spec("apigatewayv2.DomainName")
+class DomainNameSpec(Spec):
+    """A regional custom domain (see :func:`domain_name_props`)."""
+
+    domain_name: str
+    certificate_arn: Text
+    endpoint_type: Literal["REGIONAL", "EDGE"] = "REGIONAL"
+    security_policy: str = "TLS_1_2"
+    ip_address_type: Literal["ipv4", "dualstack"] = OMIT  # left out where botocore's model lacks the field
+    tags: Mapping[str, str]
+
+
 def _domain_config(props: Mapping[str, Any]) -> dict[str, Any]:
-    config = {"CertificateArn": props["certificate_arn"], "EndpointType": props["endpoint_type"],
-              "SecurityPolicy": props["security_policy"]}
-    if props.get("ip_address_type"):
-        config["IpAddressType"] = props["ip_address_type"]
+    domain = DomainNameSpec.from_props(props)
+    config = {"CertificateArn": domain.certificate_arn, "EndpointType": domain.endpoint_type,
+              "SecurityPolicy": domain.security_policy}
+    if domain.ip_address_type is not OMIT:
+        config["IpAddressType"] = domain.ip_address_type
     return config
 
 
@@ -397,31 +418,30 @@ def _domain_attrs(aws: Aws, domain: Mapping[str, Any]) -> dict[str, Any]:
             "target_domain": config.get("ApiGatewayDomainName"), "hosted_zone_id": config.get("HostedZoneId")}
 
 
-@register
 class DomainNameProvider(Provider):
-    """props: ``domain_name``, ``certificate_arn``, ``endpoint_type`` (REGIONAL), ``security_policy``
-    (TLS_1_2), ``ip_address_type`` (dualstack; absent when botocore's model lacks the field), ``tags``.
-    attrs: ``name``, ``arn``, ``target_domain`` (ApiGatewayDomainName) and ``hosted_zone_id``."""
+    """A :class:`DomainNameSpec`. attrs: ``name``, ``arn``, ``target_domain`` (ApiGatewayDomainName) and
+    ``hosted_zone_id``."""
 
-    type = "apigatewayv2.DomainName"
+    spec = DomainNameSpec
     replace_on = frozenset({"domain_name", "endpoint_type"})
-    replace_mode = "delete_first"  # a domain name is unique in the region
+    replace_order = ReplaceOrder.DELETE_FIRST  # a domain name is unique in the region
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
         """Create the domain name. If it already exists and carries this resource's ``sstdirect:id`` tag,
         it is ours: made by a create still in flight when an earlier deploy died, which landed after that
         deploy's intent record was looked for. It is adopted (and brought to ``props``); a domain name
         that is not ours stays a ``ConflictException``."""
+        domain = DomainNameSpec.from_props(props)
         try:
-            out = aws.call(SERVICE, "create_domain_name", DomainName=props["domain_name"],
-                           DomainNameConfigurations=[_domain_config(props)], Tags=plain(props["tags"]))
+            out = aws.call(SERVICE, "create_domain_name", DomainName=domain.domain_name,
+                           DomainNameConfigurations=[_domain_config(props)], Tags=plain(domain.tags))
         except Exception as exc:
             found = self.find(aws, props) if error_code(exc) == "ConflictException" else None
             if found is None:
                 raise
-            out = aws.call(SERVICE, "update_domain_name", DomainName=props["domain_name"],
+            out = aws.call(SERVICE, "update_domain_name", DomainName=domain.domain_name,
                            DomainNameConfigurations=[_domain_config(props)])
-        return Created(props["domain_name"], _domain_attrs(aws, out))
+        return Created(domain.domain_name, _domain_attrs(aws, out))
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         domains = {d["DomainName"]: d for d in aws.paginate(SERVICE, "get_domain_names", "Items")}
@@ -439,9 +459,6 @@ class DomainNameProvider(Provider):
             out[address] = observed
         return out
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
         attrs: dict[str, Any] = {}
         if changed - {"tags"}:
@@ -449,49 +466,47 @@ class DomainNameProvider(Provider):
                            DomainNameConfigurations=[_domain_config(props)])
             attrs = _domain_attrs(aws, out)
         if "tags" in changed:
-            aws.call(SERVICE, "tag_resource", ResourceArn=record.attrs["arn"], Tags=plain(props["tags"]))
+            aws.call(SERVICE, "tag_resource", ResourceArn=record.attrs["arn"],
+                     Tags=plain(DomainNameSpec.from_props(props).tags))
         return attrs
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_domain_name", DomainName=record.physical_id)
+        aws.delete_if_exists(SERVICE, "delete_domain_name", DomainName=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The domain name, if it carries this resource's ``sstdirect:id`` tag (else it is not ours)."""
-        try:
-            domain = aws.call(SERVICE, "get_domain_name", DomainName=props["domain_name"])
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        if (domain.get("Tags") or {}).get("sstdirect:id") != props["tags"].get("sstdirect:id"):
+        spec = DomainNameSpec.from_record(props)
+        domain = aws.get_or_none(SERVICE, "get_domain_name", DomainName=spec.domain_name)
+        if domain is None or (domain.get("Tags") or {}).get("sstdirect:id") != spec.tags.get("sstdirect:id"):
             return None
-        return Created(props["domain_name"], _domain_attrs(aws, domain))
+        return Created(spec.domain_name, _domain_attrs(aws, domain))
 
 
-@register
+@resource_spec("apigatewayv2.ApiMapping")
+class ApiMappingSpec(Spec):
+    domain_name: Text
+    api_id: Text
+    stage: Text
+    api_mapping_key: str | None = None  # the construct's ``path``
+
+
 class ApiMappingProvider(Provider):
-    """props: ``domain_name``, ``api_id``, ``stage``, ``api_mapping_key`` (the construct's ``path``, or
-    None). Changes other than the domain go through UpdateApiMapping. attrs: ``id``."""
+    """An :class:`ApiMappingSpec`. Changes other than the domain go through UpdateApiMapping. attrs: ``id``."""
 
-    type = "apigatewayv2.ApiMapping"
+    spec = ApiMappingSpec
     replace_on = frozenset({"domain_name"})
     # its domain is replaced delete-first (which drops its mappings): follow it the same way
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
     def _mappings(self, aws: Aws, domain_name: str) -> list[dict[str, Any]]:
-        try:
-            return aws.paginate(SERVICE, "get_api_mappings", "Items", DomainName=domain_name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return []  # the domain itself is gone, and its mappings with it
-            raise
+        # the domain itself is gone: its mappings with it
+        return aws.paginate_or_empty(SERVICE, "get_api_mappings", "Items", DomainName=domain_name)
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        params: dict[str, Any] = {"DomainName": props["domain_name"], "ApiId": props["api_id"],
-                                  "Stage": props["stage"]}
-        if props.get("api_mapping_key"):
-            params["ApiMappingKey"] = props["api_mapping_key"]
+        mapping = ApiMappingSpec.from_props(props)
+        params: dict[str, Any] = {"DomainName": mapping.domain_name, "ApiId": mapping.api_id, "Stage": mapping.stage}
+        if mapping.api_mapping_key:
+            params["ApiMappingKey"] = mapping.api_mapping_key
         out = aws.call(SERVICE, "create_api_mapping", **params)
         return Created(out["ApiMappingId"], {"id": out["ApiMappingId"]})
 
@@ -509,22 +524,20 @@ class ApiMappingProvider(Provider):
                     "api_mapping_key": m.get("ApiMappingKey") or None}
         return out
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
-        aws.call(SERVICE, "update_api_mapping", ApiMappingId=record.physical_id, DomainName=props["domain_name"],
-                 ApiId=props["api_id"], Stage=props["stage"], ApiMappingKey=props.get("api_mapping_key") or "")
+        mapping = ApiMappingSpec.from_props(props)
+        aws.call(SERVICE, "update_api_mapping", ApiMappingId=record.physical_id, DomainName=mapping.domain_name,
+                 ApiId=mapping.api_id, Stage=mapping.stage, ApiMappingKey=mapping.api_mapping_key or "")
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call(SERVICE, "delete_api_mapping", ApiMappingId=record.physical_id,
-                     DomainName=record.props["domain_name"])
+        aws.delete_if_exists(SERVICE, "delete_api_mapping", ApiMappingId=record.physical_id,
+                             DomainName=record.props["domain_name"])
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        for m in self._mappings(aws, props["domain_name"]):
+        mapping = ApiMappingSpec.from_record(props)
+        for m in self._mappings(aws, mapping.domain_name):
             if (m.get("ApiId"), m.get("Stage"), m.get("ApiMappingKey") or None) == (
-                    props["api_id"], props["stage"], props.get("api_mapping_key") or None):
+                    mapping.api_id, mapping.stage, mapping.api_mapping_key or None):
                 return Created(m["ApiMappingId"], {"id": m["ApiMappingId"]})
         return None

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
-from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import IDENTITY_TAGS, Created, Owned, Provider, register, tagged_for
+from ..aws import Aws, error_code
+from ..engine.plan import ReplaceOrder
+from ..engine.resource import IDENTITY_TAGS, Created, Owned, Provider, tagged_for
+from ..engine.spec import Spec, resource_spec
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
-from .common import gone_is_fine, plain, tag_list
+from .common import plain, tag_list
 
 KEY_FIELDS = ("partition_key", "sort_key")
 # DynamoDB answers a create, delete or update on a table that is not ACTIVE (or a name that is taken)
@@ -44,10 +46,17 @@ def _observed(description: Mapping[str, Any]) -> dict[str, Any]:
             "sort_key": _key(description, "RANGE"), "billing_mode": billing}
 
 
-@register
+@resource_spec("dynamodb.Table")
+class TableSpec(Spec):
+    name: str
+    partition_key: Mapping[str, str]  # {"name", "type"} (type S, N or B)
+    sort_key: Mapping[str, str] | None = None  # the same, or None
+    billing_mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
+    tags: Mapping[str, str]
+
+
 class TableProvider(Provider):
-    """props: ``name``, ``partition_key`` ``{"name", "type"}`` (type ``S``/``N``/``B``), ``sort_key`` (the
-    same, or None), ``billing_mode`` (``PAY_PER_REQUEST``), ``tags``. attrs: ``arn``, ``name``.
+    """A :class:`TableSpec`. attrs: ``arn``, ``name``.
 
     - create: ``CreateTable`` with the tags, then botocore's ``table_exists`` waiter (ACTIVE). Refused
       because the name is taken by a table tagged as this resource (an earlier create whose answer was
@@ -60,19 +69,20 @@ class TableProvider(Provider):
     - delete: ``DeleteTable``, then the ``table_not_exists`` waiter (the name is free when it returns).
     """
 
-    type = "dynamodb.Table"
+    spec = TableSpec
     replace_on = frozenset({"name", *KEY_FIELDS})
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        name = props["name"]
-        keys = [(props["partition_key"], "HASH")] + ([(props["sort_key"], "RANGE")] if props.get("sort_key") else [])
+        spec = TableSpec.from_props(props)
+        name = spec.name
+        keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
         try:
             made = aws.call(
-                "dynamodb", "create_table", TableName=name, BillingMode=props["billing_mode"],
+                "dynamodb", "create_table", TableName=name, BillingMode=spec.billing_mode,
                 AttributeDefinitions=[{"AttributeName": k["name"], "AttributeType": k["type"]} for k, _ in keys],
                 KeySchema=[{"AttributeName": k["name"], "KeyType": kind} for k, kind in keys],
-                Tags=tag_list(plain(props["tags"])),
+                Tags=tag_list(plain(spec.tags)),
             )["TableDescription"]
         except Exception as exc:
             if error_code(exc) != IN_USE:
@@ -86,13 +96,8 @@ class TableProvider(Provider):
         return Created(name, {"arn": made["TableArn"], "name": name})
 
     def _describe(self, aws: Aws, name: str) -> dict[str, Any] | None:
-        try:
-            table = aws.call("dynamodb", "describe_table", TableName=name)["Table"]
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return None if table.get("TableStatus") == "DELETING" else table
+        table = aws.get_or_none("dynamodb", "describe_table", "Table", TableName=name)
+        return None if table is None or table.get("TableStatus") == "DELETING" else table
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         """One ``DescribeTable`` per table (DynamoDB has no batched describe), the calls at once."""
@@ -105,16 +110,14 @@ class TableProvider(Provider):
         with ThreadPoolExecutor(max_workers=min(8, len(items) or 1)) as pool:
             return dict(pool.map(read, items))
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        spec = TableSpec.from_props(props)
         if "billing_mode" in changed:
-            aws.call("dynamodb", "update_table", TableName=record.physical_id, BillingMode=props["billing_mode"])
+            aws.call("dynamodb", "update_table", TableName=record.physical_id, BillingMode=spec.billing_mode)
             aws.wait("dynamodb", "table_exists", TableName=record.physical_id, **WAIT)
         if "tags" in changed:
             arn = record.attrs.get("arn")
-            new, old = plain(props["tags"]), dict(record.props.get("tags") or {})
+            new, old = plain(spec.tags), dict(record.props.get("tags") or {})
             aws.call("dynamodb", "tag_resource", ResourceArn=arn, Tags=tag_list(new))
             gone = sorted(set(old) - set(new))
             if gone:
@@ -123,37 +126,32 @@ class TableProvider(Provider):
 
     def delete(self, aws: Aws, record: Record) -> None:
         name = record.physical_id
-        with gone_is_fine():
-            try:
-                aws.call("dynamodb", "delete_table", TableName=name)
-            except Exception as exc:
-                if error_code(exc) != IN_USE:
-                    raise
-                # still CREATING (or UPDATING): a table can be deleted once it is ACTIVE
-                aws.wait("dynamodb", "table_exists", TableName=name, **WAIT)
-                aws.call("dynamodb", "delete_table", TableName=name)
+        try:
+            aws.delete_if_exists("dynamodb", "delete_table", TableName=name)
+        except Exception as exc:
+            if error_code(exc) != IN_USE:
+                raise
+            # still CREATING (or UPDATING): a table can be deleted once it is ACTIVE
+            aws.wait("dynamodb", "table_exists", TableName=name, **WAIT)
+            aws.delete_if_exists("dynamodb", "delete_table", TableName=name)
         aws.wait("dynamodb", "table_not_exists", TableName=name, **WAIT)
 
     def _tags(self, aws: Aws, arn: str) -> dict[str, str]:
-        tags: dict[str, str] = {}
-        params: dict[str, Any] = {"ResourceArn": arn}
-        while True:
-            page = aws.call("dynamodb", "list_tags_of_resource", **params)
-            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
-            if not page.get("NextToken"):
-                return tags
-            params["NextToken"] = page["NextToken"]
+        """The table's tags (none when it is gone)."""
+        return {t["Key"]: t["Value"] for t in aws.paginate_or_empty("dynamodb", "list_tags_of_resource", "Tags",
+                                                                     ResourceArn=arn)}
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
         """The table of this name, if it carries this resource's ``sstdirect:*`` tags."""
-        name = props["name"]
+        spec = TableSpec.from_record(props)
+        name = spec.name
         if name in exclude:
             return None
         table = self._describe(aws, name)
         if table is None:
             return None
         tags = self._tags(aws, table["TableArn"])
-        if any(tags.get(key) != props["tags"].get(key) for key in IDENTITY_TAGS):
+        if any(tags.get(key) != spec.tags.get(key) for key in IDENTITY_TAGS):
             return None
         if table.get("TableStatus") != "ACTIVE":
             aws.wait("dynamodb", "table_exists", TableName=name, **WAIT)
@@ -166,12 +164,7 @@ class TableProvider(Provider):
         for name in aws.paginate("dynamodb", "list_tables", "TableNames"):
             if not name.startswith(prefix) or name in skip:
                 continue
-            try:
-                tags = self._tags(aws, table_arn(aws.region, aws.account_id, name))
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
+            tags = self._tags(aws, table_arn(aws.region, aws.account_id, name))
             if tagged_for(tags, app, stage):
                 out.append(Owned(tags.get("sstdirect:id", ""), name))
         return out

@@ -6,41 +6,48 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..aws import Aws, error_code, is_not_found
-from ..engine.resource import Created, Owned, Provider, register, tagged_for
+from ..aws import Aws, error_code
+from ..engine.resource import Created, Owned, Provider, tagged_for
+from ..engine.spec import Spec, Text, resource_spec
 from ..engine.values import FrozenDict
 from ..naming import name_prefix
 from ..state import Record
-from .common import gone_is_fine, plain
+from .common import plain
 
 
 def log_group_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:logs:{region}:{account}:log-group:{name}"
 
 
-@register
+@resource_spec("logs.LogGroup")
+class LogGroupSpec(Spec):
+    name: Text
+    retention_days: int | None = None  # None: never expire
+    tags: Mapping[str, str]
+
+
 class LogGroupProvider(Provider):
-    """props: ``name``, ``retention_days`` (int or None = never expire), ``tags``.
-    attrs: ``arn`` (without the trailing ``:*``), ``name``.
+    """A :class:`LogGroupSpec`. attrs: ``arn`` (without the trailing ``:*``), ``name``.
 
     A group that already exists under the name (e.g. made by Lambda on a first invoke) is adopted.
     """
 
-    type = "logs.LogGroup"
+    spec = LogGroupSpec
     replace_on = frozenset({"name"})
 
     def create(self, aws: Aws, props: FrozenDict) -> Created:
-        name = props["name"]
+        group = LogGroupSpec.from_props(props)
+        name = group.name
         try:
-            aws.call("logs", "create_log_group", logGroupName=name, tags=plain(props["tags"]))
+            aws.call("logs", "create_log_group", logGroupName=name, tags=plain(group.tags))
         except Exception as exc:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
-            aws.call("logs", "tag_log_group", logGroupName=name, tags=plain(props["tags"]))
-            self._retention(aws, name, props.get("retention_days"))
+            aws.call("logs", "tag_log_group", logGroupName=name, tags=plain(group.tags))
+            self._retention(aws, name, group.retention_days)
         else:
-            if props.get("retention_days"):
-                self._retention(aws, name, props["retention_days"])
+            if group.retention_days:
+                self._retention(aws, name, group.retention_days)
         return Created(name, self._attrs(aws, name))
 
     def _attrs(self, aws: Aws, name: str) -> dict[str, Any]:
@@ -50,8 +57,7 @@ class LogGroupProvider(Provider):
         if days:
             aws.call("logs", "put_retention_policy", logGroupName=name, retentionInDays=days)
         else:
-            with gone_is_fine():
-                aws.call("logs", "delete_retention_policy", logGroupName=name)
+            aws.delete_if_exists("logs", "delete_retention_policy", logGroupName=name)
 
     def read_many(self, aws: Aws, records: Mapping[str, Record]) -> dict[str, dict[str, Any] | None]:
         """``DescribeLogGroups`` by name, 50 names a call (``logGroupIdentifiers``), the calls at once: one
@@ -68,25 +74,22 @@ class LogGroupProvider(Provider):
         return {address: {"name": name, "retention_days": found[name].get("retentionInDays")} if name in found else None
                 for address, name in names.items()}
 
-    def read(self, aws: Aws, record: Record) -> dict[str, Any] | None:
-        return self.read_many(aws, {record.address: record})[record.address]
-
     def update(self, aws: Aws, record: Record, props: FrozenDict, changed: frozenset[str]) -> dict[str, Any]:
+        group = LogGroupSpec.from_props(props)
         if "retention_days" in changed:
-            self._retention(aws, record.physical_id or "", props.get("retention_days"))
+            self._retention(aws, record.physical_id or "", group.retention_days)
         if "tags" in changed:
-            aws.call("logs", "tag_log_group", logGroupName=record.physical_id, tags=plain(props["tags"]))
+            aws.call("logs", "tag_log_group", logGroupName=record.physical_id, tags=plain(group.tags))
         return {}
 
     def delete(self, aws: Aws, record: Record) -> None:
-        with gone_is_fine():
-            aws.call("logs", "delete_log_group", logGroupName=record.physical_id)
+        aws.delete_if_exists("logs", "delete_log_group", logGroupName=record.physical_id)
 
     def find(self, aws: Aws, props: FrozenDict, exclude: frozenset[str] = frozenset()) -> Created | None:
-        rec = Record(self.type, "", physical_id=props["name"])
-        if self.read(aws, rec) is None:
+        name = LogGroupSpec.from_record(props).name
+        if self.read(aws, Record(self.type, "", physical_id=name)) is None:
             return None
-        return Created(props["name"], self._attrs(aws, props["name"]))
+        return Created(name, self._attrs(aws, name))
 
     def owned(self, aws: Aws, app: str, stage: str, skip: frozenset[str] = frozenset()) -> list[Owned]:
         """The groups sstdirect names for this app (functions' and APIs' access logs: one listing per folder),
@@ -97,12 +100,9 @@ class LogGroupProvider(Provider):
                                       logGroupNamePrefix=folder + name_prefix(stage, app)):
                 if group["logGroupName"] in skip:
                     continue
-                try:
-                    tags = aws.call("logs", "list_tags_log_group", logGroupName=group["logGroupName"]).get("tags")
-                except Exception as exc:
-                    if is_not_found(exc):
-                        continue
-                    raise
+                # a group gone since the listing has no tags
+                listed = aws.get_or_none("logs", "list_tags_log_group", logGroupName=group["logGroupName"])
+                tags = (listed or {}).get("tags")
                 if tagged_for(tags, app, stage):
                     out.append(Owned((tags or {}).get("sstdirect:id", ""), group["logGroupName"]))
         return out

@@ -30,8 +30,8 @@ from typing import Any
 import boto3
 
 from sstdirect import Api, App, Cognito, WebSocketApi
-from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
+from sstdirect.overrides import Overrides, declaring
 
 KILL_POINTS = ("before-send", "after-call")
 
@@ -122,14 +122,8 @@ def build_app(scenario: str, *, name: str, stage: str, root: str | Path, state_d
     if scenario == "example":
         if name != "notes":
             raise ValueError("the example app is named 'notes'; make cases unique by stage")
-        saved = dict(app_module.CLI_OVERRIDES)
-        app_module.CLI_OVERRIDES.update(stage=stage, endpoint_url=endpoint_url, session=session,
-                                        state_dir=str(state_dir))
-        try:
+        with declaring(Overrides(stage=stage, endpoint_url=endpoint_url, session=session, state_dir=str(state_dir))):
             namespace = runpy.run_path(str(Path(root) / "app.py"), run_name="__sstdirect__")
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         app = namespace["app"]
         assert isinstance(app, App) and app.stage == stage and app.state_path == state.resolve(), app
         return app

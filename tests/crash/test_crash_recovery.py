@@ -158,7 +158,7 @@ class World:
     def app(self, scenario: str, name: str, stage: str = "dev") -> App:
         """The app of ``scenario`` built in this process exactly as the driver builds it, with a boto3
         session of its own (sessions are not thread-safe)."""
-        with self._build_lock:  # the example is loaded as the CLI loads it, through module globals
+        with self._build_lock:  # one at a time: the example app file is run as the CLI runs it
             return crash_driver.build_app(scenario, name=name, stage=stage, root=self.root(scenario),
                                           state_dir=self.state_dir, endpoint_url=self.cloud.endpoint_url,
                                           session=self.cloud.session())

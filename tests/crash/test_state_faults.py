@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sstdirect.engine.resource import registered_types
 from sstdirect.errors import DeployError, StateError, StateLockedError
 from sstdirect.state import MAX_DEPTH, SCHEMA_VERSION, State, StateFile, dumps_state
 from tests.unit.test_state import folder, sample_state, snapshot
@@ -382,7 +383,7 @@ def test_a_lockfile_of_the_wrong_shape_is_a_state_error_and_left_untouched(
     path.write_bytes(content)
     before, listing = snapshot(path), folder(path)
     with pytest.raises(StateError) as exc_info:
-        StateFile(path).load(app="notes", stage="dev", region="us-east-1")
+        StateFile(path, registered_types).load(app="notes", stage="dev", region="us-east-1")  # as the App loads it
     text = " ".join(str(exc_info.value).split())
     assert re.search(message, text), text
     assert str(path) in text and "untouched" in text

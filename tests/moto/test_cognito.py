@@ -188,7 +188,7 @@ def test_api_user_pool_authorizer_defaults_to_the_cognito_client(aws: boto3.Sess
     # after deploy the outputs are plain str: the pool id is still recognised as this construct's
     api2 = Api(app, "Api2", routes={"GET /x": "src/list.main"},
                authorizers={"pool": {"type": "user_pool", "user_pool": {"id": auth.user_pool_id}}})
-    ctx = app._context()
+    ctx = app.expand_context()
     (res,) = [r for r in api2._resources(ctx) if r.type == "apigatewayv2.Authorizer"]
     assert list(res.props["jwt_configuration"]["Audience"]) == [auth.user_pool_client_id]
 
@@ -448,7 +448,7 @@ def test_login_maps_as_cdk_sign_in_aliases(login: list[str], expected: tuple[Any
 def test_default_login_is_username(tmp_path: Path) -> None:
     app = App("notes", stage="dev", root=tmp_path)
     auth = Cognito(app, "Auth")
-    (pool,) = [r for r in auth._resources(app._context()) if r.type == "cognito.UserPool"]
+    (pool,) = [r for r in auth._resources(app.expand_context()) if r.type == "cognito.UserPool"]
     assert (pool.props["username_attributes"], pool.props["alias_attributes"]) == (None, None)
     assert pool.props["auto_verified_attributes"] == ()
 

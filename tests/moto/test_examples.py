@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CASES = ["rest-api", "api-auth-cognito", "api-auth-jwt", "custom-domain", "websocket", "appsync",
@@ -20,17 +20,14 @@ CASES = ["rest-api", "api-auth-cognito", "api-auth-jwt", "custom-domain", "webso
 
 @pytest.fixture
 def overrides(aws: boto3.Session, tmp_path: Path) -> Iterator[None]:
-    saved = dict(app_module.CLI_OVERRIDES)
-    app_module.CLI_OVERRIDES.update(session=aws, state_dir=str(tmp_path / "state"))
-    yield
-    app_module.CLI_OVERRIDES.clear()
-    app_module.CLI_OVERRIDES.update(saved)
+    with declaring(Overrides(session=aws, state_dir=str(tmp_path / "state"))):
+        yield
 
 
 def load(name: str) -> Any:
-    before = len(app_module._APPS)
-    runpy.run_path(str(EXAMPLES / name / "app.py"), run_name="__example__")
-    (app,) = app_module._APPS[before:]
+    with declaring() as scope:  # the fixture's overrides
+        runpy.run_path(str(EXAMPLES / name / "app.py"), run_name="__example__")
+    (app,) = scope.apps
     return app
 
 

@@ -104,14 +104,14 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Throttling 'past every retry' within a test's time: sstdirect's retry budget shortened to 0.3 s."""
     from sstdirect.app import App as AppClass
 
-    original = AppClass._aws
+    original = AppClass.aws
 
     def short(self: App, on_retry: Any = None) -> Any:
         aws = original(self, on_retry)
         aws.retry_budget_s = 0.3
         return aws
 
-    monkeypatch.setattr(AppClass, "_aws", short)
+    monkeypatch.setattr(AppClass, "aws", short)
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)

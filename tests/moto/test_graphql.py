@@ -345,19 +345,13 @@ def test_example_server(example: Any) -> None:
 
 
 def test_example_app_declares_the_graphql_api(root: Path) -> None:
-    from sstdirect.app import _APPS
-
     path = EXAMPLE_SRC.parent / "app.py"
     namespace: dict[str, Any] = {"__file__": str(path), "__name__": "example_graphql_app"}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     app, api = namespace["app"], namespace["api"]
-    try:
-        assert isinstance(api, GraphQLApi) and api.routes == ["GET /", "POST /"]
-        assert api.server_function.handler == "src/server.handler"
-        assert "Api/integration/server" in app.resources()
-    finally:
-        if app in _APPS:
-            _APPS.remove(app)
+    assert isinstance(api, GraphQLApi) and api.routes == ["GET /", "POST /"]
+    assert api.server_function.handler == "src/server.handler"
+    assert "Api/integration/server" in app.resources()
 
 
 def test_a_handler_file_named_graphql_gets_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

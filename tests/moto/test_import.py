@@ -129,6 +129,22 @@ def test_embedded_reimport(clients: Any) -> None:
         gw.reimport_api(ApiId=api_id, Body=json.dumps(body))
 
 
+def test_embedded_reimport_refuses_a_path_the_route_grammar_refuses(clients: Any) -> None:
+    """Paths become route keys by RouteKey.from_openapi: a path it refuses is a BadRequestException, and the
+    API keeps its routes (before, ``/a/{x:y}`` became a route the constructs could never have declared)."""
+    gw = clients("apigatewayv2")
+    api_id = gw.create_api(Name="imp", ProtocolType="HTTP")["ApiId"]
+    integration = {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "arn:aws:lambda:f",
+                                                       "payloadFormatVersion": "2.0"}}
+    def body(path: str) -> str:
+        return json.dumps({"openapi": "3.0.1", "paths": {path: {"get": integration}}})
+
+    gw.reimport_api(ApiId=api_id, Body=body("/ok"))
+    with pytest.raises(gw.exceptions.BadRequestException, match="x:y"):
+        gw.reimport_api(ApiId=api_id, Body=body("/a/{x:y}"))
+    assert [r["RouteKey"] for r in gw.get_routes(ApiId=api_id)["Items"]] == ["GET /ok"]
+
+
 def test_deploy_imports_then_changes_route_by_route(aws: boto3.Session, root: Path) -> None:
     def build(routes: dict[str, Any]) -> App:
         app = App("imp", root=root, session=aws)
@@ -150,3 +166,21 @@ def test_deploy_imports_then_changes_route_by_route(aws: boto3.Session, root: Pa
     assert len(gw.get_integrations(ApiId=api["ApiId"])["Items"]) == 2
     changed.remove()
     assert gw.get_apis()["Items"] == []
+
+
+def test_the_import_is_found_from_the_target_s_ref_not_from_its_template(
+        aws: boto3.Session, root: Path, calls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target's form lives in one place (``integration_target``): spelled anew there, the routes still
+    import in one ReimportApi."""
+    from sstdirect.resources import apigatewayv2
+
+    monkeypatch.setattr(apigatewayv2, "INTEGRATION_TARGET", "integrations/{id!s}")  # same target, new spelling
+    app = App("imp", root=root, session=aws)
+    Api(app, "Api", routes={"GET /a": "src/a.main", "GET /b": "src/b.main", "GET /c": "src/c.main"})
+    assert app.resources()["Api/route/GET /a"].props["target"].template == "integrations/{id!s}"
+    app.deploy()
+    assert calls.ops.count("apigatewayv2.ReimportApi") == 1 and "apigatewayv2.CreateRoute" not in calls.ops
+    gw = aws.client("apigatewayv2")
+    (api,) = gw.get_apis()["Items"]
+    assert sorted(r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]) == ["GET /a", "GET /b", "GET /c"]
+    assert app.diff().is_empty

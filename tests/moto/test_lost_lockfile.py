@@ -18,6 +18,7 @@ from sstdirect import App, StateError, cli
 from sstdirect import app as app_module
 from sstdirect.aws import is_mutating
 from sstdirect.engine import rebuild as rebuild_module
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rest-api"
 ACCOUNT_LEVEL = {("role", "sstdirect-apigateway-cloudwatch")}  # kept by remove() on purpose (API.md)
@@ -32,17 +33,14 @@ def example_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def overrides(aws: boto3.Session, tmp_path: Path) -> Iterator[Path]:
-    saved = dict(app_module.CLI_OVERRIDES)
-    app_module.CLI_OVERRIDES.update(session=aws, state_dir=str(tmp_path / "state"))
-    yield tmp_path / "state"
-    app_module.CLI_OVERRIDES.clear()
-    app_module.CLI_OVERRIDES.update(saved)
+    with declaring(Overrides(session=aws, state_dir=str(tmp_path / "state"))):
+        yield tmp_path / "state"
 
 
 def load_example(root: Path) -> App:
-    before = len(app_module._APPS)
-    runpy.run_path(str(root / "app.py"), run_name="__example__")
-    (app,) = app_module._APPS[before:]
+    with declaring() as scope:  # the fixture's overrides
+        runpy.run_path(str(root / "app.py"), run_name="__example__")
+    (app,) = scope.apps
     return app
 
 

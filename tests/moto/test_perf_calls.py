@@ -20,6 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sstdirect.aws as aws_module
+import sstdirect.aws.pacing as pacing_module
 from sstdirect import Api, App
 from sstdirect.aws import NotYet, PropagationGate, TokenBucket, is_mutating
 from sstdirect.engine.executor import Executor
@@ -56,7 +57,7 @@ def split(calls: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int]]:
 
 def test_noop_reads_do_not_grow_with_n_except_for_50_item_pages(
         aws: boto3.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aws_module, "APIGATEWAY_RATE", 0)  # in-process moto has no bucket: don't pace 200 calls
+    monkeypatch.setattr(pacing_module, "APIGATEWAY_RATE", 0)  # in-process moto has no bucket: don't pace 200 calls
     reads: dict[int, dict[str, int]] = {}
     for n in (10, 100):
         app = routes_app(tmp_path / f"n{n}", n, session=aws)
@@ -321,7 +322,7 @@ def test_routes_added_one_by_one_are_paced_under_the_api_gateway_bucket(
     model = LatencyModel.zero(apigateway_rate=20.0, apigateway_burst=40)
     throttled = {}
     for rate in (0, 19.0):
-        monkeypatch.setattr(aws_module, "APIGATEWAY_RATE", rate)
+        monkeypatch.setattr(pacing_module, "APIGATEWAY_RATE", rate)
         summary, result = _summary_and_result(tmp_path / str(rate), model, 51, first=1)
         gateway = sum(v for k, v in summary["by_operation"].items() if k.startswith("apigateway") and is_mutating(k))
         assert gateway - summary["throttled_429"] == 2 * 50  # 50 integrations, 50 routes
@@ -344,17 +345,16 @@ def test_propagation_gate_does_not_flood_lambda_with_doomed_creates(tmp_path: Pa
 
 def test_a_step_that_has_written_waits_in_place_instead_of_deferring() -> None:
     """NotYet is only ever raised before a step's first write (re-running the step is then safe)."""
-    client = aws_module.Aws(region="us-east-1", session=boto3.Session(
-        region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"))
     ctx = aws_module.StepContext()
     with aws_module.step_context(ctx):
+        assert aws_module.current_step() is ctx
         with pytest.raises(NotYet):
-            client._await(time.monotonic() + 5, ctx, "test")
+            aws_module.wait_or_defer(time.monotonic() + 5, ctx, "test")
         ctx.wrote = True
         began = time.monotonic()
-        client._await(time.monotonic() + 0.05, ctx, "test")
+        aws_module.wait_or_defer(time.monotonic() + 0.05, ctx, "test")
         assert time.monotonic() - began >= 0.05
-    assert aws_module._STEP.get() is None
+    assert aws_module.current_step() is None
 
 
 # -- the benchmark itself --------------------------------------------------------------------------

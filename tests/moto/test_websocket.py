@@ -340,10 +340,10 @@ def example(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     handler modules imported as Lambda would, with the table's name in ``TABLE_NAME``."""
     import runpy
 
-    from sstdirect import app as app_module
+    from sstdirect.overrides import Overrides, declaring
 
-    monkeypatch.setattr(app_module, "CLI_OVERRIDES", {"session": aws, "state_dir": str(tmp_path / "state")})
-    chat_app = runpy.run_path(str(EXAMPLE_SRC.parent / "app.py"), run_name="__example__")["app"]
+    with declaring(Overrides(session=aws, state_dir=str(tmp_path / "state"))):
+        chat_app = runpy.run_path(str(EXAMPLE_SRC.parent / "app.py"), run_name="__example__")["app"]
     chat_app.deploy()
     modules = ("connections", "connect", "disconnect", "sendmessage")
     saved = {name: sys.modules.pop(name) for name in modules if name in sys.modules}
@@ -451,21 +451,15 @@ def test_chat_example_handlers_call_only_what_their_roles_allow(example: Any, aw
 
 
 def test_chat_example_app_declares_the_websocket_api(aws: boto3.Session) -> None:
-    from sstdirect.app import _APPS
-
     path = EXAMPLE_SRC.parent / "app.py"
     namespace: dict[str, Any] = {"__file__": str(path), "__name__": "example_ws_app"}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     app, ws = namespace["app"], namespace["ws"]
-    try:
-        assert isinstance(ws, WebSocketApi) and ws.routes == ["$connect", "$disconnect", "sendMessage"]
-        fn = ws.get_function("sendMessage")
-        assert fn.environment == {"TABLE_NAME": "dev-chat-Connections"}
-        addresses = set(app.resources())
-        assert {"Ws/api", "Ws/stage", "Ws/account-logging", "Ws/route/sendMessage", "Connections/table"} <= addresses
-    finally:
-        if app in _APPS:
-            _APPS.remove(app)
+    assert isinstance(ws, WebSocketApi) and ws.routes == ["$connect", "$disconnect", "sendMessage"]
+    fn = ws.get_function("sendMessage")
+    assert fn.environment == {"TABLE_NAME": "dev-chat-Connections"}
+    addresses = set(app.resources())
+    assert {"Ws/api", "Ws/stage", "Ws/account-logging", "Ws/route/sendMessage", "Connections/table"} <= addresses
 
 
 def test_defaults_function_applies_to_the_authorizer_function(root: Path) -> None:

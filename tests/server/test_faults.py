@@ -199,17 +199,11 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 def _load_example(name: str, cloud: Any, session: boto3.Session, state_dir: Path) -> App:
     import runpy
 
-    from sstdirect import app as app_module
+    from sstdirect.overrides import Overrides, declaring
 
-    saved = dict(app_module.CLI_OVERRIDES)
-    app_module.CLI_OVERRIDES.update(session=session, endpoint_url=cloud.endpoint_url, state_dir=str(state_dir))
-    before = len(app_module._APPS)
-    try:
+    with declaring(Overrides(session=session, endpoint_url=cloud.endpoint_url, state_dir=str(state_dir))) as scope:
         runpy.run_path(str(EXAMPLES / name / "app.py"), run_name="__example__")
-    finally:
-        app_module.CLI_OVERRIDES.clear()
-        app_module.CLI_OVERRIDES.update(saved)
-    (app,) = app_module._APPS[before:]
+    (app,) = scope.apps
     return app
 
 
@@ -256,20 +250,15 @@ THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException
 
 def test_cli_progress_shows_each_retry(local_cloud: Any, fast_backoff: None, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from sstdirect import app as app_module
     from sstdirect import cli
+    from sstdirect.overrides import Overrides, declaring
 
     local_cloud.reset()
     session = local_cloud.session()
     throttler = Throttler(every=3)
     session.events.register_last("before-send", throttler)  # after pacing: AWS answers what was sent
-    saved = dict(app_module.CLI_OVERRIDES)
-    app_module.CLI_OVERRIDES.update(session=session, endpoint_url=local_cloud.endpoint_url, state_dir=str(tmp_path))
-    try:
+    with declaring(Overrides(session=session, endpoint_url=local_cloud.endpoint_url, state_dir=str(tmp_path))):
         assert cli.main(["deploy", str(EXAMPLES / "rest-api" / "app.py")]) == 0
-    finally:
-        app_module.CLI_OVERRIDES.clear()
-        app_module.CLI_OVERRIDES.update(saved)
     out = " ".join(capsys.readouterr().out.split())
     shown = out.count("↻ retrying ")
     assert shown == sum(throttler.throttled.values()) > 5
@@ -298,12 +287,12 @@ def test_which_errors_are_transient(service: str, operation: str, code: str, mes
 def test_botocore_retries_are_read_from_the_attempt_header() -> None:
     from types import SimpleNamespace
 
-    from sstdirect.aws import _botocore_attempt
+    from sstdirect.aws import botocore_attempt
 
     def request(value: bytes | None) -> Any:
         headers = {"amz-sdk-invocation-id": b"abc"} | ({"amz-sdk-request": value} if value else {})
         return SimpleNamespace(headers=headers)
 
-    assert _botocore_attempt(request(b"attempt=1; max=6")) is None
-    assert _botocore_attempt(request(b"ttl=20250101T000000Z; attempt=3; max=6")) == ("abc", 3)
-    assert _botocore_attempt(request(None)) is None and _botocore_attempt(None) is None
+    assert botocore_attempt(request(b"attempt=1; max=6")) is None
+    assert botocore_attempt(request(b"ttl=20250101T000000Z; attempt=3; max=6")) == ("abc", 3)
+    assert botocore_attempt(request(None)) is None and botocore_attempt(None) is None

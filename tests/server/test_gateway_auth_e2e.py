@@ -29,8 +29,8 @@ from botocore.credentials import Credentials
 from jwt_issuer import BlackHole, Issuer
 
 from sstdirect import Api, App
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -92,13 +92,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     hole = BlackHole()  # an issuer that accepts connections and never answers
     saved_env = {k: os.environ.get(k) for k in ("ISSUER", "AUDIENCE")}
     os.environ.update(ISSUER=issuer.url, AUDIENCE=AUDIENCE)
-    saved = dict(app_module.CLI_OVERRIDES)
     try:
         with LocalCloud() as cloud:
             cloud.reset()
-            app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                            session=cloud.session(), state_dir=str(tmp / "state"))
-            try:
+            with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                     state_dir=str(tmp / "state"))):
                 cognito = runpy.run_path(str(tmp / "api-auth-cognito" / "app.py"), run_name="__example__")
                 cognito["app"].deploy()
                 jwt_app = runpy.run_path(str(tmp / "api-auth-jwt" / "app.py"), run_name="__example__")
@@ -120,9 +118,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                     "GET /up": {"function": "src/echo.main", "authorizer": "up"},
                 })
                 app.deploy()
-            finally:
-                app_module.CLI_OVERRIDES.clear()
-                app_module.CLI_OVERRIDES.update(saved)
             with cloud.serve(cognito["app"]) as cgw, cloud.serve(jwt_app["app"]) as jgw, cloud.serve(app) as lgw:
                 yield {"cloud": cloud, "cognito": cognito, "issuer": issuer, "hole": hole,
                        "cognito_url": cgw.url(cognito["api"]), "jwt_url": jgw.url(jwt_app["api"]),

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sstdirect.cli import _load_apps, _parser
-from sstdirect.local.gateway.dev import changed_folders, run_dev, snapshot
+from sstdirect.local.dev import changed_folders, run_dev, snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

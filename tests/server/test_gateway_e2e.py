@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from sstdirect import Api, App
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
@@ -105,12 +105,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     src.mkdir(parents=True)
     for name, code in HANDLERS.items():
         (src / name).write_text(textwrap.dedent(code))
-    saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()  # moto's state is process-wide: other modules may have deployed "notes" already
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                        session=cloud.session(), state_dir=str(tmp / "state"))
-        try:
+        with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                 state_dir=str(tmp / "state"))):
             notes = runpy.run_path(str(tmp / "rest-api" / "app.py"), run_name="__example__")
             notes["app"].deploy()
             app = App("gwtests", stage="dev", root=tmp / "tests-app")
@@ -131,9 +129,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             precedence_api = Api(precedence, "Api", routes={key: "src/echo.main" for key in PRECEDENCE_ROUTES},
                                  cors=False)
             precedence.deploy()
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw, cloud.serve(precedence) as pgw:
             yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "tests": gw.url(api), "gw": gw, "api": api,
                    "precedence": pgw.url(precedence_api)}

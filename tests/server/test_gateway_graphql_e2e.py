@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from sstdirect import App, AppSyncApi, Cognito, GraphQLApi
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
@@ -139,12 +139,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     (root / "schema.graphql").write_text(SCHEMA)
     (root / "src" / "resolvers.py").write_text(textwrap.dedent(RESOLVERS))
     (root / "src" / "gqlserver.py").write_text(textwrap.dedent(GRAPHQL_SERVER))
-    saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()  # moto's state is process-wide: other modules may have deployed "notes" already
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                        session=cloud.session(), state_dir=str(tmp / "state"))
-        try:
+        with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                 state_dir=str(tmp / "state"))):
             notes = runpy.run_path(str(tmp / "appsync" / "app.py"), run_name="__example__")
             notes["app"].deploy()
             example_gql = runpy.run_path(str(tmp / "graphql" / "app.py"), run_name="__example__")
@@ -191,9 +189,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 UserPoolId=auth.user_pool_id, ClientId=auth.user_pool_client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": "ada@example.com", "PASSWORD": PASSWORD})["AuthenticationResult"]
             notes_key, key = notes["api"].api_key, api.api_key
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         with cloud.serve(notes["app"]) as notes_gw, cloud.serve(app) as gw, \
                 cloud.serve(example_gql["app"]) as example_gw:
             yield {"cloud": cloud, "notes": notes_gw.url(notes["api"]), "notes_key": notes_key, "notes_gw": notes_gw,

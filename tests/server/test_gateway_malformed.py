@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sstdirect import Api, App
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
 from sstdirect.local.gateway import http11
 from sstdirect.local.gateway import server as gateway_server
+from sstdirect.overrides import Overrides, declaring
 
 ECHO = """
     import json
@@ -75,19 +75,14 @@ def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
     (tmp / "src").mkdir()
     (tmp / "src" / "echo.py").write_text(textwrap.dedent(ECHO))
     (tmp / "src" / "bad.py").write_text(textwrap.dedent(BAD_HEADERS))
-    saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                        session=cloud.session(), state_dir=str(tmp / "state"))
-        try:
+        with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                 state_dir=str(tmp / "state"))):
             app = App("malformed", stage="dev", root=tmp)
             api = Api(app, "Api", routes={"POST /echo": "src/echo.main", "GET /echo/{proxy+}": "src/echo.main",
                                           "GET /bad/{case}": "src/bad.main"})
             app.deploy()
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         with cloud.serve(app) as gateway:
             url = urlparse(gateway.url(api))
             yield url.hostname or "127.0.0.1", url.port or 80

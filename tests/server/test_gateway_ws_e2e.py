@@ -29,8 +29,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sstdirect import App, WebSocketApi
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
+from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FRAME = r'\{"message": "%s", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-Za-z0-9_\-]{15}="\}'
@@ -162,12 +162,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         (src / name).write_text(textwrap.dedent(code))
     events = tmp / "events"
     events.mkdir()
-    saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()  # moto's state is process-wide: other modules may have deployed already
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                        session=cloud.session(), state_dir=str(tmp / "state"))
-        try:
+        with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                 state_dir=str(tmp / "state"))):
             chat = runpy.run_path(str(tmp / "websocket" / "app.py"), run_name="__example__")
             chat["app"].deploy()
             app = App("wstests", stage="test", root=tmp / "tests-app")
@@ -192,9 +190,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                     apigw.update_route(ApiId=ws.id, RouteId=route["RouteId"],
                                        RouteResponseSelectionExpression="$default")
                     apigw.create_route_response(ApiId=ws.id, RouteId=route["RouteId"], RouteResponseKey="$default")
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         with cloud.serve(chat["app"]) as chat_gw, cloud.serve(app) as gw:
             creds = cloud.credentials
             management = boto3.client("apigatewaymanagementapi", endpoint_url=gw.management_endpoint(ws),

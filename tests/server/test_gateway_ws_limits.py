@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 import pytest
 
 from sstdirect import App, WebSocketApi
-from sstdirect import app as app_module
 from sstdirect.local import LocalCloud
 from sstdirect.local.gateway import ws_server
+from sstdirect.overrides import Overrides, declaring
 
 CONNECT = """
     def main(event, context):
@@ -41,18 +41,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     (tmp / "src").mkdir()
     (tmp / "src" / "connect.py").write_text(textwrap.dedent(CONNECT))
     (tmp / "src" / "default.py").write_text(textwrap.dedent(DEFAULT))
-    saved = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud:
         cloud.reset()
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region,
-                                        session=cloud.session(), state_dir=str(tmp / "state"))
-        try:
+        with declaring(Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, session=cloud.session(),
+                                 state_dir=str(tmp / "state"))):
             app = App("wslimits", stage="test", root=tmp)
             ws = WebSocketApi(app, "Ws", routes={"$connect": "src/connect.main", "$default": "src/default.main"})
             app.deploy()
-        finally:
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved)
         with cloud.serve(app) as gw:
             url = urlparse(gw.url(ws))
             yield {"gw": gw, "api_id": ws.id, "address": (url.hostname, url.port), "stage": url.path}

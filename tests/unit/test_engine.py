@@ -1,18 +1,24 @@
-"""The engine without AWS: values, the pure planner, and the executor's ordering, intents and failures."""
+"""The engine without AWS: values, the pure planner (causes and replacement orders), and the executor's
+ordering, intents, failures, dispatch and batch plug-ins."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import dataclasses
+import inspect
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from sstdirect.engine.executor import Executor
-from sstdirect.engine.plan import Action
+from sstdirect.engine import batch, executor
+from sstdirect.engine.executor import Executor, StepKind
+from sstdirect.engine.plan import Action, Plan, ReplaceOrder
 from sstdirect.engine.planner import make_plan, recorded_props, topological_order
 from sstdirect.engine.refresh import refresh
 from sstdirect.engine.resource import Created, Provider, Resource, register
@@ -282,7 +288,7 @@ class UniqueThingProvider(ThingProvider):
     """Like ThingProvider, but old and new cannot coexist: replaced delete-first."""
 
     type = "fake.UniqueThing"
-    replace_mode = "delete_first"
+    replace_order = ReplaceOrder.DELETE_FIRST
 
 
 def test_delete_first_replacement_with_a_create_first_replaced_user_does_not_deadlock(
@@ -318,3 +324,133 @@ def test_children_deleted_with_their_parent_make_no_aws_call(store: tuple[State,
     CLOUD.log.clear()
     deploy(state, sf, [])  # parent and child removed together: only the parent's delete reaches AWS
     assert CLOUD.log == [("delete", "P")] and state.resources == {}
+
+
+# -- causes and replacement orders in the plan ------------------------------------------------------
+
+
+def unique(address: str, kind: str = "a") -> Resource:
+    return Resource.make("fake.UniqueThing", address, {"name": address, "kind": kind, "size": 1})
+
+
+def test_plan_json_carries_each_change_s_cause_and_replacement_order() -> None:
+    a, b, gone, pending = thing("A"), thing("B"), thing("Gone"), thing("Pending")
+    records = {r.address: recorded(r, {"id": f"{r.address}-1"}) for r in (a, b, gone, thing("Old"))}
+    records["U"] = dataclasses.replace(recorded(unique("U"), {"id": "U-1"}), type="fake.UniqueThing")
+    records["T"] = dataclasses.replace(recorded(thing("T"), {"id": "T-1"}), type="fake.ChildThing")
+    records["Pending"] = dataclasses.replace(recorded(pending, {}), status="creating", physical_id=None)
+    records["A"].deposed = [recorded(a, {"id": "A-0"})]
+    desired = {"U": unique("U", kind="b"), "A": thing("A", kind="z"), "B": thing("B", size=2), "T": thing("T"),
+               "Gone": gone, "Pending": pending, "New": thing("New")}
+    observed = {address: {"name": address, "size": 1} for address in records} | {"Gone": None}
+    plan = make_plan(desired, records, observed, {})
+    got = {(c["logical_id"], c["deposed"]): (c["action"], c["cause"], c["replace_order"], c["reason"])
+           for c in json.loads(plan.to_json_str())["changes"]}
+    assert got == {
+        ("U", False): ("replace", "changed", "delete_first", ""),  # UniqueThing: old and new cannot coexist
+        ("A", False): ("replace", "changed", "create_first", ""),
+        ("A", True): ("delete", "replaced", None, "replaced"),
+        ("B", False): ("update", "changed", None, ""),
+        ("T", False): ("replace", "type_changed", "create_first", ""),
+        ("Gone", False): ("create", "gone", None, "deleted outside sstdirect"),
+        ("Pending", False): ("create", "interrupted", None, "interrupted: adopted if AWS made it, else created"),
+        ("New", False): ("create", "new", None, ""),
+        ("Old", False): ("delete", "removed", None, ""),
+    }
+    printed = str(plan)  # the table prints the reasons as before, not the causes
+    assert "deleted outside sstdirect" in printed and "type_changed" not in printed
+
+
+def test_the_executor_replaces_in_the_order_the_plan_says(store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    deploy(state, sf, [unique("U")])
+    CLOUD.log.clear()
+    plan = deploy(state, sf, [unique("U", kind="b")])
+    assert [c.replace_order for c in plan.changes] == [ReplaceOrder.DELETE_FIRST]
+    assert CLOUD.log == [("delete", "U"), ("create", "U")]
+    CLOUD.log.clear()
+    desired = {"U": unique("U", kind="c")}
+    (change,) = make_plan(desired, state.resources, None, {}, secret_salt=state.secret_salt).changes
+    create_first = Plan([dataclasses.replace(change, replace_order=ReplaceOrder.CREATE_FIRST)])
+    Executor(FakeAws(), sf, state, desired, create_first).run()  # type: ignore[arg-type]
+    assert CLOUD.log == [("create", "U"), ("delete", "U")]  # the change's order, not the provider's
+
+
+# -- the executor's dispatch and its batch plug-ins -------------------------------------------------
+
+
+def test_every_step_kind_has_its_runner_and_the_executor_imports_no_provider_module() -> None:
+    assert set(executor.RUNNERS) == set(StepKind)
+    assert all(runner.__qualname__.startswith("Executor.") for runner in executor.RUNNERS.values())
+    source = inspect.getsource(executor)
+    assert "getattr(" not in source  # no runner found by a step kind's name
+    tree = ast.parse(source)
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not [m for m in imported if "resources" in m.split(".")], imported
+
+
+@dataclasses.dataclass(frozen=True)
+class ThingGroup:
+    address: str
+    members: tuple[str, ...]
+    waiting: tuple[str, ...] = ()
+
+
+BATCHED: dict[str, Any] = {}  # what the plug-in saw: the lockfile on disk when it ran
+
+
+@register
+class BatchedThingProvider(ThingProvider):
+    """A thing the test's batch plug-in creates with the others of its ``batch`` prop, in one write."""
+
+    type = "fake.BatchedThing"
+
+
+def thing_groups(desired: Mapping[str, Resource], creating: frozenset[str], changing: frozenset[str]) -> list[Any]:
+    by_batch: dict[str, list[str]] = {}
+    for address in sorted(creating):
+        if desired[address].type == BatchedThingProvider.type:
+            by_batch.setdefault(desired[address].props["batch"], []).append(address)
+    return [ThingGroup(members[0], tuple(members)) for members in by_batch.values() if len(members) > 1]
+
+
+def create_things(aws: Any, group: ThingGroup, props: Any, lookup: Any) -> dict[str, Created]:
+    BATCHED["lockfile"] = json.loads(Path(BATCHED["path"]).read_text())
+    BATCHED["props"] = {address: props(address) for address in group.members}
+    CLOUD.write("batch", ",".join(group.members))
+    out = {}
+    for address in group.members:
+        pid = f"{address}-batch"
+        CLOUD.objects[pid] = {"name": address}
+        out[address] = Created(pid, {"id": pid, "name": address})
+    return out
+
+
+batch.register(batch.BatchCreate("test.things", thing_groups, create_things))
+
+
+def test_a_registered_batch_plug_in_creates_its_group_through_the_intent_and_commit_path(
+        store: tuple[State, StateFile]) -> None:
+    state, sf = store
+    BATCHED.clear()
+    BATCHED["path"] = str(sf.path)
+    made = [Resource.make("fake.BatchedThing", a, {"name": a, "kind": "a", "size": 1, "batch": "x", **extra})
+            for a, extra in (("B1", {}), ("B2", {"peer": Ref("B1", "id")}))]
+    user = thing("W", dep=Ref("B2", "id"))
+    desired = {r.address: r for r in [*made, user]}
+    plan = make_plan(desired, {}, None, {}, secret_salt=state.secret_salt)
+    events: list[tuple[str, str, str]] = []
+    Executor(FakeAws(), sf, state, desired, plan,  # type: ignore[arg-type]
+             on_event=lambda kind, change, detail: events.append((kind, change.address, detail))).run()
+    assert CLOUD.log == [("batch", "B1,B2"), ("create", "W")]  # one write for the group; its user after it
+    intents = BATCHED["lockfile"]["resources"]  # saved before the plug-in ran
+    assert {a: (r["status"], r["props"].get("peer")) for a, r in intents.items()} == {
+        "B1": ("creating", None), "B2": ("creating", None)}
+    assert BATCHED["props"]["B2"]["peer"] is UNKNOWN  # a member's ref to another: unknown until made
+    b2 = state.resources["B2"]
+    assert (b2.status, b2.physical_id, b2.props["peer"]) == ("created", "B2-batch", "B1-batch")  # now resolved
+    assert b2.props_hash == digest(b2.props)
+    assert StateFile(sf.path).load().resources["B2"].props["peer"] == "B1-batch"
+    assert [e for e in events if e[1] != "W"] == [("start", "B1", "create"), ("start", "B2", "create"),
+                                                  ("done", "B1", "create"), ("done", "B2", "create")]

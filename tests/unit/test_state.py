@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from sstdirect.errors import StateError, StateLockedError
-from sstdirect.state import SCHEMA_VERSION, Record, State, StateFile
+from sstdirect.state import SCHEMA_VERSION, Record, State, StateFile, new_salt
 
 SECRET = "hunter2-secret"
 
@@ -584,7 +584,7 @@ def test_equal_secrets_hashed_at_once_are_hashed_once_and_few_hashes_run_togethe
                 running[0] -= 1
 
     monkeypatch.setattr(hashlib, "scrypt", counting)
-    salt = secrets.new_salt()
+    salt = new_salt()
     values = [{"SAME": "x"}] * 32 + [{"OWN": str(i)} for i in range(16)]
     out: dict[int, str] = {}
     threads = [threading.Thread(target=lambda i=i, v=v: out.__setitem__(i, secrets.secret_hash(v, salt)))

@@ -20,7 +20,9 @@
   ``x-amazon-apigateway-any-method`` instead of ``ANY``, knows no ``$default`` path, drops the
   integration's timeout, ignores ``security`` and tags, and deletes the API's stages. Here, as AWS
   documents the import: ``x-amazon-apigateway-any-method`` is ``ANY``, the path ``$default`` is the
-  ``$default`` route, ``x-amazon-apigateway-integration`` gives type, URI, method, payload format
+  ``$default`` route (paths and methods become route keys by
+  :meth:`sstdirect.routekey.RouteKey.from_openapi`; a path its grammar refuses is ``BadRequestException``),
+  ``x-amazon-apigateway-integration`` gives type, URI, method, payload format
   version and timeout, a ``security`` requirement on a scheme whose ``x-amazon-apigateway-authtype`` is
   ``awsSigv4`` makes the route ``AWS_IAM`` (any other scheme is refused: the embedded AWS does not import
   authorizers), ``x-amazon-apigateway-cors`` sets CORS (and its absence removes it), ``info.title`` the
@@ -35,6 +37,7 @@ from typing import Any
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
 from moto.apigatewayv2.models import Api, ApiGatewayV2Backend, Integration, Route, Stage
 
+from ...routekey import OPENAPI_METHODS, RouteKey
 from .apigatewayv2 import StageNotFoundNamed
 
 
@@ -118,10 +121,6 @@ def _wrap_integration_update(original: Any) -> Any:
     return update
 
 
-_ANY = "x-amazon-apigateway-any-method"
-_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", _ANY}
-
-
 def import_api(self: Api, body_str: str, fail_on_warnings: bool) -> None:
     """``ReimportApi`` of an HTTP API, as described in this module's docstring."""
     import yaml
@@ -136,9 +135,12 @@ def import_api(self: Api, body_str: str, fail_on_warnings: bool) -> None:
     imported: list[tuple[str, dict[str, Any], str]] = []
     for path, operations in body.get("paths", {}).items():
         for method, operation in (operations or {}).items():
-            if method not in _METHODS:
+            if method not in OPENAPI_METHODS:
                 continue
-            route_key = "$default" if path == "$default" else f"{'ANY' if method == _ANY else method.upper()} {path}"
+            try:
+                route_key = str(RouteKey.from_openapi(path, method))
+            except ValueError as exc:
+                raise BadRequestException(f"Invalid OpenAPI definition: {exc}") from None
             integration = (operation or {}).get("x-amazon-apigateway-integration")
             if not isinstance(integration, dict):
                 raise BadRequestException(f"Route {route_key} has no x-amazon-apigateway-integration")

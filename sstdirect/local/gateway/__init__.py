@@ -21,6 +21,10 @@ executed with graphql-core, direct Lambda and mapping-template resolvers), :mod:
 templates with ``$util`` / ``$ctx``), :mod:`.appsync_auth` (API key, Cognito, OIDC, IAM, Lambda modes, on
 the HTTP APIs' :mod:`.auth_jwt` / :mod:`.auth_iam` verifiers).
 
+:mod:`.deployed` holds what they serve (routes, integrations, authorizers; the ``Invoke`` callable's types),
+:mod:`.contract` what the gateway needs from outside: the embedded AWS and the app, as protocols passed in
+(``LocalCloud.serve(app)``), so the gateway imports neither.
+
 With I/O: :mod:`.config` and :mod:`.appsync_config` read the deployed configuration (routes, integrations,
 authorizers, CORS, stage; AppSync schema, resolvers, data sources) from the embedded AWS, :mod:`.workers`
 runs handlers (and Lambda authorizers) in warm worker processes, :mod:`.server` (and

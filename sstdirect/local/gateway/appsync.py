@@ -57,8 +57,8 @@ from graphql.language import ast as g
 
 from . import appsync_dynamodb, auth_policy, vtl
 from .appsync_auth import GRAPHQL_ACTION, Authenticator, Principal, Unauthorized
+from .deployed import Invoke
 from .messages import HttpRequest, HttpResponse
-from .pipeline import Invoke
 from .vtl import ResolverError
 
 _log = logging.getLogger("sstdirect.local.appsync")

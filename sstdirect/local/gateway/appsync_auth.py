@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import auth_iam, auth_jwt
+from .deployed import Invoke
 from .messages import HttpRequest
-from .pipeline import Invoke
 
 DEFAULT_MESSAGE = "You are not authorized to make this call."
 # INFERRED: AppSync's messages for a bad or expired user-pool / OIDC token.

@@ -16,9 +16,9 @@ from .appsync_auth import Authenticator
 from .appsync_config import read_api_keys, read_appsync
 
 if TYPE_CHECKING:
-    from ..cloud import LocalCloud
     from .auth import Authorizers
-    from .pipeline import Invoke
+    from .contract import EmbeddedAws
+    from .deployed import Invoke
 
 
 @dataclass
@@ -36,14 +36,7 @@ class ServedAppSync:
         return f"http://{self.server.server_address[0]}:{self.server.server_address[1]}/graphql"
 
 
-def appsync_apis(app: Any) -> list[Any]:
-    """The app's ``AppSyncApi`` constructs."""
-    from ...constructs.appsync import AppSyncApi
-
-    return [c for c in app.constructs if isinstance(c, AppSyncApi)]
-
-
-def dynamodb_clients(cloud: LocalCloud) -> Callable[[str], Any]:
+def dynamodb_clients(cloud: EmbeddedAws) -> Callable[[str], Any]:
     """``region → DynamoDB client`` of the embedded AWS, one per region made on first use (boto3 clients
     are thread-safe)."""
     clients: dict[str, Any] = {}
@@ -58,7 +51,7 @@ def dynamodb_clients(cloud: LocalCloud) -> Callable[[str], Any]:
     return dynamodb
 
 
-def appsync_gateway(cloud: LocalCloud, api_id: str, invoke: Invoke, auth: Authorizers,
+def appsync_gateway(cloud: EmbeddedAws, api_id: str, invoke: Invoke, auth: Authorizers,
                     dynamodb: Callable[[str], Any]) -> tuple[AppSyncGateway, set[str]]:
     """The gateway of the deployed AppSync API ``api_id`` and the Lambda functions its resolvers and
     authorizer call. Its API keys are read again when a request carries one made since."""

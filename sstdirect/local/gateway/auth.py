@@ -19,31 +19,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import auth_iam, auth_jwt, auth_lambda, auth_policy
+from .deployed import AuthorizerConfig, Invoke, RouteConfig
 from .events import Context, event_v1, event_v2, query_pairs
 from .messages import HttpRequest, HttpResponse
 from .responses import gateway_error, internal_error
 
 if TYPE_CHECKING:
-    from .pipeline import Invoke, RouteConfig
+    from .contract import EmbeddedAws
 
 _log = logging.getLogger("sstdirect.local.gateway")
 DEFAULT_JWT_SOURCE = "$request.header.Authorization"  # §3.1: the emulator's default (CDK's)
-
-
-@dataclass(frozen=True)
-class AuthorizerConfig:
-    """A deployed authorizer (``GetAuthorizers``), as far as the gateway needs it."""
-
-    authorizer_id: str
-    name: str = ""
-    authorizer_type: str = "JWT"  # JWT | REQUEST
-    identity_sources: tuple[str, ...] = ()
-    issuer: str = ""  # JWT
-    audience: tuple[str, ...] = ()  # JWT
-    function_name: str | None = None  # REQUEST: the function of AuthorizerUri
-    payload_format_version: str = "2.0"  # REQUEST
-    simple_responses: bool = False  # REQUEST
-    ttl_s: int = 0  # REQUEST: AuthorizerResultTtlInSeconds
 
 
 @dataclass
@@ -210,12 +195,10 @@ def _route_arn(request: HttpRequest, ctx: Context) -> str:
     return auth_policy.route_arn(ctx.region, ctx.account_id, ctx.api_id, ctx.stage, request.method, request.raw_path)
 
 
-def local_authorizers(cloud: Any) -> Authorizers:
-    """The :class:`Authorizers` of a ``LocalCloud``: Cognito issuers resolved to its own JWKS, SigV4
-    checked against the key pairs it hands out (:class:`.auth_iam.EmbeddedCredentials`)."""
-    creds = cloud.credentials
-    return Authorizers(auth_jwt.JwksCache(auth_jwt.cognito_resolver(cloud.endpoint_url)),
-                       auth_iam.EmbeddedCredentials(creds.access_key_id, creds.secret_access_key))
+def local_authorizers(cloud: EmbeddedAws) -> Authorizers:
+    """The :class:`Authorizers` of an embedded AWS: Cognito issuers resolved to its own JWKS, SigV4 checked
+    against the key pairs it hands out (``cloud.principal``)."""
+    return Authorizers(auth_jwt.JwksCache(auth_jwt.cognito_resolver(cloud.endpoint_url)), cloud.principal)
 
 
 _CONTEXT_VALUES = {

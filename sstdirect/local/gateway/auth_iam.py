@@ -10,9 +10,8 @@ allow ``execute-api:Invoke`` on the route, see :mod:`.auth_policy`). :func:`iam_
 ``requestContext.authorizer.iam`` block of a verified :class:`Principal` (§1.3). The local AppSync's
 ``AWS_IAM`` mode uses the same check (``service="appsync"``, see :mod:`.appsync_auth`).
 
-:class:`EmbeddedCredentials` is the lookup of the local gateway: the key pair of ``LocalCloud``, the
-credentials the embedded Cognito identity pools issue (see ``sstdirect.local.ext.cognitoidentity``),
-and moto's IAM user access keys and STS sessions, all read in-process from moto's backends.
+The local gateway's :data:`Lookup` is its embedded AWS's ``principal`` (the
+:class:`~.contract.EmbeddedAws` protocol; ``sstdirect.local.ext.principals`` answers it from moto's backends).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
-from .auth_policy import statements_of
 from .messages import HttpRequest
 
 SERVICE = "execute-api"
@@ -219,80 +217,3 @@ def verify_sigv4(request: HttpRequest, region: str, lookup: Lookup, now: datetim
         if _same(expected, signed.signature):
             return principal
     raise IamDenied("the signature does not match (wrong secret key, or the request was changed)")
-
-
-class EmbeddedCredentials:
-    """The :data:`Lookup` of the local gateway: every key pair the embedded AWS hands out.
-
-    * ``LocalCloud.credentials``: moto's default caller (``arn:aws:sts::{account}:user/moto``, the same
-      principal that ``sts get-caller-identity`` names for them);
-    * credentials issued by an embedded Cognito identity pool (``GetCredentialsForIdentity``), with their
-      ``cognitoIdentity`` block;
-    * moto's IAM users' access keys and STS sessions (``AssumeRole`` and friends).
-    """
-
-    def __init__(self, access_key_id: str, secret_access_key: str, account_id: str = "123456789012",
-                 region: str = "us-east-1"):
-        self.default = Principal(access_key_id, secret_access_key, account_id,
-                                 f"arn:aws:sts::{account_id}:user/moto", "AKIAIOSFODNN7EXAMPLE")
-        self.account_id = account_id
-        self.region = region
-
-    def __call__(self, access_key_id: str) -> Principal | None:
-        if access_key_id == self.default.access_key:
-            return self.default
-        return self._sts(access_key_id) or self._iam_user(access_key_id)
-
-    def _sts(self, access_key_id: str) -> Principal | None:
-        from moto.sts.models import sts_backends
-
-        from ..ext.cognitoidentity import issued_identity
-
-        for account_id in list(sts_backends.keys()):
-            for backend in list(sts_backends[account_id].values()):
-                role = backend.get_assumed_role_from_access_key(access_key_id)
-                if role is not None:
-                    return Principal(access_key_id, role.secret_access_key, role.account_id, role.arn, role.user_id,
-                                     issued_identity(access_key_id), role.session_token,
-                                     _role_statements(role.role_arn))
-        return None
-
-    def _iam_user(self, access_key_id: str) -> Principal | None:
-        from moto.iam.models import iam_backends
-
-        for account_id in list(iam_backends.keys()):
-            for backend in list(iam_backends[account_id].values()):
-                user = backend.get_user_from_access_key_id(access_key_id)
-                if user is None:
-                    continue
-                for key in backend.list_access_keys(user.name):
-                    if key.access_key_id == access_key_id and key.status == "Active":
-                        groups = backend.get_groups_for_user(user.name)
-                        return Principal(access_key_id, key.secret_access_key, user.account_id, user.arn, user.id,
-                                         statements=_statements(user, *groups))
-        return None
-
-
-def _role_statements(role_arn: str) -> tuple[dict[str, Any], ...]:
-    """The statements of a role's inline and attached policies (none when the role does not exist)."""
-    from moto.iam.models import iam_backends
-
-    account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-    for backend in list(iam_backends[account_id].values()) if account_id in iam_backends else []:
-        try:
-            return _statements(backend.get_role_by_arn(role_arn))
-        except Exception:  # not in this partition
-            continue
-    return ()
-
-
-def _statements(*entities: Any) -> tuple[dict[str, Any], ...]:
-    """Every statement of the entities' (a role, a user, groups) inline and attached managed policies."""
-    out: list[dict[str, Any]] = []
-    for entity in entities:
-        documents = list(getattr(entity, "policies", {}).values())
-        for policy in getattr(entity, "managed_policies", {}).values():
-            documents += [v.document for v in policy.versions if v.is_default]
-        for document in documents:
-            out += statements_of(document)
-    return tuple(out)

@@ -9,23 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
-from .auth import AuthorizerConfig
-from .pipeline import ApiConfig, Integration, RouteConfig
+from .contract import FUNCTION, ServedApp, served
+from .deployed import ApiConfig, AuthorizerConfig, Integration, RouteConfig
 from .websocket import WS_INTEGRATION_TIMEOUT_MS, WsApiConfig, WsRoute
 from .workers import FunctionSpec
 
 
-def code_dirs(app: Any) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+def code_dirs(app: ServedApp) -> dict[str, tuple[str, str, tuple[str, ...]]]:
     """``{function physical name: (code_dir, lambda_handler, more sys.path roots)}`` for every Function."""
-    from ...constructs.function import Function
-
-    ctx = app._context()
+    ctx = app.expand_context()
     out: dict[str, tuple[str, str, tuple[str, ...]]] = {}
-    for construct in app.constructs:
-        if isinstance(construct, Function):
-            loc = construct.location
-            roots = () if loc.import_root is None else (str(loc.import_root),)
-            out[construct.physical_name(ctx)] = (str(loc.code_dir), loc.lambda_handler, roots)
+    for construct in served(app, FUNCTION):
+        loc = construct.location
+        roots = () if loc.import_root is None else (str(loc.import_root),)
+        out[construct.physical_name(ctx)] = (str(loc.code_dir), loc.lambda_handler, roots)
     return out
 
 

@@ -189,7 +189,7 @@ def event_v1(request: HttpRequest, ctx: Context) -> dict[str, Any]:
     query = query_pairs(request.raw_query)
     path = request.raw_path if ctx.stage == "$default" else f"/{ctx.stage}{request.raw_path}"
     user_agent = next((v for n, v in headers if n == "user-agent"), "")
-    resource = ctx.match.route.key.partition(" ")[2] if ctx.match and not ctx.match.route.is_default else "$default"
+    resource = ctx.match.route.parsed.path if ctx.match and not ctx.match.route.is_default else "$default"
     body, b64 = _body(request)
     identity = {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
                 "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from . import cors as cors_mod
-from .auth import AuthorizerConfig, Authorizers
+from .auth import Authorizers
+from .deployed import ApiConfig, Integration, Invoke, Outcome, RouteConfig
 from .events import Context, event_v1, event_v2, new_request_id
 from .messages import HttpRequest, HttpResponse
 from .responses import (
@@ -39,54 +37,8 @@ from .routing import RouteTable
 
 _log = logging.getLogger("sstdirect.local.gateway")
 
-
-@dataclass(frozen=True)
-class Integration:
-    """An ``AWS_PROXY`` Lambda integration as deployed."""
-
-    function_name: str
-    payload_format_version: str = "2.0"
-    timeout_ms: int = 30000
-
-
-@dataclass(frozen=True)
-class RouteConfig:
-    key: str
-    integration: Integration | None
-    authorization_type: str = "NONE"  # NONE | JWT | CUSTOM | AWS_IAM
-    authorizer: AuthorizerConfig | None = None  # JWT and CUSTOM routes
-    authorization_scopes: tuple[str, ...] = ()  # JWT routes
-
-
-@dataclass
-class ApiConfig:
-    """What the gateway serves for one HTTP API (read from the embedded AWS by :mod:`.config`)."""
-
-    api_id: str
-    name: str = ""
-    region: str = "us-east-1"
-    account_id: str = "123456789012"
-    stage: str = "$default"
-    cors: dict[str, Any] | None = None
-    routes: dict[str, RouteConfig] = field(default_factory=dict)
-    stage_variables: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    """What an invocation gave: ``result`` (JSON-decoded) when ``status == "ok"``; else ``"error"``
-    (the handler raised, its worker died, or the function timed out) or ``"timeout"`` (the
-    integration's own timeout passed first). For a handler that raised, ``error_type`` and
-    ``error_message`` are Lambda's ``errorType`` (the exception class) and ``errorMessage``."""
-
-    status: str
-    result: Any = None
-    error: str = ""
-    error_type: str = ""
-    error_message: str = ""
-
-
-Invoke = Callable[[str, dict[str, Any], float], Outcome]  # (function_name, event, timeout_s) → Outcome
+# the deployed configuration it serves, importable from here too
+__all__ = ["ApiConfig", "HttpGateway", "Integration", "Invoke", "Outcome", "RouteConfig"]
 
 
 class HttpGateway:

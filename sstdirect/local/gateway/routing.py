@@ -15,27 +15,36 @@ needs at least one character (INFERRED, §2.2), and path parameters are URL-deco
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-# One reading of a path's segments for the constructs' validation and this router.
-from ...constructs.routes import GREEDY, LITERAL, VARIABLE, path_segments
+# The one grammar of route keys, the constructs' too: a key they accept is a key this table compiles.
+from ...routekey import GREEDY, LITERAL, RouteKey, Segment
 
-DEFAULT_ROUTE = "$default"
-__all__ = ["DEFAULT_ROUTE", "GREEDY", "LITERAL", "VARIABLE", "Match", "Route", "RouteTable", "compile_route"]
+__all__ = ["Match", "Route", "RouteTable", "compile_route"]
+_log = logging.getLogger("sstdirect.local.gateway")
 
 
 @dataclass(frozen=True)
 class Route:
-    """One compiled route key. ``segments`` are ``(kind, text)``: the literal, or the variable name."""
+    """One compiled route: ``key`` as deployed (the events' ``routeKey``), ``parsed`` its reading."""
 
     key: str
-    method: str  # "" for $default
-    segments: tuple[tuple[int, str], ...]
+    parsed: RouteKey
+
+    @property
+    def method(self) -> str:
+        return self.parsed.method  # "" for $default
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """``(kind, text)``: the literal, or the variable's name."""
+        return self.parsed.segments
 
     @property
     def is_default(self) -> bool:
-        return self.key == DEFAULT_ROUTE
+        return self.parsed.is_default
 
     @property
     def greedy(self) -> bool:
@@ -79,16 +88,9 @@ class Match:
 
 
 def compile_route(key: str) -> Route:
-    """``"GET /pets/{id}"``, ``"ANY /{proxy+}"`` or ``"$default"`` → a :class:`Route`."""
-    if key == DEFAULT_ROUTE:
-        return Route(key, "", ())
-    method, sep, path = key.partition(" ")
-    if not sep or not path.startswith("/"):
-        raise ValueError(f"not an HTTP API route key: {key!r}")
-    segments = path_segments(path)
-    if any(kind == GREEDY for kind, _ in segments[:-1]):
-        raise ValueError(f"a greedy variable must end the path: {key!r}")
-    return Route(key, method.upper(), segments)
+    """``"GET /pets/{id}"``, ``"ANY /{proxy+}"`` or ``"$default"`` → a :class:`Route`; ValueError if
+    :meth:`RouteKey.parse` refuses the key."""
+    return Route(key, RouteKey.parse(key))
 
 
 def _split(path: str) -> list[str]:
@@ -99,7 +101,15 @@ class RouteTable:
     """The compiled routes of one API; :meth:`match` picks the route for a request."""
 
     def __init__(self, keys: list[str] | tuple[str, ...]):
-        routes = [compile_route(k) for k in keys]
+        """A deployed key the grammar refuses (the embedded AWS's ``CreateRoute`` takes any string) is left
+        out with a warning: no request matches it, and the other routes are served (INFERRED: API Gateway
+        documents no such key)."""
+        routes = []
+        for key in keys:
+            try:
+                routes.append(compile_route(key))
+            except ValueError as exc:
+                _log.warning("the local gateway skips a route it cannot serve: %s", exc)
         self.default = next((r for r in routes if r.is_default), None)
         self.routes = sorted((r for r in routes if not r.is_default), key=Route.rank)
 

@@ -10,21 +10,19 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ConfigError
 from ._worker import EXECUTE_API_ENV
-from .appsync_server import ServedAppSync, appsync_apis, appsync_gateway, dynamodb_clients
+from .appsync_server import ServedAppSync, appsync_gateway, dynamodb_clients
 from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function, read_ws_api
+from .contract import APPSYNC, HTTP, WEBSOCKET, EmbeddedAws, ServedApp, served
 from .http11 import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_HEADER_BYTES, Server
 from .pipeline import HttpGateway
 from .websocket import WsGateway
 from .workers import Workers
 from .ws_server import WsServer
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 HOST = "127.0.0.1"
 _log = logging.getLogger("sstdirect.local.gateway")
@@ -45,7 +43,8 @@ def _deployed_id(construct: Any) -> str:
 class LocalGateway:
     """The running gateway of one app: ``url(api)``, then ``close()`` (or leave the ``with``)."""
 
-    def __init__(self, cloud: LocalCloud, app: Any, ports: dict[Any, int] | None = None, prewarm: bool = True):
+    def __init__(self, cloud: EmbeddedAws, app: ServedApp, ports: dict[Any, int] | None = None,
+                 prewarm: bool = True):
         self.cloud = cloud
         self.app = app
         creds = cloud.credentials
@@ -67,14 +66,10 @@ class LocalGateway:
             raise
 
     def _apis(self) -> list[Any]:
-        from ...constructs.api import Api
-
-        return [c for c in self.app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
+        return served(self.app, HTTP)
 
     def _websocket_apis(self) -> list[Any]:
-        from ...constructs.websocket import WebSocketApi
-
-        return [c for c in self.app.constructs if isinstance(c, WebSocketApi)]
+        return served(self.app, WEBSOCKET)
 
     def _add_functions(self, label: str, functions: set[str], lam: Any, code: dict[str, tuple[str, str]],
                        failing: str = "its routes answer 500") -> None:
@@ -133,7 +128,7 @@ class LocalGateway:
             self._by_construct[id(api)] = api_id
             self._threads.append(thread)
         dynamodb = dynamodb_clients(self.cloud)
-        for construct in appsync_apis(self.app):
+        for construct in served(self.app, APPSYNC):
             api_id = _deployed_id(construct)
             appsync, functions = appsync_gateway(self.cloud, api_id, self.workers.invoke, self.auth, dynamodb)
             self._add_functions(construct.label, functions, lam, code, "its resolvers fail")

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .auth import AuthorizerConfig, Authorizers, Verdict
+from .auth import Authorizers, Verdict
+from .deployed import AuthorizerConfig, Integration, Invoke, Outcome
 from .events import Context, _joined, _multi, clf_time, new_request_id, new_trace_id, query_pairs
 from .messages import HttpRequest, HttpResponse
-from .pipeline import Integration, Invoke, Outcome
 
 _log = logging.getLogger("sstdirect.local.gateway")
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .deployed import Outcome
 from .events import new_request_id
-from .pipeline import Outcome
 
 _log = logging.getLogger("sstdirect.local.gateway")
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..overrides import Overrides
+from .gateway.contract import APPSYNC, HTTP, WEBSOCKET, served
+
 _WATCH_SUFFIXES = (".py", ".json", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".graphql")
 
 
@@ -43,11 +46,15 @@ def changed_folders(before: dict[str, float], after: dict[str, float], folders: 
     return {d for d in folders if any(f == d or f.startswith(d.rstrip(os.sep) + os.sep) for f in files)}
 
 
-def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[str], list[Any]],
-            poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
-    """Serve until Ctrl-C (``KeyboardInterrupt`` propagates after everything is stopped) or ``stop()``."""
-    from ... import app as app_module
-    from ..cloud import LocalCloud
+def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[str, Overrides], list[Any]],
+            poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False,
+            overrides: Overrides | None = None) -> None:
+    """Serve until Ctrl-C (``KeyboardInterrupt`` propagates after everything is stopped) or ``stop()``.
+
+    ``load_apps(app_file, overrides)`` runs the app file: its Apps take ``overrides`` with the embedded AWS's
+    endpoint, region and a throwaway lockfile folder on top.
+    """
+    from .cloud import LocalCloud
 
     if threading.current_thread() is threading.main_thread():
         # Ctrl-C must stop it even when it was started with SIGINT ignored (a background job of a
@@ -56,29 +63,29 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
         signal.signal(signal.SIGTERM, _interrupt)
     keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     saved_env = {k: os.environ.get(k) for k in keys}
-    saved_overrides = dict(app_module.CLI_OVERRIDES)
     with LocalCloud() as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-dev-") as tmp:
         cloud.reset()  # a fresh embedded AWS (moto's state is process-wide; a CLI process starts empty anyway)
         console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used)")
         os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
         os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
         os.environ.pop("AWS_SESSION_TOKEN", None)
-        app_module.CLI_OVERRIDES.update(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp)
+        local = (overrides or Overrides()).merged(
+            Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp))
         gateways = []
         try:
             next_port = port
-            for app in load_apps(app_file):
+            for app in load_apps(app_file, local):
                 result = app.deploy()
                 console.print(f"[green]Deployed[/green] {app.name} · {app.stage}: {len(result.changes)} resource(s)")
                 gw = cloud.serve(app, ports=_ports(gw_apis(app), next_port))
                 gateways.append(gw)
                 for construct_id, url in gw.urls.items():
                     console.print(f"  [bold]{construct_id}[/bold]  {url}")
-                for ws in _websocket_apis(app):
+                for ws in served(app, WEBSOCKET):
                     console.print(f"  [bold]{ws.construct_id}[/bold]  @connections {gw.management_endpoint(ws)}")
-                for served in gw.appsync:
-                    for key in gw.api_keys(served.construct):
-                        console.print(f"  [bold]{served.construct.construct_id}[/bold]  x-api-key: {key}")
+                for appsync in gw.appsync:
+                    for key in gw.api_keys(appsync.construct):
+                        console.print(f"  [bold]{appsync.construct.construct_id}[/bold]  x-api-key: {key}")
                 if next_port:
                     next_port += len(gw.urls)
             if not any(gw.urls for gw in gateways):
@@ -97,8 +104,6 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
         finally:
             for gw in gateways:
                 gw.close()
-            app_module.CLI_OVERRIDES.clear()
-            app_module.CLI_OVERRIDES.update(saved_overrides)
             for k, v in saved_env.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -112,17 +117,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def gw_apis(app: Any) -> list[Any]:
     """The constructs the gateway gives a port, in port order: HTTP APIs, WebSocket APIs, AppSync APIs."""
-    from ...constructs.api import Api
-    from .appsync_server import appsync_apis
-
-    http = [c for c in app.constructs if isinstance(c, Api) and getattr(c, "protocol", "HTTP") == "HTTP"]
-    return http + _websocket_apis(app) + appsync_apis(app)
-
-
-def _websocket_apis(app: Any) -> list[Any]:
-    from ...constructs.websocket import WebSocketApi
-
-    return [c for c in app.constructs if isinstance(c, WebSocketApi)]
+    return [c for kind in (HTTP, WEBSOCKET, APPSYNC) for c in served(app, kind)]
 
 
 def _ports(apis: list[Any], first: int | None) -> dict[Any, int] | None:
