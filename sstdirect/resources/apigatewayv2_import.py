@@ -34,7 +34,7 @@ from ..engine.batch import BatchCreate
 from ..engine.resource import Created, Resource
 from ..engine.values import Ref, refs_in
 from ..routekey import RouteKey
-from .apigatewayv2 import SERVICE, ApiProvider, IntegrationProvider, RouteProvider, targeted_integration
+from .apigatewayv2 import SERVICE, ApiSpec, IntegrationSpec, RouteSpec, targeted_integration
 from .common import plain
 
 #: The fewest routes worth an import (one route costs two calls either way).
@@ -73,24 +73,27 @@ def import_groups(desired: Mapping[str, Resource], creating: Iterable[str],
         by_type.setdefault(desired[address].type, []).append(desired[address])
     targets: dict[str, int] = {}  # integration address -> how many declared routes target it
     for res in desired.values():
-        if res.type == RouteProvider.type:
-            for address in refs_in(res.props.get("target")):
+        if res.type == RouteSpec.resource_type:
+            for address in refs_in(RouteSpec.from_props(res.props).target):
                 targets[address] = targets.get(address, 0) + 1
     groups = []
-    for api in by_type.get(ApiProvider.type, []):
-        if api.props.get("protocol_type") != "HTTP":
+    for api in by_type.get(ApiSpec.resource_type, []):
+        if ApiSpec.from_props(api.props).protocol_type != "HTTP":
             continue
         api_id = Ref(api.address, "id")
         pairs: list[tuple[Resource, Resource]] = []
+        keys: dict[str, str] = {}  # route address -> its route key
         uris: set[Any] = set()
-        for route in by_type.get(RouteProvider.type, []):
+        for route in by_type.get(RouteSpec.resource_type, []):
             integration = _eligible_integration(route, api_id, desired, creating, targets)
-            if integration is not None and integration.props["integration_uri"] not in uris:
-                uris.add(integration.props["integration_uri"])
+            uri = integration and IntegrationSpec.from_props(integration.props).integration_uri
+            if integration is not None and uri not in uris:
+                uris.add(uri)
                 pairs.append((route, integration))
+                keys[route.address] = RouteSpec.from_props(route.props).route_key
         if len(pairs) < MIN_ROUTES:
             continue
-        pairs.sort(key=lambda p: p[0].props["route_key"])
+        pairs.sort(key=lambda p: keys[p[0].address])
         members = {r.address for pair in pairs for r in pair}
         waiting = tuple(sorted(a for a in changing - members - {api.address}
                                if a in desired and api.address in desired[a].depends_on))
@@ -101,16 +104,17 @@ def import_groups(desired: Mapping[str, Resource], creating: Iterable[str],
 
 def _eligible_integration(route: Resource, api_id: Ref, desired: Mapping[str, Resource], creating: set[str],
                           targets: Mapping[str, int]) -> Resource | None:
-    props = route.props
-    if (props.get("api_id") != api_id or props.get("authorizer_id") is not None
-            or props.get("authorization_type") not in ("NONE", "AWS_IAM")):
+    spec = RouteSpec.from_props(route.props)
+    if spec.api_id != api_id or spec.authorizer_id is not None or spec.authorization_type not in ("NONE", "AWS_IAM"):
         return None
-    ref = targeted_integration(props.get("target"))
+    ref = targeted_integration(spec.target)
     if ref is None or ref.attr != "id" or ref.address not in creating or targets.get(ref.address) != 1:
         return None
     integration = desired[ref.address]
-    if (integration.type != IntegrationProvider.type or integration.props.get("api_id") != api_id
-            or integration.props.get("integration_type") != "AWS_PROXY"
+    if integration.type != IntegrationSpec.resource_type:
+        return None
+    target = IntegrationSpec.from_props(integration.props)
+    if (target.api_id != api_id or target.integration_type != "AWS_PROXY"
             or refs_in(integration.props) != {api_id.address} or route.depends_on != {api_id.address, ref.address}):
         return None
     return integration
@@ -124,32 +128,34 @@ def openapi_body(api: Mapping[str, Any], pairs: list[tuple[Mapping[str, Any], Ma
     props, in API Gateway's extensions (``x-amazon-apigateway-integration`` / ``-any-method`` / ``-cors``
     / ``-authtype``; ``$default`` as a path)."""
     paths: dict[str, dict[str, Any]] = {}
-    for route, integration in pairs:
-        path, method = RouteKey.parse(route["route_key"]).to_openapi()
+    for route_props, integration_props in pairs:
+        route, integration = RouteSpec.from_record(route_props), IntegrationSpec.from_record(integration_props)
+        path, method = RouteKey.parse(route.route_key).to_openapi()
         operation: dict[str, Any] = {
             "x-amazon-apigateway-integration": {
                 "type": "aws_proxy",
-                "httpMethod": integration["integration_method"] or "POST",
-                "uri": integration["integration_uri"],
-                "payloadFormatVersion": integration["payload_format_version"],
-                "timeoutInMillis": integration["timeout_ms"],
+                "httpMethod": integration.integration_method or "POST",
+                "uri": integration.integration_uri,
+                "payloadFormatVersion": integration.payload_format_version,
+                "timeoutInMillis": integration.timeout_ms,
                 "connectionType": "INTERNET",
             },
             "responses": {"default": {"description": "Default response"}},
         }
-        if route["authorization_type"] == "AWS_IAM":
+        if route.authorization_type == "AWS_IAM":
             operation["security"] = [{"sigv4": []}]
         paths.setdefault(path, {})[method] = operation
+    spec = ApiSpec.from_record(api)
     body: dict[str, Any] = {
         "openapi": "3.0.1",
-        "info": {"title": api["name"], "version": "1"},
+        "info": {"title": spec.name, "version": "1"},
         "paths": paths,
-        "tags": [{"name": k, "x-amazon-apigateway-tag-value": v} for k, v in sorted(plain(api["tags"]).items())],
+        "tags": [{"name": k, "x-amazon-apigateway-tag-value": v} for k, v in sorted(plain(spec.tags).items())],
         "components": {"securitySchemes": {"sigv4": {
             "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}}},
     }
-    if api.get("cors"):
-        body["x-amazon-apigateway-cors"] = {k[0].lower() + k[1:]: v for k, v in plain(api["cors"]).items()}
+    if spec.cors:
+        body["x-amazon-apigateway-cors"] = {k[0].lower() + k[1:]: v for k, v in plain(spec.cors).items()}
     return body
 
 
@@ -160,11 +166,12 @@ def run_import(aws: Aws, api_id: str, api: Mapping[str, Any],
     aws.call(SERVICE, "reimport_api", ApiId=api_id, Body=json.dumps(openapi_body(api, pairs)), FailOnWarnings=False)
     routes = {r["RouteKey"]: r for r in aws.paginate(SERVICE, "get_routes", "Items", ApiId=api_id)}
     out = []
-    for route, _ in pairs:
-        found = routes.get(route["route_key"])
+    for route_props, _ in pairs:
+        key = RouteSpec.from_record(route_props).route_key
+        found = routes.get(key)
         target = (found or {}).get("Target") or ""
         if found is None or not target.startswith("integrations/"):
-            raise RuntimeError(f"ReimportApi of API {api_id} did not make route {route['route_key']!r} "
+            raise RuntimeError(f"ReimportApi of API {api_id} did not make route {key!r} "
                                f"with an integration (got {found!r})")
         integration_id = target.removeprefix("integrations/")
         out.append((Created(found["RouteId"], {"id": found["RouteId"]}),
