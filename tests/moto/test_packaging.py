@@ -323,7 +323,7 @@ def test_large_file_is_streamed(tmp_path: Path):
 
 
 def test_fingerprint_hit_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = make_tree(tmp_path / "code")
     age(code)
     cache = tmp_path / "cache"
@@ -334,7 +334,7 @@ def test_fingerprint_hit_reads_no_file(tmp_path: Path, monkeypatch: pytest.Monke
     def no_reads(path):  # pragma: no cover - only runs if the cache is broken
         raise AssertionError(f"read {path} on a fingerprint hit")
 
-    monkeypatch.setattr(packaging, "_hash_file", no_reads)
+    monkeypatch.setattr(packaging.zipper, "_hash_file", no_reads)
     second = build_bundle(code, cache_dir=cache)
     assert second == first
     assert packaging.stats["fingerprint_hit"] == 1
@@ -378,7 +378,7 @@ def test_recently_modified_files_are_rehashed(tmp_path: Path):
 
 
 def test_new_and_deleted_files_change_the_sha(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = make_tree(tmp_path / "code")
     age(code)
     cache = tmp_path / "cache"
@@ -394,7 +394,7 @@ def test_new_and_deleted_files_change_the_sha(tmp_path: Path, monkeypatch: pytes
 
 
 def test_deleted_zip_or_broken_index_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = make_tree(tmp_path / "code")
     age(code)
     cache = tmp_path / "cache"
@@ -458,7 +458,7 @@ def test_missing_code_dir(tmp_path: Path):
 
 
 class FakePip:
-    """Stands in for ``packaging.run_pip``: records the arguments and 'installs' a package."""
+    """Stands in for ``packaging.deps.run_pip``: records the arguments and 'installs' a package."""
 
     def __init__(self, returncode: int = 0, stderr: str = ""):
         self.calls: list[list[str]] = []
@@ -480,7 +480,7 @@ class FakePip:
 @pytest.fixture
 def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
     fake = FakePip()
-    monkeypatch.setattr(packaging, "run_pip", fake)
+    monkeypatch.setattr(packaging.deps, "run_pip", fake)
     return fake
 
 
@@ -556,9 +556,9 @@ def test_real_pip_is_run_with_current_interpreter(monkeypatch: pytest.MonkeyPatc
         seen["cmd"], seen["kwargs"] = cmd, kwargs
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(packaging.subprocess, "run", fake_run)
+    monkeypatch.setattr(packaging.deps.subprocess, "run", fake_run)
     packaging.run_pip(["--version"], cwd=tmp_path)
-    assert seen["cmd"][:3] == [packaging.sys.executable, "-m", "pip"]
+    assert seen["cmd"][:3] == [packaging.deps.sys.executable, "-m", "pip"]
     assert seen["kwargs"]["cwd"] == tmp_path
 
 
@@ -575,7 +575,7 @@ def test_failed_install_is_config_error(tmp_path: Path, monkeypatch: pytest.Monk
     stderr = "\n".join(f"noise {i}" for i in range(100))
     stderr += "\nERROR: No matching distribution found for nope==9"
     fake = FakePip(returncode=1, stderr=stderr)
-    monkeypatch.setattr(packaging, "run_pip", fake)
+    monkeypatch.setattr(packaging.deps, "run_pip", fake)
     code = tmp_path / "code"
     write(code / "requirements.txt", "nope==9\n")
     cache = tmp_path / "cache"
@@ -621,7 +621,7 @@ def test_real_pip_install_of_six(tmp_path: Path):
 
 def test_file_changed_while_bundling_is_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     code = make_tree(tmp_path / "code")
-    real_hash = packaging._hash_file
+    real_hash = packaging.zipper._hash_file
     edits = []
 
     def hash_then_edit(path):
@@ -631,11 +631,11 @@ def test_file_changed_while_bundling_is_rescanned(tmp_path: Path, monkeypatch: p
             Path(path).write_text("NOTES = {'edited': True}\n")
         return digest
 
-    monkeypatch.setattr(packaging, "_hash_file", hash_then_edit)
+    monkeypatch.setattr(packaging.zipper, "_hash_file", hash_then_edit)
     bundle = build_bundle(code, cache_dir=tmp_path / "cache")
     with zipfile.ZipFile(bundle.path) as zf:
         assert zf.read("notes.py") == b"NOTES = {'edited': True}\n"
-    monkeypatch.setattr(packaging, "_hash_file", real_hash)
+    monkeypatch.setattr(packaging.zipper, "_hash_file", real_hash)
     fresh = build_bundle(code, cache_dir=tmp_path / "fresh-cache")
     assert fresh.read_bytes() == bundle.read_bytes()
 
@@ -697,7 +697,7 @@ def test_editing_one_handler_changes_only_its_zip(tmp_path: Path):
 
 
 def test_a_new_import_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = notes_tree(tmp_path / "code")
     age(code)
     cache = tmp_path / "cache"
@@ -711,7 +711,7 @@ def test_a_new_import_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_entry_fingerprint_hit_per_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = notes_tree(tmp_path / "code")
     age(code)
     cache = tmp_path / "cache"
@@ -723,8 +723,8 @@ def test_entry_fingerprint_hit_per_handler(tmp_path: Path, monkeypatch: pytest.M
     def no_reads(path):  # pragma: no cover - only runs if the cache is broken
         raise AssertionError(f"read {path} on a fingerprint hit")
 
-    monkeypatch.setattr(packaging, "_hash_file", no_reads)
-    monkeypatch.setattr(packaging, "_read_source", no_reads)
+    monkeypatch.setattr(packaging.zipper, "_hash_file", no_reads)
+    monkeypatch.setattr(packaging.trace, "_read_source", no_reads)
     assert build_bundle(code, cache_dir=cache, entry=code / "list.py") == list_zip
     assert build_bundle(code, cache_dir=cache, entry=code / "create.py") == create_zip
     assert build_bundle(code, cache_dir=cache) == whole
@@ -932,7 +932,7 @@ def test_entry_bundles_are_deterministic_and_shared_by_content(tmp_path: Path):
 
 def test_entry_file_changed_while_tracing_is_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     code = notes_tree(tmp_path / "code")
-    real_read = packaging._read_source
+    real_read = packaging.trace._read_source
     edits = []
 
     def read_then_edit(path):
@@ -942,7 +942,7 @@ def test_entry_file_changed_while_tracing_is_rescanned(tmp_path: Path, monkeypat
             Path(path).write_text("import notes, unused\n\n\ndef main(event, context):\n    return 1\n")
         return data
 
-    monkeypatch.setattr(packaging, "_read_source", read_then_edit)
+    monkeypatch.setattr(packaging.trace, "_read_source", read_then_edit)
     bundle = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "list.py")
     assert "unused.py" in names(bundle)  # the zip matches the file's final contents
     with zipfile.ZipFile(bundle.path) as zf:
@@ -1000,17 +1000,17 @@ def test_a_case_mismatch_is_looked_for_only_where_the_file_system_folds_case(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "handler.py").write_text("def main(e, c):\n    pass\n")
-    assert packaging._folds_case(str(tmp_path / "src")) is False  # this machine's file systems do not
-    assert packaging._folds_case(str(tmp_path / "src").swapcase()) is False  # a folder that does not exist
+    assert packaging.handler._folds_case(str(tmp_path / "src")) is False  # this machine's file systems do not
+    assert packaging.handler._folds_case(str(tmp_path / "src").swapcase()) is False  # a folder that does not exist
     listed: list[str] = []
     real_listdir = os.listdir
-    monkeypatch.setattr(packaging.os, "listdir", lambda p: listed.append(str(p)) or real_listdir(p))
-    assert packaging._case_mismatch(tmp_path, ["src", "Handler.py"]) is None
+    monkeypatch.setattr(packaging.handler.os, "listdir", lambda p: listed.append(str(p)) or real_listdir(p))
+    assert packaging.handler._case_mismatch(tmp_path, ["src", "Handler.py"]) is None
     assert listed == []  # found spelled as given on a case-sensitive system: nothing to list
     # Where names fold (macOS, Windows, casefold ext4), the spelling on disk is compared.
-    monkeypatch.setattr(packaging, "_folds_case", lambda folder: True)
-    assert packaging._case_mismatch(tmp_path, ["src", "Handler.py"]) == ("Handler.py", "handler.py")
-    assert packaging._case_mismatch(tmp_path, ["src", "handler.py"]) is None
+    monkeypatch.setattr(packaging.handler, "_folds_case", lambda folder: True)
+    assert packaging.handler._case_mismatch(tmp_path, ["src", "Handler.py"]) == ("Handler.py", "handler.py")
+    assert packaging.handler._case_mismatch(tmp_path, ["src", "handler.py"]) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1067,7 +1067,7 @@ def test_modules_under_the_root_are_bundled_at_their_package_path(tmp_path: Path
 
 
 def test_a_root_module_edit_changes_the_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     root = core_app(tmp_path / "app")
     first, _ = function_bundle(root, "src/notes/list.main", tmp_path / "cache")
     write(root / "core" / "names.py", "TABLE = 'renamed'\n")
@@ -1084,7 +1084,7 @@ def test_a_root_module_edit_changes_the_zip(tmp_path: Path, monkeypatch: pytest.
 
 def test_root_data_files_leave_fingerprints_alone_but_a_new_root_module_is_seen(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     root = core_app(tmp_path / "app")
     write(root / "src" / "notes" / "list.py", NOTES_LIST.replace("import helpers", "import helpers\nimport extra"))
     write(root / "src" / "notes" / "extra.py", "")  # resolves in the handler's folder for now
@@ -1162,7 +1162,7 @@ def warned(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_guarded_or_lazy_missing_import_is_a_warning(tmp_path: Path, source: str,
                                                         caplog: pytest.LogCaptureFixture,
                                                         monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(packaging, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(packaging.build, "RACY_WINDOW_NS", 0)
     code = tmp_path / "code"
     write(code / "h.py", source + "\n\ndef handler(e, c):\n    return 1\n")
     first = build_bundle(code, cache_dir=tmp_path / "cache", entry=code / "h.py", construct=CONSTRUCT,

@@ -54,7 +54,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # nothing from the network), the local gateway's workers import the package installed in this venv.
     (root / "src" / "requirements.txt").write_text("aws-lambda-powertools\n")
     with LocalCloud() as cloud, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(packaging, "run_pip",
+        patch.setattr(packaging.deps, "run_pip",
                       lambda args, *, cwd: subprocess.CompletedProcess(args, 0, "", ""))
         cloud.reset()
         app = App("pt", root=root, endpoint_url=cloud.endpoint_url, session=cloud.session(),
