@@ -236,7 +236,7 @@ def test_event_over_the_wire(served: dict[str, Any]) -> None:
     assert headers.get_all("set-cookie") == ["s=1; Path=/", "t=2"]
     api_id = served["api"].id
     assert event["routeKey"] == "ANY /echo/{proxy+}" and event["pathParameters"] == {"proxy": "a/b c"}
-    assert event["rawPath"] == "/echo/a/b%20c" and event["rawQueryString"] == "x=1&x=2"
+    assert event["rawPath"] == "/echo/a/b c" and event["rawQueryString"] == "x=1&x=2"  # decoded (§11)
     assert event["queryStringParameters"] == {"x": "1,2"} and event["cookies"] == ["a=1", "b=2"]
     assert event["headers"]["host"] == f"{api_id}.execute-api.us-east-1.amazonaws.com"
     assert event["headers"]["x-forwarded-proto"] == "https" and event["headers"]["x-forwarded-port"] == "443"

@@ -110,7 +110,7 @@ def test_payload_v1_route() -> None:
     assert calls[0][1]["queryStringParameters"] == {"a": "2"}
 
 
-def test_preflight_answered_before_routing() -> None:
+def test_preflight_answered_by_the_gateway() -> None:
     gw, calls = _gateway({"statusCode": 200}, cors=CORS)
     preflight = HttpRequest("OPTIONS", "/anything/at/all", "", [
         ("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "POST"),
@@ -129,6 +129,49 @@ def test_preflight_answered_before_routing() -> None:
     r = gw.handle(HttpRequest("OPTIONS", "/items/1", "", [("Origin", "http://localhost:3000"),
                                                           ("Access-Control-Request-Method", "GET")]))
     assert r.header("access-control-allow-origin") == "http://localhost:3000"  # http://* wildcard
+
+
+def test_preflight_is_routed_and_its_authorizer_runs() -> None:
+    """Issue 14 row 3, SEMANTICS.md §5: a preflight is matched to a route first; behind an authorizer (``ANY
+    /{proxy+}``, ``$default``, an explicit ``OPTIONS`` route) an unauthenticated one is refused as on AWS (the
+    developer guide's "CORS for HTTP APIs", ``$default``-with-authorizer section; re:Post "JWT authorizers and
+    CORS"), an ``OPTIONS /{proxy+}`` route without authorization lets it through, and one that passes is
+    answered by the gateway (204) without invoking the integration."""
+    from sstdirect.local.gateway.auth import AuthorizerConfig
+
+    jwt = AuthorizerConfig("j1", issuer="https://issuer.test", audience=("x",))
+    custom = AuthorizerConfig("l1", authorizer_type="REQUEST", identity_sources=("$request.header.X-Key",),
+                              function_name="authz", simple_responses=True)
+    calls: list[str] = []
+
+    def invoke(name: str, event: dict[str, Any], timeout: float) -> Outcome:
+        calls.append(name)
+        return Outcome("ok", result={"isAuthorized": True} if name == "authz" else {"statusCode": 200})
+
+    def gateway(routes: dict[str, RouteConfig]) -> HttpGateway:
+        return HttpGateway(ApiConfig("abc123", cors=CORS, routes=routes), invoke)
+
+    preflight = [("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET")]
+    fn = Integration("fn")
+    for routes in ({"ANY /{proxy+}": RouteConfig("ANY /{proxy+}", fn, "JWT", jwt)},
+                   {"$default": RouteConfig("$default", fn, "JWT", jwt)},
+                   {"OPTIONS /items/{id}": RouteConfig("OPTIONS /items/{id}", fn, "CUSTOM", custom)},
+                   {"ANY /{proxy+}": RouteConfig("ANY /{proxy+}", fn, "AWS_IAM")}):
+        r = gateway(routes).handle(HttpRequest("OPTIONS", "/items/1", "", preflight))
+        assert r.status in (401, 403) and not calls, routes
+    assert r.status == 403  # IAM: unsigned
+    # the documented way out: an OPTIONS /{proxy+} route without authorization
+    open_options = gateway({"ANY /{proxy+}": RouteConfig("ANY /{proxy+}", fn, "JWT", jwt),
+                            "OPTIONS /{proxy+}": RouteConfig("OPTIONS /{proxy+}", fn)})
+    r = open_options.handle(HttpRequest("OPTIONS", "/items/1", "", preflight))
+    assert r.status == 204 and r.header("access-control-allow-origin") == "https://app.example.com" and not calls
+    # an authorized preflight: the authorizer runs, the integration does not
+    guarded = gateway({"ANY /{proxy+}": RouteConfig("ANY /{proxy+}", fn, "CUSTOM", custom)})
+    r = guarded.handle(HttpRequest("OPTIONS", "/items/1", "", [*preflight, ("X-Key", "k")]))
+    assert r.status == 204 and r.header("access-control-allow-methods") == "GET,POST" and calls == ["authz"]
+    # a refused preflight still gets the configured CORS headers, as every other response
+    r = guarded.handle(HttpRequest("OPTIONS", "/items/1", "", preflight))
+    assert r.status == 401 and r.header("access-control-allow-origin") == "https://app.example.com"
 
 
 def test_cors_on_responses_strips_backend_headers() -> None:

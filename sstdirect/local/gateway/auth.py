@@ -74,7 +74,12 @@ class Authorizers:
             base = (event_v1 if version == "1.0" else event_v2)(request, replace(ctx, authorizer=None))
             return auth_lambda.authorizer_event(version, base, arn, identity)
 
-        return self._lambda(authorizer, request, ctx, invoke, arn, event)
+        verdict = self._lambda(authorizer, request, ctx, invoke, arn, event)
+        if verdict.response is None:
+            # payload 1.0 of an HTTP API behind a Lambda authorizer: the reserved claims / scopes placeholders
+            # come first, null (SEMANTICS.md §11, a real 2024 capture); WebSocket events have neither
+            verdict.authorizer_v1 = {"claims": None, "scopes": None, **(verdict.authorizer_v1 or {})}
+        return verdict
 
     def check_connect(self, kind: str, authorizer: AuthorizerConfig | None, request: HttpRequest, ctx: Context,
                       event: dict[str, Any], invoke: Invoke) -> Verdict:

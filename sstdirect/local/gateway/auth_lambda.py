@@ -2,7 +2,8 @@
 
 * :func:`authorizer_event` - the authorizer's event, payload 2.0 (``type``, ``routeArn``, ``identitySource``
   as a list, the request as a 2.0 event without its body) or 1.0 (``methodArn``, ``identitySource`` and
-  ``authorizationToken`` as comma-joined strings, the request as a 1.0 event without its body).
+  ``authorizationToken`` as comma-joined strings, the request as a 1.0 event without its body, its
+  ``pathParameters`` and ``stageVariables`` ``{}`` when empty, not ``null``).
 * :func:`decide` - the authorizer's result → :class:`Decision`: a simple response (``{"isAuthorized": bool,
   "context": {...}}``, when the authorizer enables simple responses) or an IAM policy response
   (``{"principalId", "policyDocument": {"Statement": [...]}, "context"}``) evaluated against the route's
@@ -39,6 +40,10 @@ def authorizer_event(version: str, request_event: dict[str, Any], arn: str,
         joined = ",".join(identity)
         event.update(version="1.0", type="REQUEST", methodArn=arn, identitySource=joined,
                      authorizationToken=joined)
+        # {} when empty (SEMANTICS.md §11; aws-lambda-go apigw-v2-custom-authorizer-v1-request.json,
+        # powertools apiGatewayAuthorizerRequestEvent.json), where the integration's 1.0 event has null
+        for key in ("pathParameters", "stageVariables"):
+            event[key] = event.get(key) or {}
         order = ("version", "type", "methodArn", "identitySource", "authorizationToken", "resource", "path",
                  "httpMethod")
     return {**{k: event[k] for k in order if k in event}, **event}

@@ -1,9 +1,10 @@
 """CORS for HTTP APIs with a ``CorsConfiguration`` (SEMANTICS.md §5), pure.
 
 * A preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) is answered by
-  the gateway, before routing, with 204 and no body; the CORS headers are added only when the origin,
-  the method and the requested headers are all allowed (else the browser blocks it). The status is
-  undocumented: 204 is the recommended default (INFERRED, as ministack).
+  the gateway with 204 and no body, once its route's authorizer (if any) let it through (the pipeline
+  routes it first, §5); the CORS headers are added only when the origin, the method and the requested
+  headers are all allowed (else the browser blocks it). The status is undocumented: 204 is the
+  recommended default (INFERRED, as ministack).
 * On every other response, CORS headers from the backend are removed; when the request's ``Origin``
   is allowed, ``Access-Control-Allow-Origin`` (``*`` for ``["*"]``, else the origin echoed),
   ``-Expose-Headers`` and ``-Allow-Credentials`` are added.

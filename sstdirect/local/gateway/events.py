@@ -11,20 +11,27 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .messages import HttpRequest
 from .routing import Match
 
-# §1.2: which request bodies reach Lambda as text. The boundary is undocumented; this is the
-# recommended default (INFERRED): text/*, application/json and +json, application/xml,
-# application/javascript, application/graphql; everything else (and no content-type) is base64.
-_TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/graphql")
+# §11 (verified against AWS by an emulator's maintainers, ministack PR #766): which request bodies reach
+# Lambda as text: text/*, application/json, application/xml, application/javascript. Everything else
+# (``*+json``, application/graphql, form data, no content-type) is base64. §1.2's older recommended
+# default also treated +json and graphql as text; §11's recorded fact wins.
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
 # Hop-by-hop headers are the connection's, not the request's: API Gateway's own front end consumes
 # them (INFERRED: the real captures never show them).
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
                          "transfer-encoding", "upgrade"})
+
+# §11: payload 1.0 keeps the client's header names as sent, but the headers API Gateway itself sets are
+# Title-Case in every real capture (``Host``, ``User-Agent``, ``Content-Length``, ``X-Amzn-Trace-Id``,
+# ``X-Forwarded-*``); payload 2.0 lower-cases every name.
+_GATEWAY_NAMES = {n.lower(): n for n in ("Content-Length", "Host", "User-Agent", "X-Amzn-Trace-Id",
+                                          "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")}
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -76,11 +83,11 @@ class Context:
 
 
 def is_text(content_type: str | None) -> bool:
-    """Whether a request body of this content type reaches Lambda as text (§1.2, INFERRED list)."""
+    """Whether a request body of this content type reaches Lambda as text (§11)."""
     if not content_type:
         return False
     mime = content_type.split(";", 1)[0].strip().lower()
-    return mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith("+json")
+    return mime.startswith("text/") or mime in _TEXT_TYPES
 
 
 def _body(request: HttpRequest) -> tuple[str | None, bool]:
@@ -95,8 +102,9 @@ def _body(request: HttpRequest) -> tuple[str | None, bool]:
 
 
 def gateway_headers(request: HttpRequest, ctx: Context) -> list[tuple[str, str]]:
-    """The request's headers as API Gateway forwards them: lower-case names, hop-by-hop dropped,
-    ``host`` set to the execute-api host, and the ``x-forwarded-*`` / ``x-amzn-trace-id`` it adds."""
+    """The request's headers as API Gateway forwards them in payload 1.0: the client's names as sent, the
+    ones the gateway sets in Title-Case (§11), hop-by-hop dropped, ``Host`` set to the execute-api host,
+    and the ``X-Forwarded-*`` / ``X-Amzn-Trace-Id`` it adds. Payload 2.0 lower-cases them all."""
     out: list[tuple[str, str]] = []
     forwarded_for = None
     for name, value in request.headers:
@@ -106,15 +114,22 @@ def gateway_headers(request: HttpRequest, ctx: Context) -> list[tuple[str, str]]
         if lower == "x-forwarded-for":
             forwarded_for = value if forwarded_for is None else f"{forwarded_for}, {value}"
             continue
-        out.append((lower, value))
-    if not any(n == "content-length" for n, _ in out):  # the real GET capture has "content-length": "0"
-        out.append(("content-length", str(len(request.body))))
-    out.append(("host", ctx.domain_name))
-    if not any(n == "x-amzn-trace-id" for n, _ in out):
-        out.append(("x-amzn-trace-id", new_trace_id(ctx.epoch_ms / 1000)))
+        out.append((_GATEWAY_NAMES.get(lower, name), value))
+    if not any(n == "Content-Length" for n, _ in out):  # the real GET captures have content-length 0
+        out.append(("Content-Length", str(len(request.body))))
+    out.append(("Host", ctx.domain_name))
+    if not any(n == "X-Amzn-Trace-Id" for n, _ in out):
+        out.append(("X-Amzn-Trace-Id", new_trace_id(ctx.epoch_ms / 1000)))
     chain = f"{forwarded_for}, {request.source_ip}" if forwarded_for else request.source_ip
-    out += [("x-forwarded-for", chain), ("x-forwarded-port", "443"), ("x-forwarded-proto", "https")]
+    out += [("X-Forwarded-For", chain), ("X-Forwarded-Port", "443"), ("X-Forwarded-Proto", "https")]
     return out
+
+
+def event_path(request: HttpRequest, ctx: Context) -> str:
+    """2.0 ``rawPath`` / ``requestContext.http.path`` and 1.0 ``path``: URL-decoded, as HTTP APIs deliver
+    them (§11; e.g. ``/a%2Fb`` arrives as ``/a/b``), with the stage segment on a named stage (§1.2)."""
+    path = unquote(request.raw_path)
+    return path if ctx.stage == "$default" else f"/{ctx.stage}{path}"
 
 
 def _joined(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -138,10 +153,10 @@ def query_pairs(raw_query: str) -> list[tuple[str, str]]:
 
 def event_v2(request: HttpRequest, ctx: Context) -> dict[str, Any]:
     """The payload format 2.0 event (§1.1, §1.2): optional keys are left out, never ``null``."""
-    headers = gateway_headers(request, ctx)
+    headers = [(n.lower(), v) for n, v in gateway_headers(request, ctx)]
     cookies = [c.strip() for n, v in headers if n == "cookie" for c in v.split(";") if c.strip()]
     headers = [(n, v) for n, v in headers if n != "cookie"]
-    raw_path = request.raw_path if ctx.stage == "$default" else f"/{ctx.stage}{request.raw_path}"
+    raw_path = event_path(request, ctx)
     user_agent = next((v for n, v in headers if n == "user-agent"), "")
     event: dict[str, Any] = {
         "version": "2.0",
@@ -183,15 +198,18 @@ def event_v2(request: HttpRequest, ctx: Context) -> dict[str, Any]:
 def event_v1(request: HttpRequest, ctx: Context) -> dict[str, Any]:
     """The payload format 1.0 event of an HTTP API (§1.5): ``headers`` / ``queryStringParameters``
     keep the **last** value of a repeated name, ``multiValue*`` keep all; empty ``pathParameters``,
-    ``stageVariables``, query maps and ``body`` are ``null``. Header names are lower-case as in 2.0
-    (INFERRED: HTTP APIs normalise names before either payload is built)."""
+    ``stageVariables``, query maps and ``body`` are ``null``. Header names are as the client sent them,
+    the gateway's own Title-Case (§11: the real captures; the payload-format page says lower-case, the
+    captures win); ``path`` is URL-decoded; ``requestContext.identity.cognitoAmr`` is ``null`` unless an
+    authorizer fills it (the real captures)."""
     headers = gateway_headers(request, ctx)
     query = query_pairs(request.raw_query)
-    path = request.raw_path if ctx.stage == "$default" else f"/{ctx.stage}{request.raw_path}"
-    user_agent = next((v for n, v in headers if n == "user-agent"), "")
+    path = event_path(request, ctx)
+    user_agent = next((v for n, v in headers if n == "User-Agent"), "")
     resource = ctx.match.route.parsed.path if ctx.match and not ctx.match.route.is_default else "$default"
     body, b64 = _body(request)
-    identity = {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
+    identity = {"accessKey": None, "accountId": None, "caller": None, "cognitoAmr": None,
+                "cognitoAuthenticationProvider": None,
                 "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
                 "principalOrgId": None, "sourceIp": request.source_ip, "user": None, "userAgent": user_agent,
                 "userArn": None}

@@ -1,10 +1,12 @@
 """:class:`HttpGateway`: one deployed HTTP API's request pipeline, pure given an ``invoke`` callable.
 
-``handle(request)`` does what API Gateway does, in its order: the 10 MB limit (413), the CORS
-preflight (204, before routing), route selection (404 ``{"message":"Not Found"}``), the route's
-authorization, the Lambda event (payload 2.0 or 1.0), the invocation, the response interpretation
-(an invalid result, an error or a function timeout → 500; the integration timeout → 503), and the
-CORS headers. Tests call it directly (the in-process client); the server calls it per request.
+``handle(request)`` does what API Gateway does, in its order: the 10 MB limit (413), route selection
+(404 ``{"message":"Not Found"}``), the route's authorization, the Lambda event (payload 2.0 or 1.0), the
+invocation, the response interpretation (an invalid result, an error or a function timeout → 500; the
+integration timeout → 503), and the CORS headers. With CORS configured, a preflight is matched to a route
+too and that route's authorizer runs (an unauthenticated preflight is refused, 401/403, as on AWS); one
+that matches no route or passes is answered by the gateway (204) without invoking the integration
+(SEMANTICS.md §5). Tests call it directly (the in-process client); the server calls it per request.
 
 Authorization is :class:`.auth.Authorizers`' job (JWT signatures against the issuer's JWKS, SigV4
 against the embedded AWS's credentials, Lambda authorizers through the same ``invoke``): a refused
@@ -54,24 +56,24 @@ class HttpGateway:
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
         cors = self.config.cors
-        if cors is not None and cors_mod.is_preflight(request) and len(request.body) <= MAX_REQUEST_BYTES:
-            response = cors_mod.preflight(cors, request, request_id)  # before routing, never the Lambda
-        else:
-            response = self._handle(request, request_id)
-            if cors is not None:
-                cors_mod.apply(cors, request, response)
+        preflight = cors is not None and cors_mod.is_preflight(request)
+        response = self._handle(request, request_id, preflight)  # None only for such a preflight
+        if cors is not None:  # a preflight the route's authorizer (if any) let through: never the Lambda
+            response = (cors_mod.preflight(cors, request, request_id) if response is None
+                        else cors_mod.apply(cors, request, response))
         if request.method == "HEAD":
             response.headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
             response.headers.append(("content-length", str(len(response.body))))
             response.body = b""
         return response
 
-    def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
+    def _handle(self, request: HttpRequest, request_id: str, preflight: bool = False) -> HttpResponse | None:
+        """The response, or None for a ``preflight`` the gateway answers itself (no route, or authorized)."""
         if len(request.body) > MAX_REQUEST_BYTES:
             return too_large(request_id)
         match = self.table.match(request.method, request.raw_path)
         if match is None:
-            return not_found(request_id)
+            return None if preflight else not_found(request_id)
         route = self.config.routes[match.route_key]
         ctx = Context(api_id=self.config.api_id, region=self.config.region, account_id=self.config.account_id,
                       stage=self.config.stage, match=match, request_id=request_id,
@@ -79,6 +81,8 @@ class HttpGateway:
         verdict = self.auth.check(route, request, ctx, self.invoke)
         if verdict.response is not None:
             return verdict.response
+        if preflight:
+            return None
         ctx.authorizer, ctx.authorizer_v1, ctx.identity = verdict.authorizer, verdict.authorizer_v1, verdict.identity
         if route.integration is None:  # a route with no target: nothing to call (INFERRED 404 as AWS)
             return not_found(request_id)

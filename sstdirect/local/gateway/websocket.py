@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,22 +188,26 @@ def _request_context(config: WsApiConfig, conn: Connection, route_key: str, even
     return ctx
 
 
+# Handshake headers the REQUEST authorizer sees but the $connect integration does not (SEMANTICS.md §11;
+# powertools apiGatewayAuthorizerWebSocketEvent.json vs apiGatewayWebSocketApiConnect.json).
+_AUTHORIZER_ONLY = ("connection", "upgrade", "content-length")
+
+
 def connect_headers(config: WsApiConfig, headers: list[tuple[str, str]], source_ip: str,
                     epoch_ms: int) -> list[tuple[str, str]]:
-    """The handshake's headers as the ``$connect`` event shows them: the **original** case (§6.3),
-    ``Host`` set to the execute-api host, ``content-length: 0``, and the ``X-Amzn-Trace-Id`` /
-    ``X-Forwarded-*`` headers API Gateway adds."""
+    """The handshake's headers as the ``$connect`` integration event shows them: the **original** case
+    (§6.3), no ``Connection``, ``Upgrade`` or ``content-length`` (§11), ``Host`` set to the execute-api
+    host, and the ``X-Amzn-Trace-Id`` / ``X-Forwarded-*`` headers API Gateway adds."""
     out: list[tuple[str, str]] = []
     forwarded_for = None
     for name, value in headers:
         lower = name.lower()
-        if lower in ("host", "x-forwarded-port", "x-forwarded-proto", "content-length"):
+        if lower in ("host", "x-forwarded-port", "x-forwarded-proto", *_AUTHORIZER_ONLY):
             continue
         if lower == "x-forwarded-for":
             forwarded_for = value if forwarded_for is None else f"{forwarded_for}, {value}"
             continue
         out.append((name, value))
-    out.append(("content-length", "0"))
     out.append(("Host", config.domain_name))
     if not any(n.lower() == "x-amzn-trace-id" for n, _ in out):
         out.append(("X-Amzn-Trace-Id", new_trace_id(epoch_ms / 1000)))
@@ -232,10 +236,21 @@ def connect_event(config: WsApiConfig, conn: Connection, headers: list[tuple[str
     return event
 
 
-def authorizer_event(config: WsApiConfig, connect: dict[str, Any]) -> dict[str, Any]:
-    """The REQUEST authorizer's event: the ``$connect`` event plus ``type`` and ``methodArn`` (§6.3)."""
+def authorizer_event(config: WsApiConfig, connect: dict[str, Any],
+                     handshake: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The REQUEST authorizer's event (§6.3, §11; the real capture is powertools
+    ``apiGatewayAuthorizerWebSocketEvent.json``): the ``$connect`` event plus ``type`` and ``methodArn``,
+    with the ``handshake``'s ``Connection`` / ``Upgrade`` and ``content-length: 0`` headers the integration
+    does not see, ``queryStringParameters``, ``multiValueQueryStringParameters`` and ``stageVariables``
+    ``{}`` when empty, and no ``isBase64Encoded``."""
     arn = (f"arn:aws:execute-api:{config.region}:{config.account_id}:{config.api_id}/{config.stage}/$connect")
-    return {"type": "REQUEST", "methodArn": arn, **connect, "requestContext": dict(connect["requestContext"])}
+    extra = [(n, v) for n, v in handshake if n.lower() in _AUTHORIZER_ONLY[:2]] + [("content-length", "0")]
+    return {"type": "REQUEST", "methodArn": arn,
+            "headers": {**connect["headers"], **_joined(extra)},
+            "multiValueHeaders": {**connect["multiValueHeaders"], **_multi(extra)},
+            **{k: dict(connect.get(k) or {}) for k in ("queryStringParameters", "multiValueQueryStringParameters",
+                                                        "stageVariables")},
+            "requestContext": dict(connect["requestContext"])}
 
 
 def message_event(config: WsApiConfig, conn: Connection, route_key: str, body: str,
@@ -348,7 +363,7 @@ class WsGateway:
                       request_id=context["requestId"], epoch_ms=context["requestTimeEpoch"],
                       stage_variables=dict(self.config.stage_variables))
         return self.auth.check_connect(route.authorization_type, route.authorizer, request, ctx,
-                                       authorizer_event(self.config, event), self.invoke)
+                                       authorizer_event(self.config, event, request.headers), self.invoke)
 
     def _call(self, integration: Integration, event: dict[str, Any]) -> Outcome:
         outcome = self.invoke(integration.function_name, event, integration.timeout_ms / 1000)
