@@ -20,6 +20,7 @@ import errno
 import ipaddress
 import json
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from .gateway.auth_iam import Principal
     from .gateway.server import LocalGateway
+    from .gateway.workers import Workers
     from .latency import LatencyMiddleware, LatencyModel, RequestRecord
 
 HOST = "127.0.0.1"
@@ -44,6 +46,8 @@ _log = logging.getLogger("sstdirect.local")
 # request log: it is not an AWS request.
 MARKER_PATH = "/_sstdirect/local-cloud"
 MARKER = "sstdirect LocalCloud"
+# Lambda's Invoke runs a handler, which may call this cloud again: served outside the per-service lock.
+_INVOKE_PATH = re.compile(r"^/[^/]+/functions/[^/]+/invocations/?$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class LocalCloud:
       clients should use; ``session()`` and ``client(service)`` build them.
     * ACM certificates become ``ISSUED`` once ``acm_validation_wait`` seconds have passed since
       they were requested (DNS validation records are not checked).
-    * Lambda functions never need Docker; ``invoke`` echoes its payload and runs no code.
+    * Lambda functions never need Docker; ``invoke`` runs the deployed code in warm worker processes
+      (:attr:`workers`, shared with the local gateway; see :mod:`sstdirect.local.ext.lambda_invoke`).
     * An operation the embedded AWS does not implement fails at once with HTTP 501 and a
       ``ClientError`` whose code is ``NotImplemented`` (never retried).
 
@@ -106,6 +111,8 @@ class LocalCloud:
         self._port: int | None = None
         self.start_seconds: float | None = None
         self._principals: Callable[[str], Principal | None] | None = None
+        self._workers: Workers | None = None
+        self._workers_lock = threading.Lock()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -139,7 +146,7 @@ class LocalCloud:
 
         if self._middleware is None:
             self._middleware = LatencyMiddleware(lambda environ, start_response: [], self.latency)
-        server = _make_server(self._requested_port, self._middleware, self._marker)
+        server = _make_server(self._requested_port, self._middleware, self._marker, lambda: self.workers)
         _acquire_settings(self)
         try:
             server.start()
@@ -166,6 +173,10 @@ class LocalCloud:
             if server._server is not None:
                 server._server.server_close()
         finally:
+            with self._workers_lock:
+                workers, self._workers = self._workers, None
+            if workers is not None:
+                workers.close()
             self._port = None
             _release_settings(self)
 
@@ -189,6 +200,10 @@ class LocalCloud:
             response.read()
         if self._middleware is not None:
             self._middleware.clear()
+        if self._workers is not None:  # the functions are gone; the gateway's pools (the app's code) stay
+            from .ext.lambda_invoke import forget_deployed
+
+            forget_deployed(self._workers)
 
     def _marker(self) -> dict[str, str]:
         """What ``GET`` :data:`MARKER_PATH` answers: the marker, the region and the key pair clients use."""
@@ -220,6 +235,19 @@ class LocalCloud:
         return time.monotonic() - self._middleware._began if self._middleware is not None else 0.0
 
     # --- the local gateway -------------------------------------------------------------------
+
+    @property
+    def workers(self) -> Workers:
+        """The warm worker pools (one per function) that run this cloud's Lambda code: its ``Invoke``'s and its
+        local gateway's (``serve``), so both run a function in the same workers. Made on first use, closed by
+        ``stop()``."""
+        from .gateway.workers import Workers
+
+        with self._workers_lock:
+            if self._workers is None:
+                creds = self.credentials
+                self._workers = Workers(self.region, self.endpoint_url, creds.access_key_id, creds.secret_access_key)
+            return self._workers
 
     def serve(self, app: Any, ports: dict[Any, int] | None = None) -> LocalGateway:
         """Serve every ``Api``, ``WebSocketApi`` and ``AppSyncApi`` of the deployed ``app`` on 127.0.0.1,
@@ -303,15 +331,18 @@ class LocalCloud:
 
 
 def _make_server(port: int, middleware: LatencyMiddleware | None = None,
-                 marker: Callable[[], dict[str, str]] | None = None) -> ThreadedMotoServer:
+                 marker: Callable[[], dict[str, str]] | None = None,
+                 workers: Callable[[], Workers] | None = None) -> ThreadedMotoServer:
     """A ThreadedMotoServer on 127.0.0.1 whose per-service apps answer unimplemented operations
     with 501 (see ``ext.notimplemented``), and whose start() reports a failed bind instead of
     waiting forever (moto's waits for a ready event its thread never sets). ``marker()`` is the JSON
-    answered to ``GET`` :data:`MARKER_PATH` (outside the latency middleware: not an AWS request)."""
+    answered to ``GET`` :data:`MARKER_PATH` (outside the latency middleware: not an AWS request).
+    ``workers()`` is what Lambda ``Invoke`` requests run in (given to them in the WSGI environ)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
+    from .ext.lambda_invoke import WORKERS_ENVIRON_KEY
     from .ext.notimplemented import create_backend_app
 
     class _RequestHandler(MotoRequestHandler):
@@ -338,6 +369,10 @@ def _make_server(port: int, middleware: LatencyMiddleware | None = None,
 
         def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
             backend_app = self.get_application(environ)
+            if _INVOKE_PATH.match(environ.get("PATH_INFO") or ""):  # runs code that may call back: no lock
+                if workers is not None:
+                    environ[WORKERS_ENVIRON_KEY] = workers
+                return backend_app(environ, start_response)
             with self.lock:
                 service_lock = self._service_locks.setdefault(id(backend_app), threading.RLock())
             with service_lock:

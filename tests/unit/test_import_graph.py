@@ -32,9 +32,10 @@ ALLOWED_GLOBALS = {
     "sstdirect.local.botocore_loader._loader",  # botocore's parsed models, shared by sessions
     "sstdirect.local.cloud._running", "sstdirect.local.cloud._saved",  # moto's settings are process-wide
     "sstdirect.local.ext._installed", "sstdirect.local.ext.apigateway._policy_data",  # moto patched once
+    "sstdirect.local.ext.lambda_invoke._process",  # unpacked deployed zips, mock_aws's workers: moto is process-wide
     "sstdirect.local.gateway.http11._date_cache", "sstdirect.local.gateway.vtl._cache",
-    "sstdirect.packaging._batch_listings", "sstdirect.packaging._locks", "sstdirect.packaging._parsed_index",
-    "sstdirect.packaging.stats",
+    "sstdirect.packaging.listing._batch_listings", "sstdirect.packaging.files._locks",
+    "sstdirect.packaging.index._parsed_index", "sstdirect.packaging.files.stats",
 }
 
 

@@ -9,7 +9,7 @@ additions in moto's own style (model method + response handler + URL line):
 * :mod:`.apigatewayv2_fixes` - operations moto implements differently from AWS;
 * :mod:`.apigateway` - the account's CloudWatch role: ``UpdateAccount`` checks, WebSocket stage
   logging needing it, and the ``AmazonAPIGatewayPushToCloudWatchLogs`` managed policy;
-* :mod:`.awslambda` - duplicate ``AddPermission`` statement ids;
+* :mod:`.awslambda` - duplicate ``AddPermission`` statement ids, ``ListFunctions`` pages, ``Invoke`` running the code;
 * :mod:`.cognitoidentity` - identity-pool roles (``Set``/``GetIdentityPoolRoles``), ``UpdateIdentityPool``;
 * :mod:`.cognitoidp` - ``UpdateUserPool`` keeping the settings it cannot change;
 * :mod:`.notimplemented` - server mode only: unimplemented operations answer HTTP 501

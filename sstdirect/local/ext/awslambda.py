@@ -13,6 +13,9 @@
 * ``ListFunctions`` pages: moto returns every function in one answer. AWS "returns a maximum of 50
   items in each response, even if you set the number higher" (``MaxItems``, 1-10000) and a
   ``NextMarker`` for the rest. Here: by function name, ``min(MaxItems, 50)`` a page, an opaque marker.
+* ``Invoke``: moto runs the code only in Docker, and without Docker echoes the payload. Here it runs the
+  deployed code in the local gateway's warm workers (:mod:`sstdirect.local.ext.lambda_invoke`), for every
+  invocation type, with ``LogType=Tail`` and Lambda's function errors.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.policy import Policy
 from moto.awslambda.responses import LambdaResponse
 from moto.moto_api._internal import mock_random
+from moto.utilities.aws_headers import amz_crc32
 
 
 class StatementIdAlreadyExists(LambdaClientError):
@@ -149,6 +153,52 @@ def _list_functions(self: LambdaResponse) -> str:
     return json.dumps(page)
 
 
+class InvalidRequestContent(LambdaClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRequestContentException", message)
+
+
+class TooManyRequests(LambdaClientError):
+    code = 429
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+@amz_crc32
+def _invoke(self: LambdaResponse) -> tuple[int, dict[str, str], bytes]:
+    """``Invoke`` running the deployed code (see :mod:`sstdirect.local.ext.lambda_invoke`)."""
+    from urllib.parse import unquote
+
+    from . import lambda_invoke
+
+    name = unquote(self.path.rsplit("/", 2)[-2])
+    fn = self.backend.get_function(name, self.querystring.get("Qualifier", [None])[0])  # unknown → 404
+    invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation_type not in INVOCATION_TYPES:
+        raise InvalidParameterValue(f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
+                                    f"failed to satisfy constraint: Member must satisfy enum value set: "
+                                    f"[Event, RequestResponse, DryRun]")
+    payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+    try:
+        if payload.strip():
+            json.loads(payload)
+    except ValueError:
+        raise InvalidRequestContent("Could not parse request body into json: Could not parse payload into "
+                                    "json") from None
+    request = getattr(self, "normalized_request", None)  # a LocalCloud request's environ names its workers
+    workers = lambda_invoke.workers_for(getattr(request, "environ", None))
+    try:
+        status, headers, body = lambda_invoke.answer(workers, fn, payload, invocation_type,
+                                                     self.headers.get("X-Amz-Log-Type") or "")
+    except lambda_invoke.TooManyRequests:
+        raise TooManyRequests() from None
+    return status, {**headers, "status": str(status)}, body  # moto takes the status from the headers
+
+
 def install() -> None:
     """Apply the corrections above to moto (call once; ``ext.install`` guards that)."""
     Policy.add_statement = _wrap_add_statement(  # type: ignore[method-assign]
@@ -162,3 +212,4 @@ def install() -> None:
     LambdaFunction.update_function_code = _wrap_update(  # type: ignore[method-assign]
         LambdaFunction.update_function_code)
     LambdaResponse.list_functions = _list_functions  # type: ignore[method-assign]
+    LambdaResponse.invoke = _invoke  # type: ignore[method-assign]

@@ -6,7 +6,12 @@ Protocol: one JSON object per line on the pipe that was stdout when it started; 
 ``print()`` output goes to stderr, so it never corrupts the protocol.
 
   parent → worker  {"event": {...}, "request_id": "...", "remaining_ms": 1234}
-  worker → parent  {"ok": true, "result": ...} | {"ok": false, "errorType": ..., "errorMessage": ...}
+  worker → parent  {"ok": true, "result": ..., "log": "...", "max_rss_mb": 41}
+                 | {"ok": false, "errorType": ..., "errorMessage": ..., "stackTrace": [...], "log": ..., ...}
+
+``log`` is what the invocation wrote to ``sys.stdout``/``sys.stderr`` (its prints, its traceback; the last
+:data:`MAX_LOG_CHARS`), which also still reaches the worker's stderr. ``stackTrace`` is the Python runtime's:
+``traceback.format_list`` of the frames from the handler's down (none of this loop's).
 
 When ``SSTDIRECT_EXECUTE_API`` is set (``{"apiId": "http://127.0.0.1:PORT", ...}``, the WebSocket APIs
 the local gateway serves), boto3 clients created with an ``endpoint_url`` of
@@ -34,6 +39,7 @@ import traceback
 from typing import Any
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+MAX_LOG_CHARS = 256 * 1024
 EXECUTE_API_ENV = "SSTDIRECT_EXECUTE_API"
 _EXECUTE_API_URL = re.compile(r"^(?:https?|wss?)://([A-Za-z0-9]+)\.execute-api\.[A-Za-z0-9-]+\.amazonaws\.com"
                               r"(?::\d+)?(/.*)?$", re.IGNORECASE)
@@ -95,6 +101,45 @@ def redirect_execute_api(apis: dict[str, str]) -> None:
         sys.meta_path.insert(0, _BotocoreHook(apis))
 
 
+class _Tee:
+    """``sys.stdout``/``sys.stderr`` of the handler: writes go to ``stream`` and, while :attr:`captured` is a
+    list (during an invocation), into it too."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.captured: list[str] | None = None
+
+    def write(self, text: str) -> int:
+        if self.captured is not None:
+            self.captured.append(text)
+        return self.stream.write(text)
+
+    def take(self) -> str:
+        text, self.captured = "".join(self.captured or ()), None
+        return text[-MAX_LOG_CHARS:]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _max_rss_mb() -> int:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024)
+
+
+def _stack_trace(exc: BaseException) -> list[str]:
+    """The frames from the handler's down, as the Python runtime lists them in ``stackTrace``."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.abspath(__file__)
+    while frames and os.path.abspath(frames[0].filename) == here:
+        frames.pop(0)
+    return traceback.format_list(frames)
+
+
 class LambdaContext:
     """The parts of Lambda's Python ``context`` object handlers use."""
 
@@ -123,13 +168,15 @@ def main() -> None:
     proto_in = sys.stdin.buffer
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the handler's prints go to stderr
-    sys.stdout = sys.stderr
+    sys.stdout = sys.stderr = tee = _Tee(sys.stderr)
     if os.environ.get(EXECUTE_API_ENV):
         redirect_execute_api(json.loads(os.environ[EXECUTE_API_ENV]))
     module_name, _, attr = handler.rpartition(".")
+    module_name = module_name.replace("/", ".")  # "src/fn.handler" as the Python runtime reads it
     fn = None
     for line in proto_in:
         request = json.loads(line)
+        tee.captured = []
         try:
             if fn is None:
                 fn = getattr(importlib.import_module(module_name), attr)
@@ -138,10 +185,12 @@ def main() -> None:
             if len(result.encode()) > MAX_RESPONSE_BYTES:  # Lambda's synchronous limit (SEMANTICS §8) → 500
                 raise ValueError(f"Response payload size ({len(result.encode())} bytes) exceeded maximum "
                                  f"allowed payload size ({MAX_RESPONSE_BYTES} bytes).")
-            reply = '{"ok": true, "result": ' + result + "}"
+            tail = {"log": tee.take(), "max_rss_mb": _max_rss_mb()}
+            reply = '{"ok": true, "result": ' + result + ", " + json.dumps(tail)[1:]
         except Exception as exc:
             traceback.print_exc()
-            reply = json.dumps({"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)})
+            reply = json.dumps({"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc),
+                                "stackTrace": _stack_trace(exc), "log": tee.take(), "max_rss_mb": _max_rss_mb()})
         proto_out.write(reply.encode() + b"\n")
         proto_out.flush()
 

@@ -48,7 +48,12 @@ class LocalGateway:
         self.cloud = cloud
         self.app = app
         creds = cloud.credentials
-        self.workers = Workers(cloud.region, cloud.endpoint_url, creds.access_key_id, creds.secret_access_key)
+        # the cloud's own workers when it has them (LocalCloud): its Lambda Invoke runs in the same pools
+        shared = getattr(cloud, "workers", None)
+        self._shared_workers = isinstance(shared, Workers)
+        self.workers = shared if isinstance(shared, Workers) else Workers(
+            cloud.region, cloud.endpoint_url, creds.access_key_id, creds.secret_access_key)
+        self._pools: list[Any] = []  # the pools this gateway put into shared workers
         self.auth = local_authorizers(cloud)
         self.gateways: dict[str, HttpGateway] = {}
         self._servers: dict[str, Server] = {}
@@ -78,7 +83,7 @@ class LocalGateway:
             if spec is None:
                 _log.warning("%s: function %s has no code folder in this app; %s", label, name, failing)
             else:
-                self.workers.add(spec)
+                self._pools.append(self.workers.put(spec))
 
     @staticmethod
     def _listen(construct: Any, api_id: str, gateway: Any,
@@ -216,7 +221,11 @@ class LocalGateway:
                 thread.join(timeout=5)
         if self._ws_server is not None:
             self._ws_server.close()
-        self.workers.close()
+        if self._shared_workers:  # the cloud's: close only the pools this gateway made
+            for pool in self._pools:
+                self.workers.remove(pool.spec.name, pool)
+        else:
+            self.workers.close()
 
     def __enter__(self) -> LocalGateway:
         return self

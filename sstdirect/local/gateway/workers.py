@@ -11,6 +11,11 @@ The function's timeout is enforced: the worker is killed and the invocation is a
 If the integration timeout is shorter than the function's, it fires first (→ 503). A handler that
 raises is an error with the worker kept warm; a worker that dies is an error and is replaced on
 the next request. Nothing here can take the server down.
+
+What an invocation gave is an :class:`Invocation`: the gateway reads it as an ``Outcome``; the embedded
+Lambda's ``Invoke`` (:mod:`sstdirect.local.ext.lambda_invoke`) also reads its request id, log, stack trace,
+duration and whether the function's timeout ended it. The gateway and ``Invoke`` share one
+:class:`Workers` per cloud (``LocalCloud.workers``), so both run a function in the same warm workers.
 """
 
 from __future__ import annotations
@@ -84,6 +89,22 @@ def worker_environment(spec: FunctionSpec, region: str, endpoint_url: str, acces
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env
+
+
+@dataclass
+class Invocation(Outcome):
+    """An :class:`Outcome` with what Lambda reports of the run: its ``request_id``, ``log`` (what the
+    handler printed, its traceback), the runtime's ``stack_trace`` of a raised error, ``duration_s``,
+    ``max_rss_mb`` (the worker's peak memory) and whether the function's own timeout ended it
+    (``timed_out``) or its worker died (``died``)."""
+
+    request_id: str = ""
+    log: str = ""
+    stack_trace: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    max_rss_mb: int = 0
+    timed_out: bool = False
+    died: bool = False
 
 
 class Worker:
@@ -213,35 +234,44 @@ class WorkerPool:
             self._count -= 1
             self._cond.notify()
 
-    def invoke(self, event: dict[str, Any], integration_timeout_s: float) -> Outcome:
+    def invoke(self, event: Any, integration_timeout_s: float, request_id: str | None = None) -> Invocation:
         """Run the handler once. The function's timeout → error; the integration's → timeout."""
         started = time.monotonic()
         worker = self._acquire(integration_timeout_s)
         if worker is None:
-            return Outcome("timeout", error="no worker became free before the integration timeout")
+            return Invocation("timeout", error="no worker became free before the integration timeout")
         waited = time.monotonic() - started
         function_left = self.spec.timeout_s
         integration_left = integration_timeout_s - waited
         limit = min(function_left, integration_left)
-        request_id = new_request_id()
+        request_id = request_id or new_request_id()
+        began = time.monotonic()
         try:
             reply = worker.call(event, request_id, limit)
         except BaseException:
             self._discard(worker)
             raise
+        took = time.monotonic() - began
         if isinstance(reply, str):
             self._discard(worker)
             if reply == "died":
-                return Outcome("error", error=f"{self.spec.name}: the worker process exited (code "
-                                              f"{worker.proc.returncode})")
+                return Invocation("error", error=f"{self.spec.name}: the worker process exited (code "
+                                                 f"{worker.proc.returncode})", request_id=request_id,
+                                  duration_s=took, died=True)
             if integration_left < function_left:
-                return Outcome("timeout", error=f"integration timeout after {integration_timeout_s:g}s")
-            return Outcome("error", error=f"{self.spec.name}: Task timed out after {self.spec.timeout_s:g} seconds")
+                return Invocation("timeout", error=f"integration timeout after {integration_timeout_s:g}s",
+                                  request_id=request_id, duration_s=took)
+            return Invocation("error", error=f"{self.spec.name}: Task timed out after {self.spec.timeout_s:g} seconds",
+                              request_id=request_id, duration_s=took, timed_out=True)
         self._release(worker)
+        ran = {"request_id": request_id, "log": str(reply.get("log") or ""), "duration_s": took,
+               "max_rss_mb": int(reply.get("max_rss_mb") or 0)}
         if reply.get("ok"):
-            return Outcome("ok", result=reply.get("result"))
-        return Outcome("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}",
-                       error_type=str(reply.get("errorType") or ""), error_message=str(reply.get("errorMessage") or ""))
+            return Invocation("ok", result=reply.get("result"), **ran)
+        return Invocation("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}",
+                          error_type=str(reply.get("errorType") or ""),
+                          error_message=str(reply.get("errorMessage") or ""),
+                          stack_trace=[str(line) for line in reply.get("stackTrace") or ()], **ran)
 
     def recycle(self) -> None:
         """Drop every warm worker (after a code change): idle ones now, busy ones when they finish."""
@@ -264,7 +294,8 @@ class WorkerPool:
 
 
 class Workers:
-    """Every function's pool; ``invoke(function_name, event, timeout_s)`` is the gateway's ``Invoke``."""
+    """Every function's pool, keyed by function name; ``invoke(function_name, event, timeout_s)`` is the
+    gateway's ``Invoke``."""
 
     def __init__(self, region: str, endpoint_url: str, access_key: str, secret_key: str,
                  max_workers: int = MAX_WORKERS):
@@ -272,18 +303,44 @@ class Workers:
         self.max_workers = max_workers
         self.pools: dict[str, WorkerPool] = {}
         self.extra_env: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def add(self, spec: FunctionSpec) -> WorkerPool:
-        if spec.name not in self.pools:
-            env = {**worker_environment(spec, *self._args), **self.extra_env}
-            self.pools[spec.name] = WorkerPool(spec, env, self.max_workers)
-        return self.pools[spec.name]
+        """The pool of ``spec.name``, made from ``spec`` when there is none."""
+        with self._lock:
+            if spec.name not in self.pools:
+                self.pools[spec.name] = self._pool(spec)
+            return self.pools[spec.name]
+
+    def put(self, spec: FunctionSpec) -> WorkerPool:
+        """The pool of ``spec.name`` running ``spec``: the present one when its spec equals ``spec``, else a new
+        one (the old pool is closed: its busy workers finish their invocation, then stop)."""
+        with self._lock:
+            old = self.pools.get(spec.name)
+            if old is not None and old.spec == spec:
+                return old
+            pool = self.pools[spec.name] = self._pool(spec)
+        if old is not None:
+            old.close()
+        return pool
+
+    def remove(self, name: str, pool: WorkerPool | None = None) -> None:
+        """Close and forget the pool of ``name`` (if any; if ``pool`` is given, only when it is that one)."""
+        with self._lock:
+            if pool is not None and self.pools.get(name) is not pool:
+                return
+            pool = self.pools.pop(name, None)
+        if pool is not None:
+            pool.close()
+
+    def _pool(self, spec: FunctionSpec) -> WorkerPool:
+        return WorkerPool(spec, {**worker_environment(spec, *self._args), **self.extra_env}, self.max_workers)
 
     def set_env(self, name: str, value: str) -> None:
         """Give every worker started from now on (of every pool, present or future) ``name=value``:
         how the gateway tells workers where its WebSocket APIs' ``@connections`` listen."""
         self.extra_env[name] = value
-        for pool in self.pools.values():
+        for pool in list(self.pools.values()):
             pool.env[name] = value
 
     def invoke(self, function_name: str, event: dict[str, Any], timeout_s: float) -> Outcome:
@@ -305,5 +362,7 @@ class Workers:
             t.join()
 
     def close(self) -> None:
-        for pool in self.pools.values():
+        with self._lock:
+            pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
             pool.close()
