@@ -2,7 +2,8 @@
 
 Each test is marked with its folder's tier: ``unit`` (no AWS at all), ``moto`` (the embedded AWS in this
 process, or its server), ``server`` (real sockets: the local gateway, the CLI in subprocesses) and
-``crash`` (subprocesses killed mid-deploy, lockfile faults). The everyday loop is ``-m "not crash"``.
+``crash`` (subprocesses killed mid-deploy, the fault sweep at every AWS call, lockfile faults). The
+everyday loop is ``-m "not crash"``.
 """
 
 from __future__ import annotations

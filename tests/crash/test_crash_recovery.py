@@ -84,7 +84,7 @@ WORKERS = 3  # cases in flight at once
 # CI's budget: every K at one kill point, the points taking turns (the small apps), every 2nd K of the full
 # deploy and every 3rd of the full remove taking turns, every 5th K of the example at both (~114 cases).
 # SSTDIRECT_CRASH_MATRIX=full: every K at both points, everywhere (~394 cases). The in-process fault matrix
-# (tests/moto/test_fault_matrix.py) covers lost responses and errors at strided indices besides.
+# (tests/crash/test_fault_matrix.py) covers lost responses and errors at strided indices besides.
 EVERY = os.environ.get("SSTDIRECT_CRASH_MATRIX") == "full"
 # kind -> (stride of K, whether the two kill points take turns)
 STRIDES = {"deploy": (1, True), "remove": (1, True), "update": (1, True), "replacement": (1, True),

@@ -1,5 +1,5 @@
 """Failures that are not kills — a denied, throttled-out or lost call — leave the lockfile equal to AWS, and
-the next run converges (issue 12). The exhaustive sweep is tests/moto/test_fault_matrix.py; these are the cases
+the next run converges (issue 12). The exhaustive sweep is tests/crash/test_fault_matrix.py; these are the cases
 the review found, each one named."""
 
 from __future__ import annotations
