@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--state", help="tear down from this lockfile alone (no APP.py)")
     r.add_argument("--force", action="store_true", help="also delete Cognito user pools that have users")
     add("outputs", "print the outputs recorded in the lockfile")
+    lg = add("logs", "print the app's function and access logs from CloudWatch Logs (AWS or --local)")
+    lg.add_argument("target", metavar="CONSTRUCT_OR_ROUTE", nargs="?",
+                    help="a Function or API construct id, or a route key such as 'GET /notes' (default: all)")
+    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
+    lg.add_argument("--since", default="10m", help="how far back to start: 30s, 10m, 2h, 1d (default 10m)")
+    lg.add_argument("--filter", dest="filter_text", metavar="TEXT", help="only events containing TEXT")
+    lg.add_argument("--local", action="store_true", help="read the embedded local AWS's logs")
     state = sub.add_parser("state", help="work on the lockfile").add_subparsers(dest="state_command", required=True)
     rb = state.add_parser("rebuild", help="rebuild a lost lockfile from what AWS holds (reads only)")
     rb.add_argument("app_file", metavar="APP.py", help="a Python file that declares an App")
@@ -231,6 +238,23 @@ def _state_rebuild(args: argparse.Namespace, overrides: Overrides, out: Console)
         out.print("Run `sstdirect diff` to see what the next deploy would change.")
 
 
+def _logs(args: argparse.Namespace, overrides: Overrides, out: Console) -> None:
+    from . import logs_command as logs
+
+    since_s = logs.parse_since(args.since)
+    for app in _load_apps(args.app_file, overrides):
+        aws = app.aws()
+        groups = logs.log_groups(app, args.target, lambda aws=aws: aws.client("apigatewayv2"))
+        client = aws.client("logs")
+        with contextlib.suppress(KeyboardInterrupt):
+            for event in logs.stream(client, groups, since_s, logs.filter_pattern(args.filter_text), args.follow):
+                if args.json:
+                    print(json.dumps({"group": event.group.name, "construct": event.group.label, "stream": event.stream,
+                                      "timestamp": event.timestamp_ms, "message": event.message}), flush=True)
+                else:
+                    out.print(escape(logs.line(event)), highlight=False, soft_wrap=True)
+
+
 def _dev(args: argparse.Namespace, out: Console) -> None:
     from .local.dev import run_dev
 
@@ -263,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                 _remove(args, overrides, out, err)
             elif args.command == "outputs":
                 _outputs(args, overrides, out)
+            elif args.command == "logs":
+                _logs(args, overrides, out)
             elif args.command == "state":
                 _state_rebuild(args, overrides, out)
             elif args.command == "dev":

@@ -1,6 +1,10 @@
 """``sstdirect dev APP.py``: deploy the app into a fresh embedded AWS, serve every HTTP, WebSocket and
 AppSync API, print the URLs (with each WebSocket API's ``@connections`` endpoint and the AppSync API keys),
-recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C."""
+recycle a function's warm workers when files in its code folder change, and serve until Ctrl-C.
+
+While serving it prints one line per request (:func:`request_line`: method, path, status, latency, function)
+and each line a handler writes, prefixed with its function's name (:func:`handler_line`); both also go to
+CloudWatch Logs of the embedded AWS (``sstdirect logs APP.py --endpoint-url ...`` reads them)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..overrides import Overrides
+from .gateway.access_log import RequestLine
 from .gateway.contract import APPSYNC, HTTP, WEBSOCKET, served
 
 _WATCH_SUFFIXES = (".py", ".json", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".graphql")
@@ -46,6 +51,23 @@ def changed_folders(before: dict[str, float], after: dict[str, float], folders: 
     return {d for d in folders if any(f == d or f.startswith(d.rstrip(os.sep) + os.sep) for f in files)}
 
 
+def request_line(line: RequestLine) -> str:
+    """``GET /notes 200 12 ms → notes-dev-list`` (rich markup, values escaped)."""
+    from rich.markup import escape
+
+    colour = "green" if line.status < 400 else "yellow" if line.status < 500 else "red"
+    target = f" → {escape(line.function)}" if line.function else ""
+    return (f"[bold]{escape(line.method)}[/bold] {escape(line.path)} [{colour}]{line.status}[/{colour}] "
+            f"{line.latency_ms} ms{target}")
+
+
+def handler_line(function: str, text: str) -> str:
+    """``[notes-dev-list] what the handler printed`` (rich markup, values escaped)."""
+    from rich.markup import escape
+
+    return f"[dim]\\[{escape(function)}][/dim] {escape(text)}"
+
+
 def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[str, Overrides], list[Any]],
             poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False,
             overrides: Overrides | None = None) -> None:
@@ -72,12 +94,14 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
         local = (overrides or Overrides()).merged(
             Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp))
         gateways = []
+        cloud.workers.echo = lambda function, text: console.print(handler_line(function, text), highlight=False)
         try:
             next_port = port
             for app in load_apps(app_file, local):
                 result = app.deploy()
                 console.print(f"[green]Deployed[/green] {app.name} · {app.stage}: {len(result.changes)} resource(s)")
                 gw = cloud.serve(app, ports=_ports(gw_apis(app), next_port))
+                gw.request_listeners.append(lambda line: console.print(request_line(line), highlight=False))
                 gateways.append(gw)
                 for construct_id, url in gw.urls.items():
                     console.print(f"  [bold]{construct_id}[/bold]  {url}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import runpy
 import shutil
 import textwrap
@@ -61,6 +62,12 @@ AUTHORIZERS = {
 
         def main(event, context):
             return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+    """,
+    "context.py": """
+        import json
+
+        def main(event, context):
+            return {"statusCode": 200, "body": json.dumps(event["requestContext"])}
     """,
 }
 
@@ -116,6 +123,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                     "POST /policy": {"function": "src/echo.main", "authorizer": "policy"},
                     "GET /down": {"function": "src/echo.main", "authorizer": "down"},
                     "GET /up": {"function": "src/echo.main", "authorizer": "up"},
+                    "GET /iam": {"function": "src/context.main", "authorizer": "iam"},
                 })
                 app.deploy()
             with cloud.serve(cognito["app"]) as cgw, cloud.serve(jwt_app["app"]) as jgw, cloud.serve(app) as lgw:
@@ -217,10 +225,53 @@ def test_iam_route_with_the_clouds_credentials(served: dict[str, Any]) -> None:
     for presign in (False, True):
         signed = _sigv4(url, creds.access_key_id, creds.secret_access_key, presign=presign)
         status, _, body = _request("GET", signed["url"], signed["headers"])
-        assert (status, body) == (200, {"message": "Hello arn:aws:sts::123456789012:user/moto!"})
+        assert (status, body) == (200, {"message": "Hello arn:aws:iam::123456789012:user/sstdirect-local!"})
     signed = _sigv4(url, creds.access_key_id, "wrong-secret")
     assert _request("GET", signed["url"], signed["headers"])[::2] == (403, {"message": "Forbidden"})
     assert _request("GET", url)[::2] == (403, {"message": "Forbidden"})
+
+
+def test_iam_event_of_the_clouds_own_key_pair_names_an_iam_user(served: dict[str, Any]) -> None:
+    """The key pair one deploys with belongs to an IAM user: ``userArn`` ``arn:aws:iam::ACCT:user/NAME`` and
+    ``callerId``/``userId`` ``AIDA…`` (IAM User Guide, "IAM identifiers", unique-id prefixes); local before:
+    ``arn:aws:sts::ACCT:user/moto`` with the access key id as ``callerId``. The ``apiId`` is 10 lower-case
+    letters and digits, the host's first label (``lsw1ro4ipb`` in aws-powertools/powertools-lambda-typescript
+    ``tests/events/apigw-http/jwt-authorizer-auth.json``)."""
+    creds = served["cloud"].credentials
+    signed = _sigv4(f"{served['lambda_url']}/iam", creds.access_key_id, creds.secret_access_key)
+    status, _, context = _request("GET", signed["url"], signed["headers"])
+    assert status == 200, context
+    iam = context["authorizer"]["iam"]
+    assert iam["userArn"] == "arn:aws:iam::123456789012:user/sstdirect-local"
+    assert iam["callerId"] == iam["userId"] and re.fullmatch(r"AIDA[A-Z2-7]{17}", iam["userId"])
+    assert iam["accessKey"] == creds.access_key_id and iam["cognitoIdentity"] is None
+    me = served["cloud"].client("sts").get_caller_identity()
+    assert (me["Arn"], me["UserId"]) == (iam["userArn"], iam["userId"])
+    assert re.fullmatch(r"[a-z0-9]{10}", context["apiId"]) and context["domainPrefix"] == context["apiId"]
+
+
+def test_iam_event_of_identity_pool_credentials_carries_the_sign_in(served: dict[str, Any],
+                                                                   user: dict[str, str]) -> None:
+    """``authorizer.iam.cognitoIdentity.amr`` of a user-pool identity: ``authenticated``, the provider, and
+    ``{provider}:CognitoSignIn:{sub}`` -- what ``$context.identity.cognitoAuthenticationProvider`` joins (API
+    Gateway developer guide, "Customize HTTP API access logs"); local before: only the first two."""
+    auth, cloud = served["cognito"]["auth"], served["cloud"]
+    provider = f"cognito-idp.us-east-1.amazonaws.com/{auth.user_pool_id}"
+    identity = cloud.client("cognito-identity")
+    logins = {provider: user["id"]}
+    identity_id = identity.get_id(IdentityPoolId=auth.identity_pool_id, Logins=logins)["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)["Credentials"]
+    role = "dev-api-auth-cognito-Auth-AuthRole"
+    cloud.client("iam").put_role_policy(RoleName=role, PolicyName="invoke-lambdaauth", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                                                "Resource": "arn:aws:execute-api:us-east-1:*:*/*/GET/iam"}]}))
+    signed = _sigv4(f"{served['lambda_url']}/iam", creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+    status, _, context = _request("GET", signed["url"], signed["headers"])
+    assert status == 200, context
+    sub = jwt.decode(user["id"], options={"verify_signature": False})["sub"]
+    assert context["authorizer"]["iam"]["cognitoIdentity"] == {
+        "amr": ["authenticated", provider, f"{provider}:CognitoSignIn:{sub}"],
+        "identityId": identity_id, "identityPoolId": auth.identity_pool_id}
 
 
 def test_iam_route_with_identity_pool_credentials(served: dict[str, Any], user: dict[str, str]) -> None:

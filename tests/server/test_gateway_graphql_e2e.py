@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import runpy
 import shutil
 import textwrap
@@ -259,6 +260,18 @@ def test_direct_lambda_resolver_gets_appsyncs_context(served: dict[str, Any]) ->
     assert event["request"]["domainName"] is None
 
 
+def test_appsync_api_id_is_the_endpoint_hosts_prefix(served: dict[str, Any]) -> None:
+    """AppSync's ``apiId`` is 26 lower-case letters and digits and its endpoint is
+    ``https://{apiId}.appsync-api.{region}.amazonaws.com/graphql`` (AWS CDK ``aws_appsync.GraphqlApi.apiId``:
+    ``lxz775lwdrgcndgz3nurvac7oa``); local before: a UUID unrelated to the host."""
+    api_id = served["api"].id
+    assert re.fullmatch(r"[a-z0-9]{26}", api_id), api_id
+    status, body = _post(served["url"], {"query": "{ echo(msg: \"x\", n: 1) }"}, {"x-api-key": served["key"]})
+    assert status == 200, body
+    assert json.loads(body["data"]["echo"])["request"]["headers"]["host"] == \
+        f"{api_id}.appsync-api.us-east-1.amazonaws.com"
+
+
 def test_mapping_templates_lambda_and_none_data_sources(served: dict[str, Any]) -> None:
     key = {"x-api-key": served["key"]}
     status, body = _post(served["url"], {"query": '{ greet(name: "Ada") doubled(x: 5) both }'}, key)
@@ -367,7 +380,11 @@ def test_iam_caller_signed_with_the_embedded_aws_credentials(served: dict[str, A
     status, body = _signed_post(served["url"], creds.access_key_id, creds.secret_access_key)
     assert status == 200, body
     identity = json.loads(body["data"]["signed"])["identity"]
-    assert identity["accountId"] == "123456789012" and identity["userArn"].startswith("arn:aws:")
+    # the cloud's own key pair is an IAM user (aws/aws-lambda-go events/testdata/appsync-identity-iam.json:
+    # userArn arn:aws:iam::ACCT:user/NAME), its id AIDA... (IAM User Guide, "IAM identifiers")
+    assert identity["accountId"] == "123456789012"
+    assert identity["userArn"] == "arn:aws:iam::123456789012:user/sstdirect-local"
+    assert re.fullmatch(r"AIDA[A-Z2-7]{17}", identity["username"]), identity["username"]
     assert identity["sourceIp"] == ["127.0.0.1"] and identity["cognitoIdentityPoolId"] is None
     assert _signed_post(served["url"], creds.access_key_id, "not-the-secret")[0] == 401
 

@@ -544,7 +544,7 @@ def test_iam_connect_presigned_and_header_signed(served: dict[str, Any]) -> None
         for event in (connect_event, message):
             identity = event["requestContext"]["identity"]
             assert (identity["accessKey"], identity["userArn"], identity["accountId"]) == (
-                creds.access_key_id, "arn:aws:sts::123456789012:user/moto", "123456789012")
+                creds.access_key_id, "arn:aws:iam::123456789012:user/sstdirect-local", "123456789012")
             assert (identity["sourceIp"], identity["userAgent"]) == ("127.0.0.1", "iam/1")
             assert "authorizer" not in event["requestContext"]
 

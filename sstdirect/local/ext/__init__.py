@@ -12,6 +12,8 @@ additions in moto's own style (model method + response handler + URL line):
 * :mod:`.awslambda` - duplicate ``AddPermission`` statement ids, ``ListFunctions`` pages, ``Invoke`` running the code;
 * :mod:`.cognitoidentity` - identity-pool roles (``Set``/``GetIdentityPoolRoles``), ``UpdateIdentityPool``;
 * :mod:`.cognitoidp` - ``UpdateUserPool`` keeping the settings it cannot change;
+* :mod:`.cognito_triggers` - user-pool Lambda triggers run with Cognito's events, their answers applied;
+* :mod:`.principals` - IAM users' ``AIDA…`` ids; STS's fallback caller is the cloud's own IAM user;
 * :mod:`.notimplemented` - server mode only: unimplemented operations answer HTTP 501
   (used by :class:`sstdirect.local.LocalCloud`, not by ``install()``).
 
@@ -45,12 +47,16 @@ def install() -> None:
         awslambda.install()
         cognitoidentity.install()
         cognitoidp.install()
+        from . import cognito_triggers
+
+        cognito_triggers.install()
         from . import appsync
 
         appsync.install()
-        from . import apigateway
+        from . import apigateway, principals
 
         apigateway.install()
+        principals.install()
         _serialize_in_process_requests()
         _installed = True
 

@@ -22,6 +22,9 @@ Added output fields:
   API Gateway zone) and ``DomainNameStatus: AVAILABLE``, stable for the life of the domain;
 * a stage's ``DeploymentId``.
 
+Changed ids: an API's ``ApiId`` (HTTP and WebSocket) is 10 lowercase letters and digits, as AWS's
+(``$context.apiId`` / ``domainPrefix`` in real events); moto made 8 lowercase letters.
+
 A missing api, stage, deployment, domain name or mapping is ``NotFoundException`` (404).
 Deployment records live on moto's ``Api`` objects, so ``/moto-api/reset`` clears them with the rest.
 """
@@ -177,6 +180,25 @@ def _stage_update(self: Stage, config: dict[str, Any]) -> None:
         merged = {**(self.stage_variables or {}), **config["stageVariables"]}
         self.stage_variables = {key: value for key, value in merged.items() if value != ""}
     self.updated = datetime.now()
+
+
+API_ID_LENGTH = 10
+
+
+def _wrap_api_init(original: Any) -> Any:
+    """Give every new API an AWS-style :data:`API_ID_LENGTH`-character id (its endpoint, ARN and tags follow)."""
+
+    def __init__(self: Api, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        old_arn, old_id = self.arn, self.api_id
+        self.api_id = _random_id(API_ID_LENGTH)
+        self.api_endpoint = self.api_endpoint.replace(f"//{old_id}.", f"//{self.api_id}.", 1)
+        self.arn = old_arn.replace(f"/apis/{old_id}", f"/apis/{self.api_id}")
+        tags = self.backend.get_tags(old_arn)
+        self.backend.tagger.delete_all_tags_for_resource(old_arn)
+        self.backend.tag_resource(self.arn, tags)
+
+    return __init__
 
 
 def _wrap_stage_to_json(original: Any) -> Any:
@@ -480,6 +502,7 @@ def install() -> None:
         setattr(ApiGatewayV2Backend, name, method)
     for name, handler in RESPONSE_METHODS.items():
         setattr(ApiGatewayV2Response, name, handler)
+    Api.__init__ = _wrap_api_init(Api.__init__)  # type: ignore[method-assign]
     Stage.update = _stage_update  # type: ignore[attr-defined]
     Stage.to_json = _wrap_stage_to_json(Stage.to_json)  # type: ignore[method-assign]
     DomainName.to_json = _wrap_domain_name_to_json(DomainName.to_json)  # type: ignore[method-assign]

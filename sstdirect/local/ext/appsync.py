@@ -35,8 +35,9 @@ Fixed operations:
   a missing API or key answers ``NotFoundException`` (moto: a bare ``KeyError``, HTTP 500, or an
   empty list). ``GetSchemaCreationStatus`` of an API without a schema is ``NOT_APPLICABLE``.
 * ``CreateGraphqlApi`` / ``GetGraphqlApi`` / ``ListGraphqlApis`` / ``UpdateGraphqlApi``: ``uris``
-  are AWS-style (``https://<26 chars>.appsync-api.<region>.amazonaws.com/graphql`` and the
-  ``wss://...appsync-realtime-api...`` one), stable per API; moto answered ``http://graphql.uri``.
+  are AWS-style (``https://{apiId}.appsync-api.<region>.amazonaws.com/graphql`` and the
+  ``wss://...appsync-realtime-api...`` one); moto answered ``http://graphql.uri``. The ``apiId`` is
+  26 lowercase letters and digits, the endpoint's host prefix, as on AWS (moto: a UUID).
 * ``GetIntrospectionSchema``: ``SDL`` with ``includeDirectives`` is the deployed definition with its
   applied ``@aws_*`` directives, followed by AppSync's scalars and directives it does not define
   (moto's introspection round trip dropped the applied directives, and its prelude lacked ``AWSDate``
@@ -415,13 +416,24 @@ def _api_key(backend: AppSyncBackend, api_id: str, key_id: str) -> GraphqlAPIKey
     return key
 
 
+API_ID_LENGTH = 26
+
+
+def _wrap_graphql_api_init(original: Any) -> Any:
+    """Give every new GraphQL API an AWS-style :data:`API_ID_LENGTH`-character id (its ARN follows)."""
+
+    def __init__(self: GraphqlAPI, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        old_id, self.api_id = self.api_id, _random_id(API_ID_LENGTH)
+        self.arn = self.arn.replace(f"apis/{old_id}", f"apis/{self.api_id}")
+
+    return __init__
+
+
 def _uris(api: GraphqlAPI) -> dict[str, str]:
-    """AWS-style endpoints, stable for the life of the API (moto: ``http://graphql.uri``)."""
-    host = api.__dict__.get("_ext_host")
-    if host is None:
-        host = api.__dict__["_ext_host"] = _random_id(26)
-    return {"GRAPHQL": f"https://{host}.appsync-api.{api.region}.amazonaws.com/graphql",
-            "REALTIME": f"wss://{host}.appsync-realtime-api.{api.region}.amazonaws.com/graphql"}
+    """AWS-style endpoints, whose host prefix is the API's id (moto: ``http://graphql.uri``)."""
+    return {"GRAPHQL": f"https://{api.api_id}.appsync-api.{api.region}.amazonaws.com/graphql",
+            "REALTIME": f"wss://{api.api_id}.appsync-realtime-api.{api.region}.amazonaws.com/graphql"}
 
 
 def _with_uris(original: Any) -> Any:
@@ -690,4 +702,5 @@ def install() -> None:
     for name in ("create_graphql_api", "get_graphql_api", "list_graphql_apis", "update_graphql_api"):
         setattr(AppSyncResponse, name, _with_uris(getattr(AppSyncResponse, name)))
     GraphqlAPIKey.__init__ = _wrap_api_key_init(GraphqlAPIKey.__init__)  # type: ignore[method-assign]
+    GraphqlAPI.__init__ = _wrap_graphql_api_init(GraphqlAPI.__init__)  # type: ignore[method-assign]
     _route()

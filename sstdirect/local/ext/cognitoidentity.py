@@ -166,6 +166,31 @@ def _identity_pool_of(backend: CognitoIdentityBackend, identity_id: str) -> str 
     return None
 
 
+def _login_amr(logins: dict[str, str]) -> list[str]:
+    """The ``amr`` entries after ``authenticated`` for ``logins`` (provider → token): each provider, then for a
+    user pool ``{provider}:CognitoSignIn:{sub}`` with the token's ``sub`` (API Gateway's logging-variables page,
+    ``$context.identity.cognitoAuthenticationProvider``). The token is read, not verified (moto's ``GetId``
+    checks none either); one without a readable ``sub`` adds only its provider."""
+    out = sorted(logins)
+    for provider in sorted(logins):
+        sub = _unverified_claims(logins[provider]).get("sub") if provider.startswith("cognito-idp.") else None
+        if isinstance(sub, str) and sub:
+            out.append(f"{provider}:CognitoSignIn:{sub}")
+    return out
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, unverified; ``{}`` when ``token`` is not one."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, AttributeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def get_credentials_for_identity_with_role(self: CognitoIdentityBackend, identity_id: str,
                                            logins: dict[str, str] | None = None) -> str:
     """Credentials of the identity's role as an STS session (see the module docstring)."""
@@ -181,7 +206,7 @@ def get_credentials_for_identity_with_role(self: CognitoIdentityBackend, identit
     session = sts_backends[self.account_id]["aws"].assume_role(
         region_name=self.region_name, role_session_name="CognitoIdentityCredentials", role_arn=role_arn,
         policy="", duration=3600, external_id="")
-    amr = [kind, *sorted(logins or {})]
+    amr = [kind, *_login_amr(logins or {})]
     self.__dict__.setdefault("_ext_issued", {})[session.access_key_id] = {
         "amr": amr, "identityId": identity_id, "identityPoolId": pool_id}
     return json.dumps({

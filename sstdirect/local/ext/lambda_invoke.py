@@ -32,17 +32,15 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 import zipfile
 from typing import Any
 
-from ..gateway.workers import FunctionSpec, Invocation, Workers
+from ..gateway.workers import FunctionSpec, Invocation, Workers, error_payload, log_of
 
 _log = logging.getLogger("sstdirect.local.lambda")
 TAIL_BYTES = 4096
@@ -150,39 +148,9 @@ def workers_for(environ: dict[str, Any] | None) -> Workers:
 # --- one invocation, as Lambda answers it ------------------------------------------------------------
 
 
-def _timestamp() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
-def _report(spec: FunctionSpec, ran: Invocation) -> str:
-    ms = ran.duration_s * 1000
-    return (f"REPORT RequestId: {ran.request_id}\tDuration: {ms:.2f} ms\tBilled Duration: {max(1, math.ceil(ms))} ms"
-            f"\tMemory Size: {spec.memory_mb} MB\tMax Memory Used: {ran.max_rss_mb} MB\t\n")
-
-
-def log_of(spec: FunctionSpec, ran: Invocation, timeout_line: str = "") -> str:
-    """The invocation's log as Lambda writes it: ``START``, what the handler printed, ``END``, ``REPORT``."""
-    body = ran.log if not ran.log or ran.log.endswith("\n") else ran.log + "\n"
-    return (f"START RequestId: {ran.request_id} Version: $LATEST\n{body}END RequestId: {ran.request_id}\n"
-            f"{_report(spec, ran)}{timeout_line}")
-
-
 def tail(log: str) -> str:
     """``X-Amz-Log-Result``: base64 of the log's last :data:`TAIL_BYTES` bytes."""
     return base64.b64encode(log.encode()[-TAIL_BYTES:]).decode()
-
-
-def error_payload(ran: Invocation, spec: FunctionSpec) -> tuple[dict[str, Any], str]:
-    """The function error's payload (as Lambda returns it) and the line its log ends with (if any)."""
-    if ran.timed_out:
-        line = f"{_timestamp()} {ran.request_id} Task timed out after {ran.duration_s:.2f} seconds"
-        return {"errorMessage": line}, line + "\n"
-    if ran.died or not ran.error_type:
-        message = f"RequestId: {ran.request_id} Error: Runtime exited with error: {ran.error or 'exit'}"
-        return {"errorType": "Runtime.ExitError", "errorMessage": message}, ""
-    return {"errorMessage": ran.error_message, "errorType": ran.error_type, "requestId": ran.request_id,
-            "stackTrace": ran.stack_trace}, ""
 
 
 def run(workers: Workers, fn: Any, event: Any) -> tuple[Invocation, FunctionSpec]:

@@ -1,30 +1,48 @@
 """Whom a key pair the embedded AWS handed out belongs to: ``LocalCloud.principal(access_key_id)``, the lookup
 the local gateway checks SigV4 against (its :class:`~sstdirect.local.gateway.contract.EmbeddedAws` protocol).
 
-* ``LocalCloud.credentials``: moto's default caller (``arn:aws:sts::{account}:user/moto``, the same principal
-  that ``sts get-caller-identity`` names for them), unrestricted;
+* ``LocalCloud.credentials``: the cloud's own IAM user :data:`CLOUD_USER_NAME` (``arn:aws:iam::{account}:user/
+  sstdirect-local``, id ``AIDA…``: :func:`cloud_user`), unrestricted -- on AWS the key pair one deploys with
+  belongs to an IAM user; ``sts get-caller-identity`` names the same user for them (and for any key moto does
+  not know, where moto answered ``arn:aws:sts::{account}:user/moto``, ``UserId`` an access key id);
 * credentials issued by an embedded Cognito identity pool (``GetCredentialsForIdentity``), with their
   ``cognitoIdentity`` block (:func:`.cognitoidentity.issued_identity`);
 * moto's IAM users' access keys and STS sessions (``AssumeRole`` and friends), with the statements of their
   policies (and their groups', their role's).
 
-All read in-process from moto's backends.
+All read in-process from moto's backends. :func:`install` makes moto's IAM users' ids ``AIDA…`` (moto: 20
+lowercase characters) and moto's fallback caller :func:`cloud_user`. IAM's unique-id prefixes: ``AIDA`` for a
+user, ``AROA`` for a role (IAM User Guide, "IAM identifiers", "Understanding unique ID prefixes").
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from ..gateway.auth_iam import Principal
 from ..gateway.auth_policy import statements_of
+
+CLOUD_USER_NAME = "sstdirect-local"
+USER_ID_PREFIX = "AIDA"
+UNIQUE_ID_LENGTH = 21  # e.g. AIDAJQABLZS4A3QDU576Q (IAM User Guide, "IAM identifiers")
+
+
+def cloud_user(account_id: str, partition: str = "aws") -> tuple[str, str]:
+    """``(user id, user ARN)`` of the cloud's own IAM user in ``account_id``: stable, ``AIDA`` + 17 characters of
+    IAM's alphabet (upper-case letters and 2-7)."""
+    digest = base64.b32encode(hashlib.sha256(f"{account_id}/{CLOUD_USER_NAME}".encode()).digest()).decode()
+    user_id = USER_ID_PREFIX + digest[:UNIQUE_ID_LENGTH - len(USER_ID_PREFIX)]
+    return user_id, f"arn:{partition}:iam::{account_id}:user/{CLOUD_USER_NAME}"
 
 
 class EmbeddedPrincipals:
     """``principals(access_key_id)``: the :class:`Principal` of a key pair the embedded AWS handed out, else None."""
 
     def __init__(self, access_key_id: str, secret_access_key: str, account_id: str = "123456789012"):
-        self.default = Principal(access_key_id, secret_access_key, account_id,
-                                 f"arn:aws:sts::{account_id}:user/moto", "AKIAIOSFODNN7EXAMPLE")
+        user_id, user_arn = cloud_user(account_id)
+        self.default = Principal(access_key_id, secret_access_key, account_id, user_arn, user_id)
 
     def __call__(self, access_key_id: str) -> Principal | None:
         if access_key_id == self.default.access_key:
@@ -85,3 +103,35 @@ def _statements(*entities: Any) -> tuple[dict[str, Any], ...]:
         for document in documents:
             out += statements_of(document)
     return tuple(out)
+
+
+def _wrap_get_caller_identity(original: Any) -> Any:
+    """moto's ``GetCallerIdentity``, naming :func:`cloud_user` where moto fell back to ``user/moto``."""
+
+    def get_caller_identity(self: Any, access_key_id: str, region: str) -> tuple[str, str, str]:
+        user_id, arn, account_id = original(self, access_key_id, region)
+        if arn.endswith(f":sts::{account_id}:user/moto"):
+            user_id, arn = cloud_user(account_id, arn.split(":")[1])
+        return user_id, arn, account_id
+
+    return get_caller_identity
+
+
+def _wrap_user_init(original: Any) -> Any:
+    """moto's IAM ``User``, with an ``AIDA…`` id as IAM gives (moto: 20 random lowercase characters)."""
+    from moto.iam.utils import generate_access_key_id_from_account_id
+
+    def __init__(self: Any, account_id: str, *args: Any, **kwargs: Any) -> None:
+        original(self, account_id, *args, **kwargs)
+        self.id = generate_access_key_id_from_account_id(account_id, USER_ID_PREFIX, UNIQUE_ID_LENGTH)
+
+    return __init__
+
+
+def install() -> None:
+    """Patch moto's STS fallback caller and IAM user ids (call once; ``ext.install`` guards that)."""
+    from moto.iam.models import User
+    from moto.sts.models import STSBackend
+
+    STSBackend.get_caller_identity = _wrap_get_caller_identity(STSBackend.get_caller_identity)  # type: ignore[method-assign]
+    User.__init__ = _wrap_user_init(User.__init__)  # type: ignore[method-assign]

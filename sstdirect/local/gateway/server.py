@@ -1,6 +1,10 @@
 """The real server: one :class:`.http11.Server` (h11 framing, a bounded thread per connection) per HTTP API
 and AppSync API on 127.0.0.1, each feeding the gateway's ``handle``, and one port per WebSocket API on
-:mod:`.ws_server`'s event loop; :class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns."""
+:mod:`.ws_server`'s event loop; :class:`LocalGateway` is what ``LocalCloud.serve(app)`` returns.
+
+Every request through a socket writes its stage's access-log line (:mod:`.access_log`) and is told to the
+gateway's ``request_listeners`` (``sstdirect dev`` prints it); every invocation's log goes to its function's
+log group (:mod:`.workers`). ``flush_logs()`` waits until both are written."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ._worker import EXECUTE_API_ENV
+from .access_log import HttpAccessLog, Listener, WsAccessLog, read_access_log
 from .appsync_server import ServedAppSync, appsync_gateway, dynamodb_clients
 from .auth import local_authorizers
 from .config import code_dirs, read_api, read_function, read_ws_api
@@ -64,6 +69,7 @@ class LocalGateway:
         self._ws_ports: dict[str, int] = {}
         self._ws_by_construct: dict[int, str] = {}
         self.appsync: list[ServedAppSync] = []
+        self.request_listeners: list[Listener] = []  # told of every request served through a socket
         try:
             self._start(ports or {}, prewarm)
         except BaseException:
@@ -105,7 +111,10 @@ class LocalGateway:
             config, functions = read_ws_api(apigw, api_id, self.cloud.region)
             if self._ws_server is None:
                 self._ws_server = WsServer()
-            gateway = WsGateway(config, self.workers.invoke, self.auth)
+            access = read_access_log(apigw, api_id, config.stage)
+            logged = WsAccessLog(self.workers.invoke, api_id, config.stage, access, self.workers.logs,
+                                 self.request_listeners)
+            gateway = WsGateway(config, logged, self.auth)
             port = ports.get(ws, ports.get(ws.construct_id, 0)) if ports else 0
             self._ws_ports[api_id] = self._ws_server.add(gateway, HOST, port)
             self.ws_gateways[api_id] = gateway
@@ -126,9 +135,11 @@ class LocalGateway:
             api_id = _deployed_id(api)
             config, functions = read_api(apigw, api_id, self.cloud.region)
             self._add_functions(api.label, functions, lam, code)
-            gateway = HttpGateway(config, self.workers.invoke, self.auth)
-            server, thread = self._listen(api, api_id, gateway, ports)
-            self.gateways[api_id] = gateway
+            logged = HttpAccessLog(lambda invoke, c=config: HttpGateway(c, invoke, self.auth), self.workers.invoke,
+                                   api_id, config.stage, read_access_log(apigw, api_id, config.stage),
+                                   self.workers.logs, self.request_listeners)
+            server, thread = self._listen(api, api_id, logged, ports)
+            self.gateways[api_id] = logged.gateway
             self._servers[api_id] = server
             self._by_construct[id(api)] = api_id
             self._threads.append(thread)
@@ -209,6 +220,10 @@ class LocalGateway:
                 pool.recycle()
                 names.append(name)
         return names
+
+    def flush_logs(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every access-log line and invocation log queued so far is in CloudWatch Logs."""
+        return self.workers.logs.flush(timeout_s)
 
     def close(self) -> None:
         for server in [*self._servers.values(), *(s.server for s in self.appsync)]:

@@ -12,6 +12,13 @@ If the integration timeout is shorter than the function's, it fires first (→ 5
 raises is an error with the worker kept warm; a worker that dies is an error and is replaced on
 the next request. Nothing here can take the server down.
 
+Logs where Lambda puts them: every invocation that ran writes its log (Lambda's ``START`` / ``END`` / ``REPORT``
+lines around what the handler printed, as :func:`log_of` builds it, the same as ``Invoke``'s ``LogType=Tail``) to
+``/aws/lambda/{name}`` of the embedded AWS, in the stream of the worker that ran it (named as Lambda names an
+execution environment's), through :attr:`Workers.logs` (:mod:`.logwriter`: batched, off the request path).
+With :attr:`Workers.echo` set (``sstdirect dev``), a worker's stderr (the handler's prints and tracebacks) goes
+to ``echo(function_name, line)`` instead of the gateway's own stderr.
+
 What an invocation gave is an :class:`Invocation`: the gateway reads it as an ``Outcome``; the embedded
 Lambda's ``Invoke`` (:mod:`sstdirect.local.ext.lambda_invoke`) also reads its request id, log, stack trace,
 duration and whether the function's timeout ended it. The gateway and ``Invoke`` share one
@@ -23,18 +30,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import select
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .deployed import Outcome
 from .events import new_request_id
+from .logwriter import LogWriter, embedded_logs_client, lambda_stream_name
 
 _log = logging.getLogger("sstdirect.local.gateway")
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
@@ -105,20 +115,69 @@ class Invocation(Outcome):
     max_rss_mb: int = 0
     timed_out: bool = False
     died: bool = False
+    log_stream: str = ""  # the CloudWatch Logs stream of the worker that ran it
+    started_at: float = 0.0  # epoch seconds when the worker got it
+
+
+Echo = Callable[[str, str], None]  # (function name, one line the worker wrote to stderr)
+
+
+# --- an invocation's log, as Lambda writes it (Invoke's LogType=Tail and CloudWatch Logs show the same) ---------
+
+
+def _timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def _report(spec: FunctionSpec, ran: Invocation) -> str:
+    ms = ran.duration_s * 1000
+    return (f"REPORT RequestId: {ran.request_id}\tDuration: {ms:.2f} ms\tBilled Duration: {max(1, math.ceil(ms))} ms"
+            f"\tMemory Size: {spec.memory_mb} MB\tMax Memory Used: {ran.max_rss_mb} MB\t\n")
+
+
+def log_of(spec: FunctionSpec, ran: Invocation, timeout_line: str = "") -> str:
+    """The invocation's log as Lambda writes it: ``START``, what the handler printed, ``END``, ``REPORT``."""
+    body = ran.log if not ran.log or ran.log.endswith("\n") else ran.log + "\n"
+    return (f"START RequestId: {ran.request_id} Version: $LATEST\n{body}END RequestId: {ran.request_id}\n"
+            f"{_report(spec, ran)}{timeout_line}")
+
+
+def error_payload(ran: Invocation, spec: FunctionSpec) -> tuple[dict[str, Any], str]:
+    """The function error's payload (as Lambda returns it) and the line its log ends with (if any)."""
+    if ran.timed_out:
+        line = f"{_timestamp()} {ran.request_id} Task timed out after {ran.duration_s:.2f} seconds"
+        return {"errorMessage": line}, line + "\n"
+    if ran.died or not ran.error_type:
+        message = f"RequestId: {ran.request_id} Error: Runtime exited with error: {ran.error or 'exit'}"
+        return {"errorType": "Runtime.ExitError", "errorMessage": message}, ""
+    return {"errorMessage": ran.error_message, "errorType": ran.error_type, "requestId": ran.request_id,
+            "stackTrace": ran.stack_trace}, ""
 
 
 class Worker:
     """One warm process. Not thread-safe: a pool hands it to one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], generation: int):
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], generation: int, echo: Echo | None = None):
         self.spec = spec
         self.generation = generation
+        self.stream = lambda_stream_name()
         self.proc = subprocess.Popen(
             [sys.executable, "-u", WORKER_SCRIPT, spec.code_dir, spec.handler, spec.name, str(spec.memory_mb),
              spec.arn, *spec.path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=spec.code_dir,
+            stderr=subprocess.PIPE if echo is not None else None,
         )
         self._buffer = b""
+        if echo is not None:
+            threading.Thread(target=self._echo, args=(echo,), daemon=True, name=f"sstdirect-echo-{spec.name}").start()
+
+    def _echo(self, echo: Echo) -> None:
+        """Hand every line of the worker's stderr to ``echo`` until the worker ends."""
+        assert self.proc.stderr is not None
+        with contextlib.suppress(Exception):
+            for line in self.proc.stderr:
+                echo(self.spec.name, line.decode(errors="replace").rstrip("\r\n"))
 
     @property
     def alive(self) -> bool:
@@ -154,7 +213,7 @@ class Worker:
             self.proc.kill()
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=5)
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
@@ -163,10 +222,13 @@ class Worker:
 class WorkerPool:
     """The warm workers of one function."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_workers: int = MAX_WORKERS):
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_workers: int = MAX_WORKERS,
+                 on_ran: Callable[[FunctionSpec, Invocation], None] | None = None, echo: Echo | None = None):
         self.spec = spec
         self.env = env
         self.max_workers = max_workers
+        self.on_ran = on_ran  # told of every invocation a worker ran (its log goes to CloudWatch Logs)
+        self.echo = echo
         self._idle: list[Worker] = []
         self._count = 0
         self._generation = 0
@@ -180,7 +242,7 @@ class WorkerPool:
                 return
             self._count += 1
         try:
-            worker = Worker(self.spec, self.env, self._generation)
+            worker = Worker(self.spec, self.env, self._generation, self.echo)
         except BaseException:
             with self._cond:
                 self._count -= 1
@@ -208,7 +270,7 @@ class WorkerPool:
                     return None
                 self._cond.wait(left)
         try:
-            return Worker(self.spec, self.env, generation)
+            return Worker(self.spec, self.env, generation, self.echo)
         except BaseException:
             with self._cond:
                 self._count -= 1
@@ -235,7 +297,17 @@ class WorkerPool:
             self._cond.notify()
 
     def invoke(self, event: Any, integration_timeout_s: float, request_id: str | None = None) -> Invocation:
-        """Run the handler once. The function's timeout → error; the integration's → timeout."""
+        """Run the handler once. The function's timeout → error; the integration's → timeout. Every invocation a
+        worker ran is told to ``on_ran``."""
+        ran = self._invoke(event, integration_timeout_s, request_id)
+        if self.on_ran is not None and ran.log_stream:
+            try:
+                self.on_ran(self.spec, ran)
+            except Exception:  # logging never fails an invocation
+                _log.exception("logging the invocation %s of %s failed", ran.request_id, self.spec.name)
+        return ran
+
+    def _invoke(self, event: Any, integration_timeout_s: float, request_id: str | None) -> Invocation:
         started = time.monotonic()
         worker = self._acquire(integration_timeout_s)
         if worker is None:
@@ -245,27 +317,28 @@ class WorkerPool:
         integration_left = integration_timeout_s - waited
         limit = min(function_left, integration_left)
         request_id = request_id or new_request_id()
-        began = time.monotonic()
+        began, began_at = time.monotonic(), time.time()
         try:
             reply = worker.call(event, request_id, limit)
         except BaseException:
             self._discard(worker)
             raise
         took = time.monotonic() - began
+        where = {"log_stream": worker.stream, "started_at": began_at}
         if isinstance(reply, str):
             self._discard(worker)
             if reply == "died":
                 return Invocation("error", error=f"{self.spec.name}: the worker process exited (code "
                                                  f"{worker.proc.returncode})", request_id=request_id,
-                                  duration_s=took, died=True)
+                                  duration_s=took, died=True, **where)
             if integration_left < function_left:
                 return Invocation("timeout", error=f"integration timeout after {integration_timeout_s:g}s",
-                                  request_id=request_id, duration_s=took)
+                                  request_id=request_id, duration_s=took, **where)
             return Invocation("error", error=f"{self.spec.name}: Task timed out after {self.spec.timeout_s:g} seconds",
-                              request_id=request_id, duration_s=took, timed_out=True)
+                              request_id=request_id, duration_s=took, timed_out=True, **where)
         self._release(worker)
         ran = {"request_id": request_id, "log": str(reply.get("log") or ""), "duration_s": took,
-               "max_rss_mb": int(reply.get("max_rss_mb") or 0)}
+               "max_rss_mb": int(reply.get("max_rss_mb") or 0), **where}
         if reply.get("ok"):
             return Invocation("ok", result=reply.get("result"), **ran)
         return Invocation("error", error=f"{reply.get('errorType')}: {reply.get('errorMessage')}",
@@ -304,6 +377,8 @@ class Workers:
         self.pools: dict[str, WorkerPool] = {}
         self.extra_env: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.logs = LogWriter(lambda: embedded_logs_client(endpoint_url, region, access_key, secret_key))
+        self.echo: Echo | None = None  # set before pools are made: where their workers' stderr lines go
 
     def add(self, spec: FunctionSpec) -> WorkerPool:
         """The pool of ``spec.name``, made from ``spec`` when there is none."""
@@ -334,7 +409,16 @@ class Workers:
             pool.close()
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
-        return WorkerPool(spec, {**worker_environment(spec, *self._args), **self.extra_env}, self.max_workers)
+        return WorkerPool(spec, {**worker_environment(spec, *self._args), **self.extra_env}, self.max_workers,
+                          on_ran=self.log_invocation, echo=self.echo)
+
+    def log_invocation(self, spec: FunctionSpec, ran: Invocation) -> None:
+        """Queue ``ran``'s log, one event a line as Lambda writes them, for ``/aws/lambda/{name}``."""
+        last = error_payload(ran, spec)[1] if ran.status != "ok" else ""
+        lines = log_of(spec, ran, last).splitlines(keepends=True)
+        start, end = int(ran.started_at * 1000), int((ran.started_at + ran.duration_s) * 1000)
+        events = [(start if i < len(lines) - 2 - bool(last) else end, line) for i, line in enumerate(lines)]
+        self.logs.put(f"/aws/lambda/{spec.name}", ran.log_stream, events)
 
     def set_env(self, name: str, value: str) -> None:
         """Give every worker started from now on (of every pool, present or future) ``name=value``:
@@ -366,3 +450,4 @@ class Workers:
             pools, self.pools = list(self.pools.values()), {}
         for pool in pools:
             pool.close()
+        self.logs.close()
