@@ -27,6 +27,8 @@ from . import app as app_module
 from .errors import ConfigError, SstDirectError
 from .overrides import Overrides, current_scope, declaring
 
+_LOCAL_HELP = "the cloud of a running `sstdirect dev` of this app file, else a fresh embedded local AWS"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sstdirect", description="Deploy SST-style APIs to AWS with boto3.")
@@ -45,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     d = add("deploy", "create, update and delete resources so AWS matches the app")
     d.add_argument("--local", action="store_true",
-                   help="deploy into a fresh embedded local AWS (no account needed)")
+                   help="deploy into the cloud of a running `sstdirect dev` of this app file, else into a fresh "
+                        "embedded local AWS (no account needed)")
     d.add_argument("--latency", action="store_true",
                    help="with --local: apply AWS's latency model (PERF.md: round trips, IAM propagation, "
                         "API Gateway's 10 req/s quota)")
@@ -54,17 +57,36 @@ def _parser() -> argparse.ArgumentParser:
                    help="also delete or replace Cognito user pools that have users")
     df = add("diff", "show what deploy would do")
     df.add_argument("--no-refresh", dest="refresh", action="store_false")
+    df.add_argument("--local", action="store_true", help=_LOCAL_HELP)
     r = add("remove", "delete everything the lockfile records", app_required=False)
     r.add_argument("--state", help="tear down from this lockfile alone (no APP.py)")
     r.add_argument("--force", action="store_true", help="also delete Cognito user pools that have users")
-    add("outputs", "print the outputs recorded in the lockfile")
+    r.add_argument("--local", action="store_true", help=_LOCAL_HELP)
+    add("outputs", "print the outputs recorded in the lockfile").add_argument("--local", action="store_true",
+                                                                             help=_LOCAL_HELP)
     lg = add("logs", "print the app's function and access logs from CloudWatch Logs (AWS or --local)")
     lg.add_argument("target", metavar="CONSTRUCT_OR_ROUTE", nargs="?",
                     help="a Function or API construct id, or a route key such as 'GET /notes' (default: all)")
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
     lg.add_argument("--since", default="10m", help="how far back to start: 30s, 10m, 2h, 1d (default 10m)")
     lg.add_argument("--filter", dest="filter_text", metavar="TEXT", help="only events containing TEXT")
-    lg.add_argument("--local", action="store_true", help="read the embedded local AWS's logs")
+    lg.add_argument("--local", action="store_true", help=_LOCAL_HELP)
+    iv = add("invoke", "run one of the app's functions through Lambda Invoke and print its response "
+                       "(exit 1 on a function error)")
+    iv.add_argument("target", metavar="FUNCTION_OR_ROUTE",
+                    help="a Function construct id (or its address), or a route key such as 'GET /notes'")
+    event = iv.add_mutually_exclusive_group()
+    event.add_argument("--event", dest="event_file", metavar="FILE", help="a JSON file: the event to send")
+    event.add_argument("--payload", metavar="JSON", help="the event to send, as JSON text")
+    iv.add_argument("--sample", action="store_true",
+                    help="print the sample event the route would get (the default event of a route) and exit")
+    iv.add_argument("--local", action="store_true", help=_LOCAL_HELP + " (the app deployed into it when it is not)")
+    tk = add("token", "create (or reuse) a confirmed test user of the app's Cognito pool, sign it in and print its "
+                      "tokens. Without --local/--endpoint-url this creates a real user in the app's own pool on AWS")
+    tk.add_argument("--user", default="test-user",
+                    help="the user's name (default test-user); each call sets a new generated password")
+    tk.add_argument("--pool", metavar="CONSTRUCT", help="the Cognito construct id (default: the app's only one)")
+    tk.add_argument("--local", action="store_true", help=_LOCAL_HELP + " (the app deployed into it when it is not)")
     state = sub.add_parser("state", help="work on the lockfile").add_subparsers(dest="state_command", required=True)
     rb = state.add_parser("rebuild", help="rebuild a lost lockfile from what AWS holds (reads only)")
     rb.add_argument("app_file", metavar="APP.py", help="a Python file that declares an App")
@@ -118,18 +140,48 @@ def _local_cloud(console: Console, latency: bool = False) -> Iterator[Overrides]
     with LocalCloud(latency=latency or None) as cloud, tempfile.TemporaryDirectory(prefix="sstdirect-local-") as tmp:
         console.print(f"[bold]Embedded local AWS[/bold] at {cloud.endpoint_url} (no AWS account used"
                       f"{', latency model applied' if latency else ''})")
-        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
-        os.environ["AWS_ACCESS_KEY_ID"] = cloud.credentials.access_key_id
-        os.environ["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secret_access_key
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        try:
+        with _cloud_keys(cloud.credentials.access_key_id, cloud.credentials.secret_access_key):
             yield Overrides(endpoint_url=cloud.endpoint_url, region=cloud.region, state_dir=tmp)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+
+
+@contextlib.contextmanager
+def local_target(app_file: str | None, console: Console, latency: bool = False) -> Iterator[Overrides]:
+    """What ``--local`` means (API.md "Command line"): the cloud of a running ``sstdirect dev`` of ``app_file``
+    when there is one (found through ``.sstdirect/dev.{STEM}.json``, see :mod:`sstdirect.local.devfile`), else
+    a throwaway embedded AWS (:func:`_local_cloud`). Yields the Overrides its Apps take (endpoint, region,
+    lockfile folder); the environment's key pair is the cloud's while it runs. ``latency`` always asks for a
+    fresh cloud with the latency model."""
+    from .local.devfile import running_dev
+
+    dev = running_dev(app_file) if app_file and not latency else None
+    if dev is None:
+        with _local_cloud(console, latency) as overrides:
+            yield overrides
+        return
+    from .local.cloud import endpoint_credentials
+
+    creds = endpoint_credentials(dev.endpoint_url)
+    console.print(f"[bold]Running sstdirect dev[/bold] (pid {dev.pid}): its embedded AWS at {dev.endpoint_url}")
+    with _cloud_keys(creds.access_key_id if creds else "testing", creds.secret_access_key if creds else "testing"):
+        yield Overrides(endpoint_url=dev.endpoint_url, region=dev.region, state_dir=dev.state_dir)
+
+
+@contextlib.contextmanager
+def _cloud_keys(access_key_id: str, secret_access_key: str) -> Iterator[None]:
+    """The environment's AWS key pair is this one (and no session token) inside the block."""
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["AWS_ACCESS_KEY_ID"] = access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = secret_access_key
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def outputs_table(outputs: dict[str, dict[str, Any]]) -> Table:
@@ -146,7 +198,13 @@ def outputs_table(outputs: dict[str, dict[str, Any]]) -> Table:
 def _deploy(args: argparse.Namespace, overrides: Overrides, out: Console, err: Console) -> None:
     from .progress import Progress
 
+    local = getattr(args, "local", False)
     for app in _load_apps(args.app_file, overrides):
+        if local:  # the embedded AWS only: never on real AWS
+            from .local.zones import ensure_local_zones
+
+            for zone in ensure_local_zones(app):
+                err.print(f"[cyan]Created[/cyan] hosted zone {escape(zone)} in the embedded Route 53 (local mode)")
         with Progress(out if not args.json else err, f"Deploying {app.name} · {app.stage}") as progress:
             progress.show_plan = not args.json
             result = app.deploy(refresh=args.refresh, on_event=progress.on_event, on_retry=progress.on_retry,
@@ -162,6 +220,29 @@ def _deploy(args: argparse.Namespace, overrides: Overrides, out: Console, err: C
                       f"{sum(result.api_calls.values())} AWS requests ({writes} writes), "
                       f"{result.duration_s:.1f}s")
             out.print(outputs_table(result.outputs))
+            if local:
+                _print_served(args.app_file, app, result.outputs, overrides, out)
+
+
+def _print_served(app_file: str, app: app_module.App, outputs: dict[str, dict[str, Any]], overrides: Overrides,
+                  out: Console) -> None:
+    """After ``deploy --local``: the loopback URL a running ``dev`` serves each API on, next to its AWS-style
+    URL (which answers nothing locally); without a running ``dev``, that nothing answers once deploy exits."""
+    from .local.devfile import running_dev
+
+    dev = running_dev(app_file)
+    served = dev.served_urls(app.name, app.stage) if dev and dev.endpoint_url == overrides.endpoint_url else None
+    if served is None:
+        out.print("[yellow]This embedded AWS stops when deploy exits, so nothing answers the URLs above[/yellow]; "
+                  f"`sstdirect dev {escape(app_file)}` deploys and serves them on 127.0.0.1 (and `deploy --local` "
+                  "then deploys into it).", highlight=False)
+        return
+    for construct_id, url in served.items():
+        aws_url = (outputs.get(construct_id) or {}).get("url")
+        out.print(f"  [bold]{escape(construct_id)}[/bold]  served at {url}"
+                  + (f"  (AWS-style URL {aws_url})" if aws_url else ""), highlight=False)
+    if not served:
+        out.print("[yellow]The running sstdirect dev serves no API of this app yet[/yellow]", highlight=False)
 
 
 def _mutating(key: str) -> bool:
@@ -255,6 +336,57 @@ def _logs(args: argparse.Namespace, overrides: Overrides, out: Console) -> None:
                     out.print(escape(logs.line(event)), highlight=False, soft_wrap=True)
 
 
+def _deploy_if_local(app: app_module.App, args: argparse.Namespace, address: str, err: Console) -> None:
+    """With ``--local``, deploy ``app`` into the local cloud first when ``address`` is not recorded there."""
+    from .local.zones import ensure_local_zones
+    from .progress import Progress
+
+    if not getattr(args, "local", False) or app.recorded(address) is not None:
+        return
+    ensure_local_zones(app)
+    with Progress(err, f"Deploying {app.name} · {app.stage} into the local cloud") as progress:
+        progress.show_plan = False
+        app.deploy(on_event=progress.on_event, on_retry=progress.on_retry)
+
+
+def _invoke(args: argparse.Namespace, overrides: Overrides, err: Console) -> None:
+    from . import invoke_command as invoke
+
+    for app in _load_apps(args.app_file, overrides):
+        target = invoke.resolve(app, args.target)  # bad input: ConfigError before any AWS call
+        event = invoke.event_for(app, target, args.event_file, args.payload)
+        if args.sample:
+            print(json.dumps(event, indent=2))
+            continue
+        _deploy_if_local(app, args, target.function.function_address, err)
+        result = invoke.invoke(app.aws().client("lambda"), invoke.function_name(app, target), event)
+        if args.json:
+            print(json.dumps(result.to_json(), indent=2, default=str))
+        else:
+            if result.log_tail:
+                err.print(escape(result.log_tail.rstrip()), highlight=False, soft_wrap=True, style="dim")
+            print(result.payload if isinstance(result.payload, str) else json.dumps(result.payload, indent=2))
+        failure = result.failure(target.function.label)
+        if failure is not None:
+            raise failure
+
+
+def _token(args: argparse.Namespace, overrides: Overrides, out: Console, err: Console) -> None:
+    from . import token_command as token
+
+    for app in _load_apps(args.app_file, overrides):
+        cognito = token.pick_cognito(app, args.pool)  # bad input: ConfigError before any AWS call
+        _deploy_if_local(app, args, cognito.user_pool_address, err)
+        tokens = token.issue(app.aws().client("cognito-idp"), token.deployed_pool(app, cognito), args.user)
+        if args.json:
+            print(json.dumps(tokens.to_json(), indent=2))
+            continue
+        out.print(f"[green]{'Created' if tokens.created else 'Reused'}[/green] test user of {escape(tokens.pool)} "
+                  "(a new password each time)", highlight=False)
+        for field in ("username", "sub", "password", "id_token", "access_token", "refresh_token"):
+            print(f"{field}: {getattr(tokens, field)}")  # whole, never wrapped: to copy
+
+
 def _dev(args: argparse.Namespace, out: Console) -> None:
     from .local.dev import run_dev
 
@@ -273,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "latency", False) and not getattr(args, "local", False):
             raise ConfigError("--latency applies to the embedded AWS only: use it with --local")
-        local = _local_cloud(out, args.latency) if getattr(args, "local", False) else contextlib.nullcontext()
+        local = (local_target(getattr(args, "app_file", None), out, getattr(args, "latency", False))
+                 if getattr(args, "local", False) else contextlib.nullcontext())
         with local as cloud:
             # the flags over the caller's (a program running main() in a ``declaring`` block), the cloud's over both
             scope = current_scope()
@@ -289,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
                 _outputs(args, overrides, out)
             elif args.command == "logs":
                 _logs(args, overrides, out)
+            elif args.command == "invoke":
+                _invoke(args, overrides, err)
+            elif args.command == "token":
+                _token(args, overrides, out, err)
             elif args.command == "state":
                 _state_rebuild(args, overrides, out)
             elif args.command == "dev":

@@ -5,6 +5,7 @@ Which log groups (:func:`log_groups`): with no target, every function's (``/aws/
 stage's access log (its ``AccessLogSettings.DestinationArn``, read from the deployed stage); a Function's or a
 route's construct id → its function's; an API's construct id → its access log and its routes' functions; a
 route key (``"GET /notes"``, ``"$connect"``) → that route's function, in every API that has it.
+:func:`function_targets` is that resolution for functions alone (``sstdirect invoke`` uses it too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .routekey import RouteKey
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_S = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -66,6 +68,37 @@ def _api_functions(api: Any) -> list[Any]:
     return [api.get_function(key) for key in api.routes]
 
 
+@dataclass(frozen=True)
+class FunctionTarget:
+    """A function a target names; ``api`` and ``route`` (its normalized key) when named by a route key."""
+
+    function: Any
+    api: Any = None
+    route: str | None = None
+
+
+def function_targets(app: Any, target: str) -> list[FunctionTarget]:
+    """The functions ``target`` names: a Function construct id or its address → that function; a route key →
+    that route's function in every API (HTTP or WebSocket) that has it. Empty when it names none."""
+    out = [FunctionTarget(c) for c in app.constructs
+           if getattr(c, "served_as", None) == "function" and target in (c.construct_id, c.function_address)]
+    for api in (c for c in app.constructs if getattr(c, "served_as", None) in API_KINDS):
+        try:
+            fn = api.get_function(target)
+        except ConfigError:
+            continue
+        key = RouteKey.parse(target).key if api.served_as == "http" else target  # as the API normalized it
+        out.append(FunctionTarget(fn, api, key))
+    return out
+
+
+def target_choices(app: Any) -> list[str]:
+    """What a target may name: the API and Function construct ids, then the route keys."""
+    apis = [c for c in app.constructs if getattr(c, "served_as", None) in API_KINDS]
+    functions = [c for c in app.constructs if getattr(c, "served_as", None) == "function"]
+    return [c.construct_id for c in [*apis, *functions]] + [k for api in apis for k in api.routes]
+
+
 def log_groups(app: Any, target: str | None, apigw: Callable[[], Any]) -> list[LogGroup]:
     """The log groups of ``app`` that ``target`` names (see the module docstring); ConfigError when none."""
     ctx = app.expand_context()
@@ -77,23 +110,16 @@ def log_groups(app: Any, target: str | None, apigw: Callable[[], Any]) -> list[L
         out = [_function_group(fn, ctx) for fn in functions]
         out += [g for g in (_access_group(api, apigw(), outputs) for api in apis) if g is not None]
     else:
-        for fn in functions:
-            if fn.construct_id == target:
-                out.append(_function_group(fn, ctx))
+        out = [_function_group(t.function, ctx) for t in function_targets(app, target)]
         for api in apis:
             if api.construct_id == target:
                 group = _access_group(api, apigw(), outputs)
                 out += [group] if group is not None else []
                 out += [_function_group(fn, ctx) for fn in _api_functions(api)]
-            else:
-                try:
-                    out.append(_function_group(api.get_function(target), ctx))
-                except ConfigError:
-                    pass
     unique = list(dict.fromkeys(out))
     if not unique:
-        names = [c.construct_id for c in [*apis, *functions]] + [k for api in apis for k in api.routes]
-        raise ConfigError(f"{app.name}: no construct or route {target!r}; try one of: {', '.join(names)}"
+        raise ConfigError(f"{app.name}: no construct or route {target!r}; try one of: "
+                          f"{', '.join(target_choices(app))}"
                           if target else f"{app.name} has no function or API to read logs of")
     return unique
 

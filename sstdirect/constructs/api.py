@@ -157,6 +157,11 @@ class Api(Construct):
         except KeyError:
             raise ConfigError(f"{self.label} has no route {key!r}; routes: {', '.join(self._routes)}") from None
 
+    def payload_format_version(self, route_key: str) -> str:
+        """``"2.0"`` or ``"1.0"``: the event format route ``route_key``'s integration sends its function."""
+        self.get_function(route_key)  # ConfigError for an unknown route
+        return self._routes[parse_route_key(self.label, route_key).key].payload_format_version
+
     # -- outputs -----------------------------------------------------------------------------
 
     @property

@@ -4,7 +4,11 @@ recycle a function's warm workers when files in its code folder change, and serv
 
 While serving it prints one line per request (:func:`request_line`: method, path, status, latency, function)
 and each line a handler writes, prefixed with its function's name (:func:`handler_line`); both also go to
-CloudWatch Logs of the embedded AWS (``sstdirect logs APP.py --endpoint-url ...`` reads them)."""
+CloudWatch Logs of the embedded AWS (``sstdirect logs APP.py --endpoint-url ...`` reads them).
+
+While it serves, ``.sstdirect/dev.{STEM}.json`` beside the app file (:mod:`.devfile`) tells other commands'
+``--local`` to use its cloud; it is removed on exit. A custom domain's missing hosted zone is created in the
+embedded Route 53 (:mod:`.zones`) before the deploy."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..overrides import Overrides
+from .devfile import new_target, remove_dev_file, write_dev_file
 from .gateway.access_log import RequestLine
 from .gateway.contract import APPSYNC, HTTP, WEBSOCKET, served
 
@@ -77,6 +82,7 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
     endpoint, region and a throwaway lockfile folder on top.
     """
     from .cloud import LocalCloud
+    from .zones import ensure_local_zones
 
     if threading.current_thread() is threading.main_thread():
         # Ctrl-C must stop it even when it was started with SIGINT ignored (a background job of a
@@ -97,12 +103,16 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
         cloud.workers.echo = lambda function, text: console.print(handler_line(function, text), highlight=False)
         try:
             next_port = port
+            served_apps: list[dict[str, Any]] = []
             for app in load_apps(app_file, local):
+                for zone in ensure_local_zones(app):
+                    console.print(f"[cyan]Created[/cyan] hosted zone {zone} in the embedded Route 53 (local mode)")
                 result = app.deploy()
                 console.print(f"[green]Deployed[/green] {app.name} · {app.stage}: {len(result.changes)} resource(s)")
                 gw = cloud.serve(app, ports=_ports(gw_apis(app), next_port))
                 gw.request_listeners.append(lambda line: console.print(request_line(line), highlight=False))
                 gateways.append(gw)
+                served_apps.append({"name": app.name, "stage": app.stage, "urls": dict(gw.urls)})
                 for construct_id, url in gw.urls.items():
                     console.print(f"  [bold]{construct_id}[/bold]  {url}")
                 for ws in served(app, WEBSOCKET):
@@ -116,6 +126,9 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
                 console.print("[yellow]No HTTP, WebSocket or AppSync API to serve[/yellow]")
             folders = {folder for gw in gateways for p in gw.workers.pools.values() for folder in p.spec.watched()}
             seen = snapshot(folders)
+            announced = write_dev_file(app_file, new_target(cloud.endpoint_url, cloud.region, tmp, served_apps))
+            console.print(f"Other terminals: `sstdirect deploy|diff|outputs|remove|logs --local {app_file}` use this "
+                          f"cloud (found through {announced})", highlight=False)
             console.print("Serving; edit a handler and its workers reload. Ctrl-C to stop.")
             while not stop():
                 time.sleep(poll_s)
@@ -126,6 +139,7 @@ def run_dev(app_file: str, port: int | None, console: Any, load_apps: Callable[[
                     names = [n for gw in gateways for n in gw.reload(changed)]
                     console.print(f"[cyan]Reloaded[/cyan] {len(names)} function(s): {', '.join(sorted(names))}")
         finally:
+            remove_dev_file(app_file)
             for gw in gateways:
                 gw.close()
             for k, v in saved_env.items():
