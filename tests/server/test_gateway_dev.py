@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -10,9 +9,9 @@ import shutil
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
+from devrun import dev
 from rich.console import Console
 
 from sstdirect.cli import _load_apps, _parser
@@ -20,34 +19,6 @@ from sstdirect.local.dev import changed_folders, run_dev, snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@contextlib.contextmanager
-def dev(app_file: Path) -> Iterator[io.StringIO]:
-    """``run_dev(app_file)`` in a thread until it prints "Serving"; its console output; stopped on exit."""
-    out = io.StringIO()
-    console = Console(file=out, width=200)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            run_dev(str(app_file), None, console, _load_apps, poll_s=0.1, stop=stop.is_set)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
-            time.sleep(0.05)
-        assert not errors and "Serving" in out.getvalue(), out.getvalue()
-        yield out
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
 
 
 def test_dev_serves_and_reloads(tmp_path: Path) -> None:

@@ -21,12 +21,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rich.console import Console
+from devrun import dev
 from websockets.sync.client import connect
 
 from sstdirect.cli import _load_apps, main
 from sstdirect.local import LocalCloud
-from sstdirect.local.dev import run_dev
 from sstdirect.local.gateway.access_log import render
 from sstdirect.local.gateway.logwriter import MAX_BATCH_EVENTS, batches
 from sstdirect.logs_command import LogGroup, filter_pattern, parse_since, stream
@@ -222,23 +221,7 @@ def test_follow_sees_new_events(served: dict[str, Any]) -> None:
 
 
 def test_dev_prints_request_lines_and_prefixed_handler_output(served: dict[str, Any]) -> None:
-    out = io.StringIO()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            run_dev(str(served["file"]), None, Console(file=out, width=300), _load_apps, poll_s=0.1, stop=stop.is_set)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
-            time.sleep(0.05)
-        assert not errors and "Serving" in out.getvalue(), out.getvalue()
+    with dev(served["file"], width=300) as out:
         url = re.search(r"Api\s+(http://127\.0\.0\.1:\d+)", out.getvalue()).group(1)
         _, _, request_id = _get(url + "/hello")
         function = served["fn"].removeprefix("/aws/lambda/")
@@ -248,10 +231,6 @@ def test_dev_prints_request_lines_and_prefixed_handler_output(served: dict[str, 
         text = out.getvalue()
         assert re.search(rf"^GET /hello 200 \d+ ms → {re.escape(function)}$", text, re.M), text
         assert f"[{function}] hello from handler {request_id}" in text, text
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
 
 
 # --- pure parts --------------------------------------------------------------------------------------------
