@@ -181,6 +181,11 @@ def test_logs_command_reads_function_and_access_logs(served: dict[str, Any]) -> 
 
 def test_logs_command_filter_and_since(served: dict[str, Any]) -> None:
     _, _, request_id = _get(served["url"] + "/hello")
+    # the access-log line is queued once the response is sent: wait until the request's five lines (START,
+    # the handler's, END, REPORT, the access line) are all in, so that "--since 0s" races with none of them
+    deadline = time.monotonic() + 10
+    while len(_cli(served, "--filter", request_id)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
     filtered = _cli(served, "--filter", f"hello from handler {request_id}")
     assert len(filtered) == 1 and request_id in filtered[0]
     assert _cli(served, "--since", "0s", "--filter", request_id) == []
