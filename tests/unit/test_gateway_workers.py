@@ -96,19 +96,3 @@ def test_environment() -> None:
 def test_unknown_function_is_an_error() -> None:
     workers = Workers("us-east-1", "http://127.0.0.1:1", "a", "b")
     assert workers.invoke("nope", {}, 1).status == "error"
-
-
-def test_a_changed_environment_replaces_pools_whose_warm_workers_started_without_it(tmp_path: Path) -> None:
-    """A second gateway on the same cloud tells the workers new ``@connections`` addresses: a pool made for the
-    first (its warm workers read the old value when they started) is replaced, so no warm worker posts to the
-    API ids of an earlier gateway (once seen as a chat message lost to a real execute-api host)."""
-    workers = Workers("us-east-1", "http://127.0.0.1:1", "a", "b")
-    spec = FunctionSpec("fn", str(tmp_path), "h.main")
-    workers.set_env("SSTDIRECT_EXECUTE_API", '{"old": "http://127.0.0.1:1"}')
-    first = workers.put(spec)
-    workers.set_env("SSTDIRECT_EXECUTE_API", '{"new": "http://127.0.0.1:2"}')
-    second = workers.pools["fn"]
-    assert second is not first and second.env["SSTDIRECT_EXECUTE_API"] == '{"new": "http://127.0.0.1:2"}'
-    assert workers.put(spec) is second  # the same spec and environment: kept
-    workers.set_env("SSTDIRECT_EXECUTE_API", '{"new": "http://127.0.0.1:2"}')
-    assert workers.pools["fn"] is second  # the same value: nothing replaced

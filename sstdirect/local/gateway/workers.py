@@ -421,18 +421,11 @@ class Workers:
         self.logs.put(f"/aws/lambda/{spec.name}", ran.log_stream, events)
 
     def set_env(self, name: str, value: str) -> None:
-        """Give every worker from now on (of every pool, present or future) ``name=value``: how the gateway
-        tells workers where its WebSocket APIs' ``@connections`` listen. A worker reads it when it starts, so
-        a pool whose warm workers started with another value is replaced by a new pool (the old one is
-        closed: its busy workers finish, then stop) — else a warm worker of an earlier gateway would post to
-        the API ids it was told then."""
-        with self._lock:
-            self.extra_env[name] = value
-            stale = {n: p for n, p in self.pools.items() if p.env.get(name) != value}
-            for n, p in stale.items():
-                self.pools[n] = self._pool(p.spec)
-        for pool in stale.values():
-            pool.close()
+        """Give every worker started from now on (of every pool, present or future) ``name=value``:
+        how the gateway tells workers where its WebSocket APIs' ``@connections`` listen."""
+        self.extra_env[name] = value
+        for pool in list(self.pools.values()):
+            pool.env[name] = value
 
     def invoke(self, function_name: str, event: dict[str, Any], timeout_s: float) -> Outcome:
         pool = self.pools.get(function_name)
