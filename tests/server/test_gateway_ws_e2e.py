@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sstdirect import App, WebSocketApi
 from sstdirect.local import LocalCloud
+from sstdirect.local.gateway._worker import EXECUTE_API_ENV
 from sstdirect.overrides import Overrides, declaring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -203,6 +204,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 async def connection_id(ws: ClientConnection) -> str:
     await ws.send(json.dumps({"action": "echo"}))
     return str(json.loads(await recv(ws))["requestContext"]["connectionId"])
+
+
+def test_two_gateways_on_one_cloud_both_tell_the_workers_their_connections(served: dict[str, Any]) -> None:
+    """The chat app and this app are served by two gateways sharing the cloud's workers: a worker started
+    after the second gateway must still know where the chat API's ``@connections`` listen (the second used
+    to overwrite the first's entry: a chat message then went to the real execute-api host)."""
+    known = json.loads(served["cloud"].workers.extra_env[EXECUTE_API_ENV])
+    chat_port, port = (int(served[k].split(":")[2].split("/")[0]) for k in ("chat", "url"))
+    assert {f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{port}"} <= set(known.values()), known
 
 
 def test_urls(served: dict[str, Any]) -> None:

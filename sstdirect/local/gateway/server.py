@@ -120,9 +120,10 @@ class LocalGateway:
             self.ws_gateways[api_id] = gateway
             self._ws_by_construct[id(ws)] = api_id
             served.append((ws.label, functions))
-        if self._ws_ports:
-            self.workers.set_env(EXECUTE_API_ENV, json.dumps(
-                {api_id: f"http://{HOST}:{port}" for api_id, port in self._ws_ports.items()}))
+        if self._ws_ports:  # added to what other gateways on these (shared, per-cloud) workers told them
+            known = json.loads(self.workers.extra_env.get(EXECUTE_API_ENV, "{}"))
+            known.update({api_id: f"http://{HOST}:{port}" for api_id, port in self._ws_ports.items()})
+            self.workers.set_env(EXECUTE_API_ENV, json.dumps(known))
         for label, functions in served:
             self._add_functions(label, functions, lam, code)
 
