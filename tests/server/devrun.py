@@ -16,8 +16,8 @@ from sstdirect.local.dev import run_dev
 
 
 @contextlib.contextmanager
-def dev(app_file: Path, width: int = 200) -> Iterator[io.StringIO]:
-    """``run_dev(app_file)`` in a thread until it prints "Serving"; its console output; stopped on exit."""
+def dev(app_file: Path, width: int = 200, port: int | None = None) -> Iterator[io.StringIO]:
+    """``run_dev(app_file, port)`` in a thread until it prints "Serving"; its console output; stopped on exit."""
     out = io.StringIO()
     console = Console(file=out, width=width)
     stop = threading.Event()
@@ -25,7 +25,7 @@ def dev(app_file: Path, width: int = 200) -> Iterator[io.StringIO]:
 
     def run() -> None:
         try:
-            run_dev(str(app_file), None, console, _load_apps, poll_s=0.1, stop=stop.is_set)
+            run_dev(str(app_file), port, console, _load_apps, poll_s=0.1, stop=stop.is_set)
         except BaseException as exc:
             errors.append(exc)
 

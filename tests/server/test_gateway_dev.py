@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from devrun import dev
-from rich.console import Console
 
-from sstdirect.cli import _load_apps, _parser
-from sstdirect.local.dev import changed_folders, run_dev, snapshot
+from sstdirect.cli import _parser
+from sstdirect.local.dev import changed_folders, snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -100,24 +97,7 @@ def test_dev_serves_the_websocket_example(tmp_path: Path) -> None:
     with socket.socket() as s:  # a free port to pin, as `sstdirect dev --port N` does
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out = io.StringIO()
-    console = Console(file=out, width=200)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            run_dev(str(tmp_path / "websocket" / "app.py"), port, console, _load_apps, poll_s=0.1, stop=stop.is_set)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while "Serving" not in out.getvalue() and time.monotonic() < deadline and not errors:
-            time.sleep(0.05)
-        assert not errors and "Serving" in out.getvalue(), out.getvalue()
+    with dev(tmp_path / "websocket" / "app.py", port=port) as out:
         assert re.search(rf"Ws\s+ws://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
         assert re.search(rf"Ws\s+@connections http://127\.0\.0\.1:{port}/dev\b", out.getvalue()), out.getvalue()
 
@@ -131,10 +111,6 @@ def test_dev_serves_the_websocket_example(tmp_path: Path) -> None:
             return got
 
         assert asyncio.run(chat()) == ["hi", "hi"]
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
 
 
 def test_ctrl_c_stops_dev_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
